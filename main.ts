@@ -1,0 +1,155 @@
+import "./src/node_warnings.ts";
+import type { Bot } from "grammy";
+import { ALLOWED_UPDATES, createBot } from "./src/bot.ts";
+import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import { createLogger, type Logger } from "./src/log.ts";
+import { COMMANDS } from "./src/messages.ts";
+import { createRedactor } from "./src/redact.ts";
+import { createReporter, type Reporter } from "./src/reporter.ts";
+import { openSqliteStore } from "./src/sqlite_store.ts";
+import type { Store } from "./src/store.ts";
+import { createWebhookHandler } from "./src/webhook.ts";
+
+/** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration, 3 store. */
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(Deno.env.toObject());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+  const redact = createRedactor([config.token, config.webhookSecret]);
+  const log = createLogger(redact);
+  try {
+    return await run(config, log, redact);
+  } catch (error) {
+    log.error(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+}
+
+async function run(
+  config: Config,
+  log: Logger,
+  redact: (text: string) => string,
+): Promise<number> {
+  if (config.database.kind !== "sqlite") {
+    log.error(
+      "DATABASE_URL names PostgreSQL, which this version cannot use yet: use sqlite:PATH",
+    );
+    return 2;
+  }
+  const reporter = createReporter(config.sentry, { log, redact });
+  let store: Store;
+  try {
+    store = await openSqliteStore(config.database.path);
+  } catch (error) {
+    log.error((error as Error).message);
+    return 3;
+  }
+  try {
+    const bot = createBot(config, { store, reporter });
+    try {
+      await bot.init();
+    } catch (error) {
+      log.error(
+        `Telegram did not accept BOT_TOKEN or cannot be reached: ${
+          (error as Error).message
+        }`,
+      );
+      return 1;
+    }
+    await optional(log, "setMyCommands", () => bot.api.setMyCommands(COMMANDS));
+    if (config.mode === "polling") await poll(bot, log);
+    else await serve(bot, config, { log, store, reporter });
+    return 0;
+  } finally {
+    await store.close();
+    await reporter.flush();
+  }
+}
+
+async function poll(bot: Bot, log: Logger): Promise<void> {
+  const stop = () => {
+    log.info("stopping: finishing the updates in hand");
+    bot.stop();
+  };
+  const unwire = onSignals(stop);
+  try {
+    await bot.start({
+      allowed_updates: ALLOWED_UPDATES,
+      onStart: (me) => log.info(`@${me.username} is running in polling mode`),
+    });
+  } finally {
+    unwire();
+  }
+}
+
+interface ServeDeps {
+  log: Logger;
+  store: Store;
+  reporter: Reporter;
+}
+
+async function serve(bot: Bot, config: Config, deps: ServeDeps): Promise<void> {
+  const { log } = deps;
+  const handler = createWebhookHandler(bot, {
+    path: config.webhookPath,
+    secret: config.webhookSecret!,
+    store: deps.store,
+    reporter: deps.reporter,
+  });
+  const server = Deno.serve({
+    port: config.port,
+    onListen: ({ port }) =>
+      log.info(
+        `@${bot.botInfo.username} is running in webhook mode on port ${port}, route ${config.webhookPath}`,
+      ),
+  }, handler);
+  const unwire = onSignals(() => {
+    log.info("stopping: finishing the requests in hand");
+    server.shutdown();
+  });
+  if (config.webhookUrl !== undefined) {
+    const url = config.webhookUrl;
+    await optional(log, "setWebhook", () =>
+      bot.api.setWebhook(url, {
+        secret_token: config.webhookSecret,
+        allowed_updates: ALLOWED_UPDATES,
+      }));
+  }
+  try {
+    await server.finished;
+  } finally {
+    unwire();
+  }
+}
+
+// Start-up calls the bot can do without: a failure is a warning, not a stop.
+async function optional(
+  log: Logger,
+  name: string,
+  call: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    log.warn(
+      `${name} failed, continuing without it: ${(error as Error).message}`,
+    );
+  }
+}
+
+function onSignals(handler: () => void): () => void {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, handler);
+  return () => {
+    for (const signal of signals) Deno.removeSignalListener(signal, handler);
+  };
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,222 @@
+/** How the bot receives updates. */
+export type BotMode = "polling" | "webhook";
+
+/** Where the records are stored, parsed from `DATABASE_URL`. */
+export type DatabaseLocation =
+  | { kind: "sqlite"; path: string }
+  | { kind: "postgres"; url: string };
+
+/** The validated configuration of the bot (SPEC section 3). */
+export interface Config {
+  token: string;
+  mode: BotMode;
+  apiRoot: string;
+  database: DatabaseLocation;
+  webhookUrl: string | undefined;
+  webhookPath: string;
+  webhookSecret: string | undefined;
+  port: number;
+  sentry: SentryConfig | undefined;
+  /** Who users write to for privacy requests, from `PRIVACY_CONTACT`. */
+  privacyContact: string | undefined;
+}
+
+/** Crash-report settings; present only when `SENTRY_DSN` is set. */
+export interface SentryConfig {
+  dsn: string;
+  environment: string | undefined;
+  release: string | undefined;
+}
+
+/** A missing or invalid configuration value; its message is one line for the operator. */
+export class ConfigError extends Error {
+  /** Builds the error for one variable. */
+  constructor(variable: string, expected: string) {
+    super(`${variable} ${expected}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Environment variables as read by the loaders: name to value. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The default database when `DATABASE_URL` is not set. */
+export const DEFAULT_DATABASE_URL = "sqlite:data/bot.db";
+
+const DEFAULT_API_ROOT = "https://api.telegram.org";
+const DEFAULT_WEBHOOK_PATH = "/webhook";
+const DEFAULT_PORT = 8000;
+// Telegram's own shape: numeric bot id, colon, a 35-character secret.
+const TOKEN_PATTERN = /^\d{1,20}:[A-Za-z0-9_-]{30,}$/;
+// Telegram accepts 1-256 characters from this set for secret_token.
+const SECRET_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** Reads and validates every bot setting; throws `ConfigError` on the first bad one. */
+export function loadConfig(env: Env): Config {
+  const token = readToken(env);
+  const mode = readMode(env);
+  const apiRoot = readHttpUrl(env, "BOT_API_ROOT") ?? DEFAULT_API_ROOT;
+  const database = loadDatabaseLocation(env);
+  const webhookUrl = readWebhookUrl(env);
+  const webhookSecret = readSecret(env, mode);
+  const port = readPort(env);
+  return {
+    token,
+    mode,
+    apiRoot: apiRoot.replace(/\/+$/, ""),
+    database,
+    webhookUrl,
+    webhookPath: webhookUrl === undefined
+      ? DEFAULT_WEBHOOK_PATH
+      : new URL(webhookUrl).pathname,
+    webhookSecret,
+    port,
+    sentry: readSentry(env),
+    privacyContact: nonEmpty(env.PRIVACY_CONTACT),
+  };
+}
+
+/** Parses `DATABASE_URL` (or its default); shared by the bot and the CLI. */
+export function loadDatabaseLocation(
+  env: Env,
+  variable = "DATABASE_URL",
+): DatabaseLocation {
+  return parseDatabaseUrl(
+    nonEmpty(env[variable]) ?? DEFAULT_DATABASE_URL,
+    variable,
+  );
+}
+
+/** Parses a database URL: `sqlite:PATH`, a bare path, or `postgres://…`. */
+export function parseDatabaseUrl(
+  value: string,
+  variable = "DATABASE_URL",
+): DatabaseLocation {
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    return { kind: "postgres", url: value };
+  }
+  const path = value.startsWith("sqlite:")
+    ? value.slice("sqlite:".length)
+    : value;
+  if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ConfigError(
+      variable,
+      `must be sqlite:PATH, a file path or postgres://…, got "${value}"`,
+    );
+  }
+  return { kind: "sqlite", path };
+}
+
+function readToken(env: Env): string {
+  const token = nonEmpty(env.BOT_TOKEN);
+  if (token === undefined) {
+    throw new ConfigError(
+      "BOT_TOKEN",
+      "is required: set it to the token @BotFather gave you, e.g. BOT_TOKEN=123456:ABC… deno task start",
+    );
+  }
+  // The value itself is a secret, so the message never quotes it.
+  if (!TOKEN_PATTERN.test(token)) {
+    throw new ConfigError(
+      "BOT_TOKEN",
+      "is not a bot token: expected the form 123456789:AAH… from @BotFather",
+    );
+  }
+  return token;
+}
+
+function readMode(env: Env): BotMode {
+  const value = nonEmpty(env.BOT_MODE);
+  if (value === undefined) {
+    return nonEmpty(env.DENO_DEPLOYMENT_ID) === undefined
+      ? "polling"
+      : "webhook";
+  }
+  if (value !== "polling" && value !== "webhook") {
+    throw new ConfigError(
+      "BOT_MODE",
+      `must be "polling" or "webhook", got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function readHttpUrl(env: Env, variable: string): string | undefined {
+  const value = nonEmpty(env[variable]);
+  if (value === undefined) return undefined;
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+    throw new ConfigError(
+      variable,
+      `must be an http:// or https:// URL, got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function readWebhookUrl(env: Env): string | undefined {
+  const value = nonEmpty(env.WEBHOOK_URL);
+  if (value === undefined) return undefined;
+  if (!URL.canParse(value) || new URL(value).protocol !== "https:") {
+    throw new ConfigError(
+      "WEBHOOK_URL",
+      `must be a public https:// URL, got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function readSecret(env: Env, mode: BotMode): string | undefined {
+  const value = nonEmpty(env.WEBHOOK_SECRET);
+  if (value === undefined) {
+    if (mode === "webhook") {
+      throw new ConfigError(
+        "WEBHOOK_SECRET",
+        "is required in webhook mode: 1-256 characters from A-Z, a-z, 0-9, _ and -",
+      );
+    }
+    return undefined;
+  }
+  // Not quoted: the secret must not reach logs either.
+  if (!SECRET_PATTERN.test(value)) {
+    throw new ConfigError(
+      "WEBHOOK_SECRET",
+      "must be 1-256 characters from A-Z, a-z, 0-9, _ and -",
+    );
+  }
+  return value;
+}
+
+function readPort(env: Env): number {
+  const value = nonEmpty(env.PORT);
+  if (value === undefined) return DEFAULT_PORT;
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new ConfigError(
+      "PORT",
+      `must be a port number from 0 to 65535, got "${value}"`,
+    );
+  }
+  return port;
+}
+
+function readSentry(env: Env): SentryConfig | undefined {
+  const dsn = readHttpUrl(env, "SENTRY_DSN");
+  if (dsn === undefined) return undefined;
+  const url = new URL(dsn);
+  if (url.username === "" || url.pathname.replace(/\//g, "") === "") {
+    throw new ConfigError(
+      "SENTRY_DSN",
+      `must be a Sentry DSN like https://KEY@HOST/PROJECT, got "${dsn}"`,
+    );
+  }
+  return {
+    dsn,
+    environment: nonEmpty(env.SENTRY_ENVIRONMENT),
+    release: nonEmpty(env.SENTRY_RELEASE),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === "" ? undefined : trimmed;
+}

@@ -1,0 +1,104 @@
+import * as Sentry from "@sentry/deno";
+import type { Update } from "grammy/types";
+import type { SentryConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { redactDeep, type Redactor } from "./redact.ts";
+
+/** Where errors met while handling updates are reported. */
+export interface Reporter {
+  /** Logs the error and, with Sentry enabled, sends it with its update. */
+  report(error: unknown, update?: Update): void;
+  /** Waits until queued reports are sent (or the timeout passes). */
+  flush(timeoutMs?: number): Promise<void>;
+}
+
+/** Options for `createReporter`. */
+export interface ReporterOptions {
+  log: Logger;
+  redact: Redactor;
+}
+
+// The default of 3 would cut an update (update.message.from.id is four deep).
+const NORMALIZE_DEPTH = 10;
+
+/**
+ * Builds the reporter: a log line always, and a Sentry event when Sentry is
+ * configured. Without `sentry` nothing is sent anywhere.
+ */
+export function createReporter(
+  sentry: SentryConfig | undefined,
+  options: ReporterOptions,
+): Reporter {
+  const { log, redact } = options;
+  if (sentry !== undefined) {
+    Sentry.init({
+      dsn: sentry.dsn,
+      environment: sentry.environment,
+      release: sentry.release,
+      normalizeDepth: NORMALIZE_DEPTH,
+      sendDefaultPii: false,
+      // Events, breadcrumbs (including request URLs with /bot<token>/) and
+      // messages all pass through the redactor before they leave.
+      beforeSend: (event) => redactDeep(event, redact),
+      beforeBreadcrumb: (breadcrumb) => redactDeep(breadcrumb, redact),
+    });
+  }
+  return {
+    report(error, update) {
+      log.error(describe(error, update));
+      if (sentry === undefined) return;
+      Sentry.withScope((scope) => {
+        const ids = idsOf(update);
+        if (ids.userId !== undefined) scope.setUser({ id: String(ids.userId) });
+        if (ids.chatId !== undefined) {
+          scope.setTag("chat_id", String(ids.chatId));
+        }
+        if (update !== undefined) {
+          scope.setTag("update_id", String(update.update_id));
+          scope.setExtra("update", update);
+        }
+        Sentry.captureException(error);
+      });
+    },
+    async flush(timeoutMs = 2000) {
+      if (sentry !== undefined) await Sentry.flush(timeoutMs);
+    },
+  };
+}
+
+function describe(error: unknown, update: Update | undefined): string {
+  const where = update === undefined
+    ? "outside an update"
+    : `handling update ${update.update_id}`;
+  const stack = error instanceof Error
+    ? error.stack ?? error.message
+    : String(error);
+  return `${where} failed: ${stack}`;
+}
+
+interface UpdateIds {
+  userId?: number;
+  chatId?: number;
+}
+
+// Reads the sender and chat without knowing the update's kind: every kind
+// keeps them in the same fields, one level down.
+function idsOf(update: Update | undefined): UpdateIds {
+  if (update === undefined) return {};
+  for (const [key, value] of Object.entries(update)) {
+    if (key === "update_id" || typeof value !== "object" || value === null) {
+      continue;
+    }
+    const payload = value as {
+      from?: { id: number };
+      user?: { id: number };
+      chat?: { id: number };
+      message?: { chat?: { id: number } };
+    };
+    return {
+      userId: payload.from?.id ?? payload.user?.id,
+      chatId: payload.chat?.id ?? payload.message?.chat?.id,
+    };
+  }
+  return {};
+}

@@ -1,0 +1,106 @@
+/** A test token in Telegram's shape; its secret part must never be printed. */
+export const TEST_TOKEN = "123456789:AAHtestSECRETtokenPART_0123456789abcd";
+/** The part of `TEST_TOKEN` that is secret. */
+export const TOKEN_SECRET = TEST_TOKEN.split(":")[1]!;
+
+const root = new URL("../", import.meta.url);
+
+/** The permission flags of a `deno.json` task, so tests run what operators run. */
+export async function taskFlags(task: string): Promise<string[]> {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", root)),
+  );
+  const words = (config.tasks[task] as string).split(/\s+/);
+  return words.filter((word) => word.startsWith("--allow-"));
+}
+
+/** A running program started as a subprocess, with its stderr collected by line. */
+export class RunningProgram {
+  stdout = "";
+  #stderr = "";
+  #child: Deno.ChildProcess;
+  #done: Promise<void>;
+
+  /** Starts `deno run <task flags> <script>` with exactly `env` (plus PATH, HOME). */
+  constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    const err = child.stderr.pipeThrough(new TextDecoderStream());
+    const out = child.stdout.pipeThrough(new TextDecoderStream());
+    this.#done = Promise.all([
+      (async () => {
+        for await (const chunk of err) this.#stderr += chunk;
+      })(),
+      (async () => {
+        for await (const chunk of out) this.stdout += chunk;
+      })(),
+    ]).then(() => {});
+  }
+
+  /** Resolves with the first stderr line matching `pattern`. */
+  async waitForLine(
+    pattern: RegExp,
+    timeoutMs = 20_000,
+  ): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const line of this.lines) {
+        const match = pattern.exec(line);
+        if (match !== null) return match;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `No line matched ${pattern}; stderr was:\n${this.lines.join("\n")}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Sends a signal; does nothing once the process has exited. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+  }
+
+  /** Waits for the exit and for all output. */
+  async exit(): Promise<Deno.CommandStatus> {
+    const status = await this.#child.status;
+    await this.#done;
+    return status;
+  }
+
+  /** All of stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** The complete lines of stderr so far. */
+  get lines(): string[] {
+    return this.#stderr.split("\n").slice(0, -1);
+  }
+}
+
+/** Starts `main.ts` as `deno task start` would, with the given environment. */
+export async function startMain(
+  env: Record<string, string>,
+): Promise<RunningProgram> {
+  return new RunningProgram(
+    new Deno.Command("deno", {
+      args: ["run", ...(await taskFlags("start")), "main.ts"],
+      cwd: root,
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+        NO_COLOR: "1",
+        ...env,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
+}

@@ -1,0 +1,288 @@
+import assert from "node:assert/strict";
+import { FakeBotApi } from "./_fake_bot_api.ts";
+import { execDb, readDb, tempDir } from "./_db.ts";
+import { startMain, TEST_TOKEN, TOKEN_SECRET } from "./_main_process.ts";
+import {
+  channelPost,
+  group,
+  message,
+  myChatMember,
+  privateChat,
+  supergroup,
+  user,
+} from "./_updates.ts";
+
+Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops cleanly", async (t) => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  // The data directory does not exist yet: the bot must create it.
+  const dbPath = `${dir.path}/data/bot.db`;
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `sqlite:${dbPath}`,
+  });
+  try {
+    await bot.waitForLine(/running in polling mode/);
+    const send = async (update: Parameters<FakeBotApi["push"]>[0]) => {
+      await api.processed(api.push(update));
+    };
+    const alice = user(1001, {
+      username: "alice",
+      last_name: "Liddell",
+      language_code: "en",
+    });
+    const bob = user(1002);
+    const carol = user(1003);
+    const dave = user(1004);
+
+    await t.step(
+      "the sender of a private message is registered, and the private chat is not a group",
+      async () => {
+        await send(message(alice, privateChat(alice)));
+        const { users, groups } = readDb(dbPath);
+        assert.deepEqual(users.map((u) => u.id), [alice.id]);
+        assert.deepEqual(users[0], {
+          id: 1001,
+          username: "alice",
+          first_name: "User1001",
+          last_name: "Liddell",
+          language_code: "en",
+          registered_at: users[0]!.registered_at,
+        });
+        assert.ok(Math.abs(users[0]!.registered_at - Date.now() / 1000) < 60);
+        assert.deepEqual(groups, []);
+      },
+    );
+
+    await t.step(
+      "replied-to, forwarded, mentioned and newly added people are not registered",
+      async () => {
+        await send(message(alice, group(-100, "Book club"), {
+          reply_to_message: message(bob, group(-100)).message as never,
+          forward_origin: { type: "user", sender_user: carol, date: 1 },
+          entities: [{
+            type: "text_mention",
+            offset: 0,
+            length: 5,
+            user: dave,
+          }],
+        }));
+        await send(message(alice, group(-100, "Book club"), {
+          text: undefined,
+          new_chat_members: [bob, carol],
+        }));
+        const { users, groups } = readDb(dbPath);
+        assert.deepEqual(users.map((u) => u.id), [alice.id]);
+        assert.deepEqual(groups.map((g) => [g.id, g.title, g.type]), [[
+          -100,
+          "Book club",
+          "group",
+        ]]);
+      },
+    );
+
+    await t.step("bots and channels are not registered", async () => {
+      await send(
+        message({ ...bob, is_bot: true }, supergroup(-1009, "Bots only")),
+      );
+      await send(channelPost(-1008));
+      const { users, groups } = readDb(dbPath);
+      assert.deepEqual(users.map((u) => u.id), [alice.id]);
+      assert.deepEqual(groups.map((g) => g.id), [-1009, -100]);
+    });
+
+    await t.step(
+      "changed names update the record and keep registered_at",
+      async () => {
+        execDb(
+          dbPath,
+          "UPDATE users SET registered_at = 1000; UPDATE groups SET registered_at = 1000",
+        );
+        await send(message(
+          {
+            ...alice,
+            username: "alice2",
+            first_name: "Alice",
+            last_name: undefined,
+            language_code: "pt-br",
+          },
+          supergroup(-1009, "Bots and people", "bots_public"),
+        ));
+        const { users, groups } = readDb(dbPath);
+        assert.deepEqual(users, [{
+          id: 1001,
+          username: "alice2",
+          first_name: "Alice",
+          last_name: null,
+          language_code: "pt-br",
+          registered_at: 1000,
+        }]);
+        assert.deepEqual(groups.find((g) => g.id === -1009), {
+          id: -1009,
+          username: "bots_public",
+          title: "Bots and people",
+          type: "supergroup",
+          registered_at: 1000,
+        });
+      },
+    );
+
+    await t.step(
+      "a group upgraded to a supergroup moves, migrate_to first",
+      async () => {
+        await send(
+          message(alice, group(-100, "Book club"), {
+            text: undefined,
+            migrate_to_chat_id: -1000100,
+          }),
+        );
+        let groups = readDb(dbPath).groups;
+        assert.equal(groups.find((g) => g.id === -100), undefined);
+        assert.deepEqual(groups.find((g) => g.id === -1000100), {
+          id: -1000100,
+          username: null,
+          title: "Book club",
+          type: "supergroup",
+          registered_at: 1000,
+        });
+        await send(
+          message(alice, supergroup(-1000100, "Book club"), {
+            text: undefined,
+            migrate_from_chat_id: -100,
+          }),
+        );
+        groups = readDb(dbPath).groups;
+        assert.deepEqual(
+          groups.filter((g) => g.id === -100 || g.id === -1000100).map((
+            g,
+          ) => [g.id, g.registered_at]),
+          [
+            [-1000100, 1000],
+          ],
+        );
+      },
+    );
+
+    await t.step(
+      "a group upgraded to a supergroup moves, migrate_from first",
+      async () => {
+        await send(message(bob, group(-200, "Chess")));
+        execDb(
+          dbPath,
+          "UPDATE groups SET registered_at = 2000 WHERE id = -200",
+        );
+        await send(
+          message(bob, supergroup(-1000200, "Chess"), {
+            text: undefined,
+            migrate_from_chat_id: -200,
+          }),
+        );
+        let groups = readDb(dbPath).groups;
+        assert.equal(groups.find((g) => g.id === -200), undefined);
+        assert.equal(
+          groups.find((g) => g.id === -1000200)?.registered_at,
+          2000,
+        );
+        await send(
+          message(bob, group(-200, "Chess"), {
+            text: undefined,
+            migrate_to_chat_id: -1000200,
+          }),
+        );
+        groups = readDb(dbPath).groups;
+        assert.deepEqual(
+          groups.filter((g) => g.id === -200 || g.id === -1000200).map((
+            g,
+          ) => [g.id, g.registered_at, g.type]),
+          [
+            [-1000200, 2000, "supergroup"],
+          ],
+        );
+      },
+    );
+
+    await t.step(
+      "the bot's removal from a group deletes the group, blocking in private keeps the user",
+      async () => {
+        await send(
+          myChatMember(
+            alice,
+            supergroup(-1009, "Bots and people", "bots_public"),
+            "kicked",
+          ),
+        );
+        await send(myChatMember(bob, supergroup(-1000200, "Chess"), "left"));
+        await send(myChatMember(alice, privateChat(alice), "kicked"));
+        const { users, groups } = readDb(dbPath);
+        assert.deepEqual(groups.map((g) => g.id), [-1000100]);
+        assert.ok(users.some((u) => u.id === alice.id));
+      },
+    );
+
+    await t.step(
+      "a user purged by another process is registered again by their next update",
+      async () => {
+        execDb(dbPath, `DELETE FROM users WHERE id = ${bob.id}`);
+        // The bot re-checks the store for outside changes at most once a second.
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        await send(message(bob, privateChat(bob)));
+        assert.ok(readDb(dbPath).users.some((u) => u.id === bob.id));
+      },
+    );
+
+    await t.step("setMyCommands was called at start", () => {
+      assert.deepEqual(
+        (api.callsOf("setMyCommands")[0]?.params.commands as {
+          command: string;
+        }[]).map((c) => c.command),
+        ["start", "help", "privacy"],
+      );
+    });
+  } finally {
+    bot.kill("SIGTERM");
+    const status = await bot.exit();
+    await api.close();
+    assert.equal(status.code, 0, bot.stderr);
+    assert.ok(!bot.stderr.includes(TOKEN_SECRET), "the token leaked to stderr");
+    assert.ok(!bot.stdout.includes(TOKEN_SECRET), "the token leaked to stdout");
+  }
+});
+
+Deno.test("polling stops on SIGINT after finishing the update in hand", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const dbPath = `${dir.path}/bot.db`;
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: dbPath,
+  });
+  try {
+    await bot.waitForLine(/running in polling mode/);
+    // /start answers through sendMessage, which the fake makes slow.
+    api.delays.set("sendMessage", 1500);
+    const alice = user(2001);
+    api.push(
+      message(alice, privateChat(alice), {
+        text: "/start",
+        entities: [{ type: "bot_command", offset: 0, length: 6 }],
+      }),
+    );
+    const reply = await api.waitForCall("sendMessage");
+    bot.kill("SIGINT");
+    const status = await bot.exit();
+    // The process waited for the slow reply instead of dropping it.
+    assert.ok(
+      Date.now() - reply.at >= 1400,
+      "the bot exited before the update in hand finished",
+    );
+    assert.equal(status.code, 0, bot.stderr);
+    assert.match(bot.stderr, /stopping/);
+  } finally {
+    bot.kill("SIGKILL");
+    await bot.exit();
+    await api.close();
+  }
+  assert.deepEqual(readDb(dbPath).users.map((u) => u.id), [2001]);
+});
