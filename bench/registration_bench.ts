@@ -1,0 +1,112 @@
+/**
+ * The registration hot path: the full bot's `handleUpdate` against bare
+ * grammY (no middleware) on the same stream of 100k updates from 10k users,
+ * where a few hot users send most messages. Run with `deno task bench`.
+ */
+import "../src/node_warnings.ts";
+import { Bot } from "grammy";
+import type { Update, UserFromGetMe } from "grammy/types";
+import { createBot } from "../src/bot.ts";
+import { createLogger } from "../src/log.ts";
+import { createReporter } from "../src/reporter.ts";
+import { openSqliteStore } from "../src/sqlite_store.ts";
+
+const UPDATES = 100_000;
+const USERS = 10_000;
+const HOT_USERS = 100;
+const HOT_SHARE = 0.8;
+const GROUPS = 50;
+const TOKEN = "123456789:AAHbenchSECRETtokenPART_0123456789abc";
+const botInfo = {
+  id: 42,
+  is_bot: true,
+  first_name: "Bench",
+  username: "bench_bot",
+  can_join_groups: true,
+  can_read_all_group_messages: false,
+  supports_inline_queries: false,
+  can_connect_to_business: false,
+  has_main_web_app: false,
+} as UserFromGetMe;
+
+// A small seeded generator, so every run measures the same stream.
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    return seed / 2 ** 32;
+  };
+}
+
+function makeStream(): Update[] {
+  const next = random(7);
+  const updates: Update[] = [];
+  for (let i = 0; i < UPDATES; i++) {
+    // Every user speaks at least once; after that the hot few dominate.
+    const userId = i < USERS
+      ? i + 1
+      : next() < HOT_SHARE
+      ? 1 + Math.floor(next() * HOT_USERS)
+      : 1 + Math.floor(next() * USERS);
+    const inGroup = next() < 0.3;
+    const groupId = -1_000_000 - Math.floor(next() * GROUPS);
+    updates.push({
+      update_id: i + 1,
+      message: {
+        message_id: i + 1,
+        date: 1_700_000_000,
+        chat: inGroup
+          ? { id: groupId, type: "supergroup", title: `Group ${groupId}` }
+          : { id: userId, type: "private", first_name: `User ${userId}` },
+        from: {
+          id: userId,
+          is_bot: false,
+          first_name: `User ${userId}`,
+          username: `user${userId}`,
+          language_code: "en",
+        },
+        text: "hello there",
+      },
+    } as Update);
+  }
+  return updates;
+}
+
+async function time(bot: Bot, updates: Update[]): Promise<number> {
+  const start = performance.now();
+  for (const update of updates) await bot.handleUpdate(update);
+  return performance.now() - start;
+}
+
+const updates = makeStream();
+const dir = await Deno.makeTempDir({ prefix: "registration_bench_" });
+try {
+  const bare = new Bot(TOKEN, { botInfo });
+  await time(bare, updates.slice(0, 10_000)); // warm up the JIT
+  const bareMs = await time(bare, updates);
+
+  const store = await openSqliteStore(`${dir}/bench.db`);
+  const silent = createLogger((text) => text, () => {});
+  const full = createBot({ token: TOKEN, apiRoot: "http://127.0.0.1:9" }, {
+    store,
+    reporter: createReporter(undefined, { log: silent, redact: (t) => t }),
+    botInfo,
+  });
+  const firstMs = await time(full, updates); // empty database: every user is new
+  const warmMs = await time(full, updates); // same stream again: nothing changed
+  await store.close();
+
+  const row = (name: string, ms: number) =>
+    `${name.padEnd(42)} ${ms.toFixed(0).padStart(7)} ms ${
+      (ms * 1000 / UPDATES).toFixed(2).padStart(8)
+    } µs/update ${(ms / bareMs).toFixed(2).padStart(7)}x bare`;
+  console.log(
+    `${UPDATES} updates from ${USERS} users (${HOT_USERS} send ${
+      HOT_SHARE * 100
+    }%), ${GROUPS} groups`,
+  );
+  console.log(row("bare grammY, no middleware", bareMs));
+  console.log(row("full bot, empty database (10k inserts)", firstMs));
+  console.log(row("full bot, all known (no writes)", warmMs));
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
