@@ -51,11 +51,12 @@ async function run(
   }
   try {
     const bot = createBot(config, { store, reporter });
+    log.info(`checking BOT_TOKEN with the Bot API at ${config.apiRoot}`);
     try {
-      await bot.init();
+      await withTimeout(bot.init(), INIT_TIMEOUT_MS);
     } catch (error) {
       log.error(
-        `Telegram did not accept BOT_TOKEN or cannot be reached: ${
+        `the Bot API at ${config.apiRoot} did not accept BOT_TOKEN or cannot be reached: ${
           (error as Error).message
         }`,
       );
@@ -125,6 +126,21 @@ async function serve(bot: Bot, config: Config, deps: ServeDeps): Promise<void> {
   } finally {
     unwire();
   }
+}
+
+// grammY waits up to 500 s for an API call; at start-up an operator should
+// hear much sooner that Telegram is out of reach.
+const INIT_TIMEOUT_MS = 30_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${ms / 1000} s`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 // Start-up calls the bot can do without: a failure is a warning, not a stop.

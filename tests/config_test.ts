@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FakeBotApi } from "./_fake_bot_api.ts";
 import { startMain, TEST_TOKEN, TOKEN_SECRET } from "./_main_process.ts";
 
 async function failsWith(
@@ -99,6 +100,30 @@ Deno.test("a database that cannot be opened exits 3 with one line", async () => 
     );
     assert.equal(program.stderr.trimEnd().split("\n").length, 1);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a token the Bot API refuses stops the bot with exit 1 and one error line", async () => {
+  const dir = await Deno.makeTempDir();
+  const api = new FakeBotApi();
+  api.failures.set("getMe", { status: 401, description: "Unauthorized" });
+  try {
+    const program = await startMain({
+      BOT_TOKEN: TEST_TOKEN,
+      BOT_API_ROOT: api.url,
+      DATABASE_URL: `${dir}/bot.db`,
+    });
+    assert.equal((await program.exit()).code, 1, program.stderr);
+    const errors = program.lines.filter((line) => line.startsWith("error:"));
+    assert.equal(errors.length, 1, program.stderr);
+    assert.match(
+      errors[0]!,
+      /did not accept BOT_TOKEN or cannot be reached: .*Unauthorized/,
+    );
+    assert.ok(!program.stderr.includes(TOKEN_SECRET));
+  } finally {
+    await api.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
