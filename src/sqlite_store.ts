@@ -1,11 +1,19 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
+import {
+  type Actor,
+  type AuditEntry,
+  type RecordRef,
+  subjectRef,
+} from "./audit.ts";
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
+  type AuditRecord,
   type GroupFields,
   type GroupRecord,
   type Store,
   StoreError,
+  type StoreSummary,
   type UserFields,
   type UserRecord,
 } from "./store.ts";
@@ -16,6 +24,8 @@ export interface SqliteStoreOptions {
   migrations?: Migration[];
   /** How long to wait for another process's write lock, in milliseconds. */
   busyTimeoutMs?: number;
+  /** Create the file (and its directory) when missing; default true. */
+  create?: boolean;
 }
 
 /**
@@ -29,7 +39,7 @@ export async function openSqliteStore(
   const migrations = options.migrations ?? await loadMigrations();
   let db: DatabaseSync | undefined;
   try {
-    if (path !== ":memory:") prepareFile(path);
+    if (path !== ":memory:") prepareFile(path, options.create ?? true);
     db = new DatabaseSync(path);
     db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     db.exec("PRAGMA journal_mode = WAL");
@@ -58,6 +68,8 @@ export class SqliteStore implements Store {
   #deleteGroup: StatementSync;
   #moveGroup: StatementSync;
   #dataVersion: StatementSync;
+  #insertAudit: StatementSync;
+  #auditKey: Uint8Array;
 
   /** Wraps an open, migrated database; use `openSqliteStore`. */
   constructor(db: DatabaseSync) {
@@ -98,6 +110,14 @@ export class SqliteStore implements Store {
          registered_at = min(groups.registered_at, excluded.registered_at)`,
     );
     this.#dataVersion = db.prepare("PRAGMA data_version");
+    this.#insertAudit = db.prepare(
+      "INSERT INTO audit_log (at, actor, action, kind, subject, records) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    const key = db.prepare("SELECT key FROM audit_key WHERE id = 1").get() as
+      | { key: Uint8Array }
+      | undefined;
+    if (key === undefined) throw new StoreError("The audit key is missing");
+    this.#auditKey = key.key;
   }
 
   /** Inserts the user, or updates its fields keeping `registered_at`. */
@@ -164,6 +184,85 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Every user in id order, read row by row. */
+  iterateUsers(): AsyncIterable<UserRecord> {
+    return this.#iterate<UserRecord>(
+      "SELECT id, username, first_name, last_name, language_code, registered_at FROM users ORDER BY id",
+    );
+  }
+
+  /** Every group in id order, read row by row. */
+  iterateGroups(): AsyncIterable<GroupRecord> {
+    return this.#iterate<GroupRecord>(
+      "SELECT id, username, title, type, registered_at FROM groups ORDER BY id",
+    );
+  }
+
+  /** Counts, schema version, registration range and size. */
+  summary(): Promise<StoreSummary> {
+    return run(() => {
+      const row = this.#db.prepare(
+        `SELECT (SELECT count(*) FROM users) AS users,
+                (SELECT count(*) FROM groups) AS groups,
+                min((SELECT min(registered_at) FROM users), (SELECT min(registered_at) FROM groups)) AS both_min,
+                coalesce((SELECT min(registered_at) FROM users), (SELECT min(registered_at) FROM groups)) AS any_min,
+                max((SELECT max(registered_at) FROM users), (SELECT max(registered_at) FROM groups)) AS both_max,
+                coalesce((SELECT max(registered_at) FROM users), (SELECT max(registered_at) FROM groups)) AS any_max,
+                (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) AS size`,
+      ).get() as Record<string, number | null>;
+      // SQLite's two-argument min/max return NULL when either side is NULL.
+      return {
+        users: Number(row.users),
+        groups: Number(row.groups),
+        schemaVersion: currentVersion(this.#db),
+        oldestRegistration: row.both_min ?? row.any_min ?? null,
+        newestRegistration: row.both_max ?? row.any_max ?? null,
+        sizeBytes: Number(row.size),
+      };
+    });
+  }
+
+  /** Deletes the target and records the purge, in one transaction. */
+  purge(target: RecordRef, actor: Actor): Promise<number> {
+    return run(() =>
+      this.#transaction(() => {
+        let deleted: number;
+        if (target.kind === "user") {
+          deleted = Number(this.#deleteUser.run(target.id).changes);
+        } else if (target.kind === "group") {
+          deleted = Number(this.#deleteGroup.run(target.id).changes);
+        } else {
+          deleted =
+            Number(this.#db.prepare("DELETE FROM users").run().changes) +
+            Number(this.#db.prepare("DELETE FROM groups").run().changes);
+        }
+        if (deleted > 0) {
+          this.#audit({ actor, action: "purge", target, records: deleted });
+        }
+        return deleted;
+      })
+    );
+  }
+
+  /** Appends an entry to the audit log. */
+  recordAudit(record: AuditRecord): Promise<void> {
+    return run(() => this.#audit(record));
+  }
+
+  /** The most recent audit entries, newest first. */
+  recentAudit(limit: number): Promise<AuditEntry[]> {
+    return run(() =>
+      this.#db.prepare(
+        "SELECT at, actor, action, kind, subject, records FROM audit_log ORDER BY id DESC LIMIT ?",
+      ).all(limit).map((row) => ({ ...row }) as unknown as AuditEntry)
+    );
+  }
+
+  /** The audit log's reference for a record. */
+  auditSubject(target: RecordRef): Promise<string | null> {
+    return Promise.resolve(subjectRef(this.#auditKey, target));
+  }
+
   /** Succeeds when the database answers a query. */
   ping(): Promise<void> {
     return run(() => {
@@ -181,6 +280,40 @@ export class SqliteStore implements Store {
     return run(() => {
       if (this.#db.isOpen) this.#db.close();
     });
+  }
+
+  #audit(record: AuditRecord): void {
+    this.#insertAudit.run(
+      record.at ?? Math.floor(Date.now() / 1000),
+      record.actor,
+      record.action,
+      record.target.kind,
+      subjectRef(this.#auditKey, record.target),
+      record.records,
+    );
+  }
+
+  async *#iterate<T>(sql: string): AsyncIterable<T> {
+    let rows: Iterator<unknown>;
+    try {
+      rows = this.#db.prepare(sql).iterate();
+    } catch (error) {
+      throw new StoreError(`SQLite failed: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = rows.next();
+      } catch (error) {
+        throw new StoreError(`SQLite failed: ${messageOf(error)}`, {
+          cause: error,
+        });
+      }
+      if (next.done) return;
+      yield { ...(next.value as object) } as T;
+    }
   }
 
   #transaction<T>(body: () => T): T {
@@ -214,11 +347,24 @@ function run<T>(body: () => T): Promise<T> {
 
 // Creates the data directory and an owner-only file before SQLite opens it;
 // SQLite gives the -wal and -shm files the same mode as the database.
-function prepareFile(path: string): void {
+function prepareFile(path: string, create: boolean): void {
+  if (!create) {
+    if (!existsFile(path)) throw new Error("there is no database file there");
+    return;
+  }
   Deno.mkdirSync(dirname(path), { recursive: true });
   const file = Deno.openSync(path, { create: true, write: true, mode: 0o600 });
   file.close();
   if (Deno.build.os !== "windows") Deno.chmodSync(path, 0o600);
+}
+
+function existsFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 function migrate(db: DatabaseSync, migrations: Migration[]): void {

@@ -1,3 +1,5 @@
+import type { Actor, AuditEntry, RecordRef } from "./audit.ts";
+
 /** A registered Telegram user, exactly the columns of SPEC section 2. */
 export interface UserRecord {
   id: number;
@@ -28,6 +30,29 @@ export type UserFields = Omit<UserRecord, "registered_at">;
 /** What an update tells about a group: the record without its first sighting. */
 export type GroupFields = Omit<GroupRecord, "registered_at">;
 
+/** Figures about a store for `inspect`. */
+export interface StoreSummary {
+  users: number;
+  groups: number;
+  schemaVersion: number;
+  /** Earliest `registered_at` over users and groups; null when empty. */
+  oldestRegistration: number | null;
+  /** Latest `registered_at` over users and groups; null when empty. */
+  newestRegistration: number | null;
+  /** Bytes the database occupies. */
+  sizeBytes: number;
+}
+
+/** What to record in the audit log; the store turns the id into its hash. */
+export interface AuditRecord {
+  actor: Actor;
+  action: AuditEntry["action"];
+  target: RecordRef;
+  records: number;
+  /** Unix seconds; defaults to now. */
+  at?: number;
+}
+
 /**
  * Where user and group records live. Implementations are opened by the
  * program and passed in; nothing opens a store at import time.
@@ -56,6 +81,24 @@ export interface Store {
    * so that in-memory caches of what was written can be dropped.
    */
   externalVersion(): Promise<number>;
+  /** Every user, streamed in id order without loading them all. */
+  iterateUsers(): AsyncIterable<UserRecord>;
+  /** Every group, streamed in id order without loading them all. */
+  iterateGroups(): AsyncIterable<GroupRecord>;
+  /** Counts, schema version, registration range and size. */
+  summary(): Promise<StoreSummary>;
+  /**
+   * Deletes the target's records and records the purge in the audit log, in
+   * one transaction. Returns how many records were deleted; with none, no
+   * audit entry is written.
+   */
+  purge(target: RecordRef, actor: Actor): Promise<number>;
+  /** Appends an entry to the audit log. */
+  recordAudit(record: AuditRecord): Promise<void>;
+  /** The most recent audit entries, newest first. */
+  recentAudit(limit: number): Promise<AuditEntry[]>;
+  /** The audit log's reference for a record (see `subjectRef`). */
+  auditSubject(target: RecordRef): Promise<string | null>;
   /** Succeeds when the store answers queries (health checks). */
   ping(): Promise<void>;
   /** The highest applied migration. */

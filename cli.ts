@@ -1,0 +1,264 @@
+import "./src/node_warnings.ts";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { RecordRef } from "./src/audit.ts";
+import { CliError, EXIT, usageError } from "./src/cli/cli_error.ts";
+import { exportRecords } from "./src/cli/export.ts";
+import { type Format, FORMATS } from "./src/cli/formats.ts";
+import { COMMAND_HELP, MAIN_HELP, VERSION } from "./src/cli/help.ts";
+import { inspect } from "./src/cli/inspect.ts";
+import { type CliIo, processIo } from "./src/cli/io.ts";
+import { migrate } from "./src/cli/migrate.ts";
+import { purge } from "./src/cli/purge.ts";
+import {
+  ConfigError,
+  type DatabaseLocation,
+  loadDatabaseLocation,
+  parseDatabaseUrl,
+} from "./src/config.ts";
+import { openSqliteStore } from "./src/sqlite_store.ts";
+import { type Store, StoreError } from "./src/store.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+const GLOBAL: Options = {
+  database: { type: "string" },
+  help: { type: "boolean" },
+  version: { type: "boolean" },
+};
+const ID: Options = { user: { type: "string" }, group: { type: "string" } };
+
+const COMMANDS = {
+  export: {
+    ...ID,
+    all: { type: "boolean" },
+    format: { type: "string" },
+    out: { type: "string" },
+    force: { type: "boolean" },
+  },
+  inspect: { ...ID },
+  purge: {
+    ...ID,
+    all: { type: "boolean" },
+    "dry-run": { type: "boolean" },
+    yes: { type: "boolean" },
+  },
+  migrate: {},
+} satisfies Record<string, Options>;
+
+type Command = keyof typeof COMMANDS;
+type Values = Record<string, string | boolean | undefined>;
+
+/** Parses the arguments, runs one command and returns the exit code. */
+export async function runCli(args: string[], io: CliIo): Promise<number> {
+  try {
+    return await dispatch(args, io);
+  } catch (error) {
+    const code = error instanceof CliError
+      ? error.exitCode
+      : error instanceof ConfigError
+      ? EXIT.usage
+      : EXIT.store;
+    const message = error instanceof Error ? error.message : String(error);
+    await io.stderr.write(`error: ${message}\n`);
+    return code;
+  }
+}
+
+async function dispatch(args: string[], io: CliIo): Promise<number> {
+  args = joinNegativeIds(args);
+  const command = findCommand(args);
+  if (command !== undefined && !(command in COMMANDS)) {
+    throw usageError(
+      `Unknown command "${command}"; commands are ${
+        Object.keys(COMMANDS).join(", ")
+      }`,
+    );
+  }
+  const values = parse(args, command as Command | undefined);
+  if (values.version) {
+    await io.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  if (command === undefined || values.help) {
+    await io.stdout.write(
+      command === undefined ? MAIN_HELP : COMMAND_HELP[command as Command],
+    );
+    if (command === undefined && !values.help) return EXIT.usage;
+    return EXIT.ok;
+  }
+  const location = typeof values.database === "string"
+    ? parseDatabaseUrl(values.database, "--database")
+    : loadDatabaseLocation(Deno.env.toObject());
+  return await withStore(location, command === "migrate", async (store) => {
+    switch (command as Command) {
+      case "export":
+        await exportRecords(store, {
+          target: requireTarget(values),
+          format: readFormat(values.format),
+          out: values.out as string | undefined,
+          force: values.force === true,
+          io,
+        });
+        break;
+      case "inspect":
+        await inspect(store, {
+          target: optionalTarget(values),
+          location: describe(location),
+          io,
+        });
+        break;
+      case "purge":
+        await purge(store, {
+          target: requireTarget(values),
+          dryRun: values["dry-run"] === true,
+          yes: values.yes === true,
+          io,
+        });
+        break;
+      case "migrate":
+        await migrate(store, { io });
+        break;
+    }
+    return EXIT.ok;
+  });
+}
+
+async function withStore(
+  location: DatabaseLocation,
+  create: boolean,
+  body: (store: Store) => Promise<number>,
+): Promise<number> {
+  if (location.kind !== "sqlite") {
+    throw usageError(
+      "PostgreSQL databases are not supported yet: use sqlite:PATH",
+    );
+  }
+  let store: Store;
+  try {
+    // Only migrate may create a database: a mistyped path must not
+    // silently become a new, empty one.
+    store = await openSqliteStore(location.path, { create });
+  } catch (error) {
+    throw new CliError((error as Error).message, EXIT.store);
+  }
+  try {
+    return await body(store);
+  } catch (error) {
+    if (error instanceof StoreError) {
+      throw new CliError(error.message, EXIT.store);
+    }
+    throw error;
+  } finally {
+    await store.close();
+  }
+}
+
+// Group ids are negative, and parseArgs would read "--group -100" as two
+// options; "--group=-100" is what it understands.
+function joinNegativeIds(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (
+      (arg === "--user" || arg === "--group") && next !== undefined &&
+      /^-\d+$/.test(next)
+    ) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+function findCommand(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--database") i++;
+    else if (arg === "--") return args[i + 1];
+    else if (!arg.startsWith("-")) return arg;
+  }
+  return undefined;
+}
+
+function parse(args: string[], command: Command | undefined): Values {
+  const options = {
+    ...GLOBAL,
+    ...(command === undefined ? {} : COMMANDS[command]),
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw usageError(describeParseError(error as Error, command));
+  }
+  const extra = parsed.positionals.slice(command === undefined ? 0 : 1);
+  if (extra.length > 0) throw usageError(`Unexpected argument "${extra[0]}"`);
+  return parsed.values as Values;
+}
+
+function describeParseError(
+  error: Error,
+  command: Command | undefined,
+): string {
+  const where = command === undefined ? "" : ` for ${command}`;
+  const option = /'(-[^' ]+)/.exec(error.message)?.[1];
+  if (/Unknown option/.test(error.message) && option !== undefined) {
+    return `Unknown option "${option}"${where}; see --help`;
+  }
+  if (/argument missing/.test(error.message) && option !== undefined) {
+    return `Option "${option}" needs a value`;
+  }
+  if (/does not take an argument/.test(error.message) && option !== undefined) {
+    return `Option "${option}" takes no value`;
+  }
+  return error.message.split("\n")[0]!;
+}
+
+function requireTarget(values: Values): RecordRef {
+  const target = optionalTarget(values);
+  const all = values.all === true;
+  if ((target === undefined) === !all) {
+    throw usageError("Give exactly one of --user ID, --group ID or --all");
+  }
+  return target ?? { kind: "all" };
+}
+
+function optionalTarget(values: Values): RecordRef | undefined {
+  if (values.user !== undefined && values.group !== undefined) {
+    throw usageError("Give --user or --group, not both");
+  }
+  if (values.user !== undefined) {
+    return { kind: "user", id: readId("--user", values.user) };
+  }
+  if (values.group !== undefined) {
+    return { kind: "group", id: readId("--group", values.group) };
+  }
+  return undefined;
+}
+
+function readId(flag: string, value: string | boolean): number {
+  const id = typeof value === "string" && /^-?\d{1,19}$/.test(value)
+    ? Number(value)
+    : NaN;
+  if (!Number.isSafeInteger(id)) {
+    throw usageError(`${flag} needs an integer Telegram id, got "${value}"`);
+  }
+  return id;
+}
+
+function readFormat(value: string | boolean | undefined): Format {
+  if (value === undefined) return "json";
+  if (!FORMATS.includes(value as Format)) {
+    throw usageError(`--format must be json, ndjson or csv, got "${value}"`);
+  }
+  return value as Format;
+}
+
+function describe(location: DatabaseLocation): string {
+  return location.kind === "sqlite" ? `sqlite:${location.path}` : "postgres";
+}
+
+if (import.meta.main) Deno.exit(await runCli(Deno.args, processIo()));

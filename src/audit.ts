@@ -1,0 +1,35 @@
+import { createHmac } from "node:crypto";
+
+/** Who did something to the records. */
+export type Actor = "cli" | "bot";
+
+/** Which records a privacy request is about. */
+export type RecordRef =
+  | { kind: "user"; id: number }
+  | { kind: "group"; id: number }
+  | { kind: "all" };
+
+/** One entry of the privacy-request audit log. */
+export interface AuditEntry {
+  /** Unix seconds (UTC). */
+  at: number;
+  actor: Actor;
+  action: "export" | "purge";
+  kind: RecordRef["kind"];
+  /** Keyed hash of the record's id (`subjectRef`); null for all records. */
+  subject: string | null;
+  /** How many records were exported or deleted. */
+  records: number;
+}
+
+/**
+ * The audit log's reference to a record: HMAC-SHA-256 of kind and id under
+ * the database's audit key, so the log can be searched by id (rate limits,
+ * "was this request answered?") without holding the id itself.
+ */
+export function subjectRef(key: Uint8Array, ref: RecordRef): string | null {
+  if (ref.kind === "all") return null;
+  return createHmac("sha256", key).update(`${ref.kind}:${ref.id}`).digest(
+    "hex",
+  ).slice(0, 32);
+}

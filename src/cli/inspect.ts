@@ -1,0 +1,74 @@
+import type { RecordRef } from "../audit.ts";
+import type { Store } from "../store.ts";
+import { notFound } from "./cli_error.ts";
+import { describeGroup, describeUser, table } from "./describe.ts";
+import { isoTime } from "./formats.ts";
+import type { CliIo } from "./io.ts";
+
+/** Options of `inspect`. */
+export interface InspectOptions {
+  /** One record; without it, a summary of the store. */
+  target?: RecordRef;
+  /** How the database is named to the operator, e.g. `sqlite:data/bot.db`. */
+  location: string;
+  io: CliIo;
+}
+
+const RECENT_AUDIT = 10;
+
+/** Prints one record, or the store's summary with the latest audit entries. */
+export async function inspect(
+  store: Store,
+  options: InspectOptions,
+): Promise<void> {
+  const { target, io } = options;
+  if (target?.kind === "user") {
+    const user = await store.getUser(target.id);
+    if (user === undefined) throw notFound("user", target.id);
+    await io.stdout.write(describeUser(user));
+    return;
+  }
+  if (target?.kind === "group") {
+    const group = await store.getGroup(target.id);
+    if (group === undefined) throw notFound("group", target.id);
+    await io.stdout.write(describeGroup(group));
+    return;
+  }
+  const summary = await store.summary();
+  const when = (time: number | null) =>
+    time === null ? "(no records)" : isoTime(time);
+  let text = table("summary", [
+    ["database", options.location],
+    ["schema version", String(summary.schemaVersion)],
+    ["users", String(summary.users)],
+    ["groups", String(summary.groups)],
+    ["oldest registration", when(summary.oldestRegistration)],
+    ["newest registration", when(summary.newestRegistration)],
+    ["size", formatBytes(summary.sizeBytes)],
+  ]);
+  const audit = await store.recentAudit(RECENT_AUDIT);
+  text += "\nrecent privacy requests (newest first):\n";
+  if (audit.length === 0) text += "  (none)\n";
+  for (const entry of audit) {
+    text +=
+      `  ${isoTime(entry.at)}  ${entry.actor.padEnd(3)}  ${
+        entry.action.padEnd(6)
+      }  ${entry.kind.padEnd(5)}  ${String(entry.records).padStart(6)} record${
+        entry.records === 1 ? " " : "s"
+      }  ${entry.subject === null ? "" : `subject ${entry.subject}`}`
+        .trimEnd() + "\n";
+  }
+  await io.stdout.write(text);
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]} (${bytes} bytes)`;
+}

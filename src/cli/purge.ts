@@ -1,0 +1,96 @@
+import type { RecordRef } from "../audit.ts";
+import type { Store } from "../store.ts";
+import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
+import { describeGroup, describeUser } from "./describe.ts";
+import { plural } from "./export.ts";
+import type { CliIo } from "./io.ts";
+
+/** Options of `purge`. */
+export interface PurgeOptions {
+  target: RecordRef;
+  /** Show what would be deleted and delete nothing. */
+  dryRun?: boolean;
+  /** Do not ask; required when nobody is at a terminal. */
+  yes?: boolean;
+  io: CliIo;
+}
+
+/** What the operator types to confirm `purge --all` on a terminal. */
+export const PURGE_ALL_PHRASE = "delete all records";
+
+/**
+ * Deletes one record, or all of them, in one transaction that also writes
+ * the audit entry. On a terminal it asks first unless `yes`; with nobody to
+ * ask and no `yes` it refuses (exit 2) and deletes nothing.
+ */
+export async function purge(
+  store: Store,
+  options: PurgeOptions,
+): Promise<void> {
+  const { target, io } = options;
+  if (!options.dryRun && !options.yes && !io.interactive) {
+    throw usageError(
+      "Refusing to purge without --yes when no terminal can confirm it",
+    );
+  }
+  const shown = await describeTarget(store, target);
+  if (options.dryRun) {
+    await io.stdout.write(shown);
+    await io.stderr.write("Dry run: nothing was deleted\n");
+    return;
+  }
+  if (!options.yes) await confirm(io, target, shown);
+  const deleted = await store.purge(target, "cli");
+  if (deleted === 0 && target.kind !== "all") {
+    // Deleted by someone else (the bot) between the look-up and the purge.
+    throw notFound(target.kind, target.id);
+  }
+  await io.stderr.write(`Deleted ${describeCount(target, deleted)}\n`);
+}
+
+async function describeTarget(
+  store: Store,
+  target: RecordRef,
+): Promise<string> {
+  if (target.kind === "user") {
+    const user = await store.getUser(target.id);
+    if (user === undefined) throw notFound("user", target.id);
+    return describeUser(user);
+  }
+  if (target.kind === "group") {
+    const group = await store.getGroup(target.id);
+    if (group === undefined) throw notFound("group", target.id);
+    return describeGroup(group);
+  }
+  const summary = await store.summary();
+  return `all records: ${plural(summary.users, "user")} and ${
+    plural(summary.groups, "group")
+  }\n`;
+}
+
+async function confirm(
+  io: CliIo,
+  target: RecordRef,
+  shown: string,
+): Promise<void> {
+  await io.stderr.write(shown);
+  if (target.kind === "all") {
+    const answer = await io.prompt(
+      `Type "${PURGE_ALL_PHRASE}" to delete every user and group record: `,
+    );
+    if (answer?.trim() !== PURGE_ALL_PHRASE) throw cancelled();
+    return;
+  }
+  const answer = await io.prompt(`Delete this ${target.kind}? [y/N] `);
+  if (!/^(y|yes)$/i.test(answer?.trim() ?? "")) throw cancelled();
+}
+
+function cancelled(): CliError {
+  return new CliError("Cancelled: nothing was deleted", EXIT.usage);
+}
+
+function describeCount(target: RecordRef, deleted: number): string {
+  return target.kind === "all"
+    ? `${plural(deleted, "record")}`
+    : `${target.kind} ${target.id}`;
+}
