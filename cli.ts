@@ -79,12 +79,16 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     await io.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
-  if (command === undefined || values.help) {
+  if (values.help) {
     await io.stdout.write(
       command === undefined ? MAIN_HELP : COMMAND_HELP[command as Command],
     );
-    if (command === undefined && !values.help) return EXIT.usage;
     return EXIT.ok;
+  }
+  if (command === undefined) {
+    // No command is a usage error: the help goes where messages go.
+    await io.stderr.write(MAIN_HELP);
+    return EXIT.usage;
   }
   const location = typeof values.database === "string"
     ? parseDatabaseUrl(values.database, "--database")

@@ -139,4 +139,112 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     assert.ok(await store.schemaVersion() >= 1);
     assert.equal(typeof await store.externalVersion(), "number");
   });
+
+  test("iteration streams every record in id order", async (store) => {
+    for (const id of [3, 1, 2]) await store.upsertUser({ ...alice, id }, id);
+    await store.upsertGroup({
+      id: -7,
+      username: null,
+      title: "G7",
+      type: "group",
+    }, 1);
+    await store.upsertGroup({
+      id: -9,
+      username: null,
+      title: "G9",
+      type: "group",
+    }, 1);
+    const users = [];
+    for await (const user of store.iterateUsers()) users.push(user.id);
+    const groups = [];
+    for await (const group of store.iterateGroups()) groups.push(group.id);
+    assert.deepEqual(users, [1, 2, 3]);
+    assert.deepEqual(groups, [-9, -7]);
+  });
+
+  test("the summary counts records and spans registrations of both kinds", async (store) => {
+    let summary = await store.summary();
+    assert.deepEqual(
+      [
+        summary.users,
+        summary.groups,
+        summary.oldestRegistration,
+        summary.newestRegistration,
+      ],
+      [0, 0, null, null],
+    );
+    await store.upsertUser(alice, 500);
+    summary = await store.summary();
+    assert.deepEqual([summary.oldestRegistration, summary.newestRegistration], [
+      500,
+      500,
+    ]);
+    await store.upsertGroup({
+      id: -5,
+      username: null,
+      title: "G",
+      type: "group",
+    }, 100);
+    await store.upsertUser({ ...alice, id: 2 }, 900);
+    summary = await store.summary();
+    assert.deepEqual(
+      [
+        summary.users,
+        summary.groups,
+        summary.oldestRegistration,
+        summary.newestRegistration,
+      ],
+      [2, 1, 100, 900],
+    );
+    assert.ok(summary.sizeBytes > 0);
+  });
+
+  test("a purge deletes and is audited; a purge of nothing is not", async (store) => {
+    await store.upsertUser(alice, 1);
+    await store.upsertGroup({
+      id: -5,
+      username: null,
+      title: "G",
+      type: "group",
+    }, 1);
+    assert.equal(await store.purge({ kind: "user", id: 2 }, "cli"), 0);
+    assert.equal(await store.purge({ kind: "user", id: 1 }, "bot"), 1);
+    assert.equal(await store.getUser(1), undefined);
+    await store.upsertUser(alice, 1);
+    assert.equal(await store.purge({ kind: "all" }, "cli"), 2);
+    const audit = await store.recentAudit(10);
+    assert.deepEqual(audit.map((e) => [e.actor, e.action, e.kind, e.records]), [
+      ["cli", "purge", "all", 2],
+      ["bot", "purge", "user", 1],
+    ]);
+    assert.equal(audit[0]!.subject, null);
+    assert.equal(
+      audit[1]!.subject,
+      await store.auditSubject({ kind: "user", id: 1 }),
+    );
+  });
+
+  test("audit subjects are keyed hashes: stable per record, never the id", async (store) => {
+    const one = await store.auditSubject({ kind: "user", id: 1 });
+    assert.equal(await store.auditSubject({ kind: "user", id: 1 }), one);
+    assert.notEqual(await store.auditSubject({ kind: "group", id: 1 }), one);
+    assert.match(one ?? "", /^[0-9a-f]{32}$/);
+    await store.recordAudit({
+      actor: "bot",
+      action: "export",
+      target: { kind: "user", id: 1 },
+      records: 1,
+      at: 77,
+    });
+    assert.deepEqual(await store.recentAudit(1), [
+      {
+        at: 77,
+        actor: "bot",
+        action: "export",
+        kind: "user",
+        subject: one,
+        records: 1,
+      },
+    ]);
+  });
 }

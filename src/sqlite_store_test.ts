@@ -44,13 +44,16 @@ Deno.test("SQLite: migrations are recorded and applied once across reopenings", 
     const path = `${dir}/bot.db`;
     await (await openSqliteStore(path)).close();
     const store = await openSqliteStore(path);
-    assert.equal(await store.schemaVersion(), 1);
+    assert.equal(await store.schemaVersion(), 2);
     await store.close();
     const db = new DatabaseSync(path, { readOnly: true });
     const rows = db.prepare("SELECT version, name FROM schema_migrations").all()
       .map((row) => ({ ...row }));
     db.close();
-    assert.deepEqual(rows, [{ version: 1, name: "init" }]);
+    assert.deepEqual(rows, [
+      { version: 1, name: "init" },
+      { version: 2, name: "audit_log" },
+    ]);
   });
 });
 

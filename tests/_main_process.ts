@@ -11,7 +11,7 @@ export async function taskFlags(task: string): Promise<string[]> {
     await Deno.readTextFile(new URL("deno.json", root)),
   );
   const words = (config.tasks[task] as string).split(/\s+/);
-  return words.filter((word) => word.startsWith("--allow-"));
+  return words.filter((word) => word.startsWith("--"));
 }
 
 /** A running program started as a subprocess, with its stderr collected by line. */
@@ -103,4 +103,38 @@ export async function startMain(
       stderr: "piped",
     }).spawn(),
   );
+}
+
+/** What a finished CLI run printed, and its exit code. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cli.ts` as `deno task cli` would, with no terminal attached. */
+export async function runCliProcess(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
+  const output = await new Deno.Command("deno", {
+    args: ["run", ...(await taskFlags("cli")), "cli.ts", ...args],
+    cwd: root,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }

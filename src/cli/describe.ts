@@ -24,7 +24,8 @@ export function describeGroup(group: GroupRecord): string {
 
 /** A heading and `label: value` rows with the values aligned. */
 export function table(heading: string, rows: [string, string][]): string {
-  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  // Two spaces after the longest label's colon.
+  const width = Math.max(...rows.map(([label]) => label.length)) + 3;
   return [
     heading,
     ...rows.map(([label, value]) => `  ${`${label}:`.padEnd(width)}${value}`),

@@ -5,13 +5,13 @@ import {
   CSV_HEADER,
   csvGroup,
   csvUser,
-  exportedGroup,
-  exportedUser,
   type Format,
   FORMAT_VERSION,
+  groupMembers,
   isoTime,
+  userMembers,
 } from "./formats.ts";
-import { BufferedSink, type CliIo, type TextSink, writerSink } from "./io.ts";
+import { BufferedSink, type CliIo, writerSink } from "./io.ts";
 
 /** Options of `export`. */
 export interface ExportOptions {
@@ -116,58 +116,66 @@ interface DocumentOptions {
   onRecord: () => void;
 }
 
+/** How one format frames and writes records. */
+interface Encoder {
+  start(exportedAt: number): string;
+  user(user: UserRecord, first: boolean): string;
+  between: string;
+  group(group: GroupRecord, first: boolean): string;
+  end: string;
+}
+
+const ENCODERS: Record<Format, Encoder> = {
+  json: {
+    start: (exportedAt) =>
+      `{"format_version":${FORMAT_VERSION},"exported_at":"${
+        isoTime(exportedAt)
+      }","users":[`,
+    user: (user, first) => `${first ? "" : ","}{${userMembers(user)}}`,
+    between: `],"groups":[`,
+    group: (group, first) => `${first ? "" : ","}{${groupMembers(group)}}`,
+    end: "]}\n",
+  },
+  ndjson: {
+    start: () => "",
+    user: (user) => `{"kind":"user",${userMembers(user)}}\n`,
+    between: "",
+    group: (group) => `{"kind":"group",${groupMembers(group)}}\n`,
+    end: "",
+  },
+  csv: {
+    start: () => CSV_HEADER,
+    user: csvUser,
+    between: "",
+    group: csvGroup,
+    end: "",
+  },
+};
+
 /**
  * Writes a whole export document record by record. The JSON document is
  * written incrementally too, so `--all` never holds every record at once.
  */
 export async function writeDocument(
-  sink: TextSink,
+  sink: BufferedSink,
   records: Records,
   options: DocumentOptions,
 ): Promise<Counts> {
-  const { format, onRecord } = options;
+  const encoder = ENCODERS[options.format];
   const count: Counts = { users: 0, groups: 0 };
-  if (format === "json") {
-    await sink.write(
-      `{"format_version":${FORMAT_VERSION},"exported_at":${
-        JSON.stringify(isoTime(options.exportedAt))
-      },"users":[`,
-    );
-  } else if (format === "csv") {
-    await sink.write(CSV_HEADER);
-  }
+  await sink.write(encoder.start(options.exportedAt));
   for await (const user of records.users) {
-    if (format === "json") {
-      await sink.write(
-        (count.users > 0 ? "," : "") + JSON.stringify(exportedUser(user)),
-      );
-    } else if (format === "ndjson") {
-      await sink.write(
-        JSON.stringify({ kind: "user", ...exportedUser(user) }) + "\n",
-      );
-    } else {
-      await sink.write(csvUser(user));
-    }
+    if (sink.push(encoder.user(user, count.users === 0))) await sink.flush();
     count.users++;
-    onRecord();
+    options.onRecord();
   }
-  if (format === "json") await sink.write(`],"groups":[`);
+  await sink.write(encoder.between);
   for await (const group of records.groups) {
-    if (format === "json") {
-      await sink.write(
-        (count.groups > 0 ? "," : "") + JSON.stringify(exportedGroup(group)),
-      );
-    } else if (format === "ndjson") {
-      await sink.write(
-        JSON.stringify({ kind: "group", ...exportedGroup(group) }) + "\n",
-      );
-    } else {
-      await sink.write(csvGroup(group));
-    }
+    if (sink.push(encoder.group(group, count.groups === 0))) await sink.flush();
     count.groups++;
-    onRecord();
+    options.onRecord();
   }
-  if (format === "json") await sink.write("]}\n");
+  await sink.write(encoder.end);
   return count;
 }
 

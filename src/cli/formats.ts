@@ -9,32 +9,50 @@ export type Format = typeof FORMATS[number];
 /** The version of the export document's layout. */
 export const FORMAT_VERSION = 1;
 
+let cachedDay = Number.NaN;
+let cachedDate = "";
+
 /** Unix seconds as ISO 8601 UTC without fractions, e.g. `2026-11-29T14:00:00Z`. */
 export function isoTime(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  // Exports format millions of times that mostly share a day: the calendar
+  // part is computed once per day, the clock part by arithmetic.
+  const seconds = Math.floor(unixSeconds);
+  const day = Math.floor(seconds / 86400);
+  if (day !== cachedDay) {
+    cachedDay = day;
+    cachedDate = new Date(day * 86_400_000).toISOString().slice(0, -13);
+  }
+  const time = seconds - day * 86400;
+  return `${cachedDate}${two(Math.floor(time / 3600))}:${
+    two(Math.floor(time / 60) % 60)
+  }:${two(time % 60)}Z`;
 }
 
-/** A user as exported: the stored columns with `registered_at` in ISO 8601. */
-export function exportedUser(user: UserRecord): Record<string, unknown> {
-  return {
-    id: user.id,
-    username: user.username,
-    first_name: user.first_name,
-    last_name: user.last_name,
-    language_code: user.language_code,
-    registered_at: isoTime(user.registered_at),
-  };
+function two(value: number): string {
+  return value < 10 ? `0${value}` : `${value}`;
 }
 
-/** A group as exported: the stored columns with `registered_at` in ISO 8601. */
-export function exportedGroup(group: GroupRecord): Record<string, unknown> {
-  return {
-    id: group.id,
-    username: group.username,
-    title: group.title,
-    type: group.type,
-    registered_at: isoTime(group.registered_at),
-  };
+const quote = JSON.stringify;
+
+/**
+ * A user's fields as JSON members, in the order of SPEC section 6; written
+ * by hand because it runs once per record of a million-record export.
+ */
+export function userMembers(user: UserRecord): string {
+  return `"id":${user.id},"username":${quote(user.username)},"first_name":${
+    quote(user.first_name)
+  },"last_name":${quote(user.last_name)},"language_code":${
+    quote(user.language_code)
+  },"registered_at":"${isoTime(user.registered_at)}"`;
+}
+
+/** A group's fields as JSON members, in the order of SPEC section 6. */
+export function groupMembers(group: GroupRecord): string {
+  return `"id":${group.id},"username":${quote(group.username)},"title":${
+    quote(group.title)
+  },"type":${quote(group.type)},"registered_at":"${
+    isoTime(group.registered_at)
+  }"`;
 }
 
 /** The CSV header line (with its CRLF). */

@@ -50,9 +50,17 @@ export class BufferedSink implements TextSink {
 
   /** Queues the text, writing through when the buffer is full. */
   async write(text: string): Promise<void> {
+    if (this.push(text)) await this.flush();
+  }
+
+  /**
+   * Queues the text without waiting; returns true when the buffer is full
+   * and `flush` is due. Lets a hot loop skip a promise per record.
+   */
+  push(text: string): boolean {
     this.#parts.push(text);
     this.#size += text.length;
-    if (this.#size >= 64 * 1024) await this.flush();
+    return this.#size >= 64 * 1024;
   }
 
   /** Writes out whatever is buffered. */

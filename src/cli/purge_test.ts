@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { openSqliteStore } from "../sqlite_store.ts";
+import { CliError } from "./cli_error.ts";
+import { memoryIo } from "./_memory_io.ts";
+import { purge, PURGE_ALL_PHRASE } from "./purge.ts";
+
+async function storeWithAlice() {
+  const store = await openSqliteStore(":memory:");
+  await store.upsertUser({
+    id: 1,
+    username: "alice",
+    first_name: "Alice",
+    last_name: null,
+    language_code: null,
+  }, 0);
+  await store.upsertGroup(
+    { id: -2, username: null, title: "G", type: "group" },
+    0,
+  );
+  return store;
+}
+
+Deno.test("on a terminal, purge shows the record and deletes only after y", async () => {
+  const store = await storeWithAlice();
+  let io = memoryIo({ interactive: true, answers: ["N"] });
+  await assert.rejects(
+    purge(store, { target: { kind: "user", id: 1 }, io }),
+    (error: CliError) => error.exitCode === 2,
+  );
+  assert.match(io.err.join(""), /^user 1\n {2}username: +@alice/);
+  assert.deepEqual(io.questions, ["Delete this user? [y/N] "]);
+  assert.notEqual(await store.getUser(1), undefined);
+
+  io = memoryIo({ interactive: true, answers: [""] });
+  await assert.rejects(purge(store, { target: { kind: "user", id: 1 }, io }));
+  io = memoryIo({ interactive: true, answers: ["yes"] });
+  await purge(store, { target: { kind: "user", id: 1 }, io });
+  assert.equal(await store.getUser(1), undefined);
+  await store.close();
+});
+
+Deno.test("purge --all on a terminal needs the exact phrase", async () => {
+  const store = await storeWithAlice();
+  await assert.rejects(
+    purge(store, {
+      target: { kind: "all" },
+      io: memoryIo({ interactive: true, answers: ["y"] }),
+    }),
+  );
+  assert.equal((await store.summary()).users, 1);
+  const io = memoryIo({ interactive: true, answers: [PURGE_ALL_PHRASE] });
+  await purge(store, { target: { kind: "all" }, io });
+  assert.match(io.err.join(""), /all records: 1 user and 1 group\n/);
+  const summary = await store.summary();
+  assert.deepEqual([summary.users, summary.groups], [0, 0]);
+  await store.close();
+});
+
+Deno.test("purge with --yes does not ask, even on a terminal", async () => {
+  const store = await storeWithAlice();
+  const io = memoryIo({ interactive: true });
+  await purge(store, { target: { kind: "group", id: -2 }, yes: true, io });
+  assert.deepEqual(io.questions, []);
+  assert.equal(await store.getGroup(-2), undefined);
+  assert.deepEqual(
+    (await store.recentAudit(5)).map((
+      e,
+    ) => [e.actor, e.action, e.kind, e.records]),
+    [["cli", "purge", "group", 1]],
+  );
+  await store.close();
+});

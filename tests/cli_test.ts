@@ -1,0 +1,507 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { parse as parseCsv } from "csv-parse/sync";
+import { COMMAND_HELP, MAIN_HELP, VERSION } from "../src/cli/help.ts";
+import { openSqliteStore } from "../src/sqlite_store.ts";
+import type { GroupFields, UserFields } from "../src/store.ts";
+import { readDb, tempDir } from "./_db.ts";
+import { runCliProcess, taskFlags } from "./_main_process.ts";
+
+const alice: UserFields = {
+  id: 1001,
+  username: "alice",
+  first_name: 'Alice, "the" 🦊',
+  last_name: "Liddell\nof Oxford",
+  language_code: "en",
+};
+const bob: UserFields = {
+  id: 1002,
+  username: null,
+  first_name: "Bob",
+  last_name: null,
+  language_code: null,
+};
+const club: GroupFields = {
+  id: -1001234567890,
+  username: "book_club",
+  title: 'Books, "mostly" 📚',
+  type: "supergroup",
+};
+// 2026-11-29T14:00:00Z and an hour later.
+const T0 = 1_795_960_800;
+
+async function seeded(dir: string): Promise<string> {
+  const path = `${dir}/bot.db`;
+  const store = await openSqliteStore(path);
+  await store.upsertUser(alice, T0);
+  await store.upsertUser(bob, T0 + 3600);
+  await store.upsertGroup(club, T0 + 60);
+  await store.close();
+  return path;
+}
+
+function cli(path: string, ...args: string[]) {
+  return runCliProcess(["--database", `sqlite:${path}`, ...args]);
+}
+
+function auditRows(path: string): Record<string, unknown>[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db.prepare("SELECT * FROM audit_log ORDER BY id").all().map((
+      row,
+    ) => ({ ...row }));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("the help texts are the tested constants, with --version", async () => {
+  let result = await runCliProcess(["--help"]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, MAIN_HELP);
+  for (const command of ["export", "inspect", "purge", "migrate"] as const) {
+    result = await runCliProcess([command, "--help"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, COMMAND_HELP[command]);
+    assert.match(COMMAND_HELP[command], /Examples?:\n {2}deno task cli /);
+  }
+  result = await runCliProcess(["--version"]);
+  assert.equal(result.stdout, `${VERSION}\n`);
+  result = await runCliProcess([]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, "");
+  assert.equal(result.stderr, MAIN_HELP);
+});
+
+Deno.test("usage errors exit 2 with one line naming the bad value, and change nothing", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const before = readDb(path);
+  const cases: [string[], RegExp][] = [
+    [["frobnicate"], /^error: Unknown command "frobnicate"/],
+    [
+      ["export", "--user", "1", "--bogus"],
+      /^error: Unknown option "--bogus" for export/,
+    ],
+    [
+      ["export", "--user", "abc"],
+      /^error: --user needs an integer Telegram id, got "abc"$/,
+    ],
+    [
+      ["export", "--group", "1.5"],
+      /^error: --group needs an integer Telegram id, got "1.5"$/,
+    ],
+    [
+      ["export", "--user", "99999999999999999999"],
+      /^error: --user needs an integer Telegram id/,
+    ],
+    [["export"], /^error: Give exactly one of --user ID, --group ID or --all$/],
+    [["export", "--user", "1", "--all"], /^error: Give exactly one of/],
+    [
+      ["export", "--user", "1", "--group", "-1"],
+      /^error: Give --user or --group, not both$/,
+    ],
+    [
+      ["export", "--all", "--format", "xml"],
+      /^error: --format must be json, ndjson or csv, got "xml"$/,
+    ],
+    [["export", "--user"], /^error: Option "--user" needs a value$/],
+    [
+      ["purge", "--user", "1001"],
+      /^error: Refusing to purge without --yes when no terminal can confirm it$/,
+    ],
+    [["purge", "--all"], /^error: Refusing to purge without --yes/],
+    [["inspect", "extra"], /^error: Unexpected argument "extra"$/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = await cli(path, ...args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr.trimEnd(), pattern, args.join(" "));
+    assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
+    assert.equal(result.stdout, "");
+  }
+  assert.deepEqual(readDb(path), before);
+  assert.deepEqual(auditRows(path), []);
+});
+
+Deno.test("export --user writes the JSON document of SPEC 6 and is audited", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const result = await cli(path, "export", "--user", "1001");
+  assert.equal(result.code, 0, result.stderr);
+  const document = JSON.parse(result.stdout);
+  assert.equal(document.format_version, 1);
+  assert.match(document.exported_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.deepEqual(document.users, [{
+    ...alice,
+    registered_at: "2026-11-29T14:00:00Z",
+  }]);
+  assert.deepEqual(document.groups, []);
+  assert.deepEqual(Object.keys(document.users[0]), [
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "language_code",
+    "registered_at",
+  ]);
+  assert.match(result.stderr, /^Exported 1 user and 0 groups\n$/);
+  const [entry] = auditRows(path);
+  assert.equal(entry?.actor, "cli");
+  assert.equal(entry?.action, "export");
+  assert.equal(entry?.kind, "user");
+  assert.equal(entry?.records, 1);
+});
+
+Deno.test("export --group takes a negative id as a separate argument", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const result = await cli(path, "export", "--group", "-1001234567890");
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout).groups, [{
+    ...club,
+    registered_at: "2026-11-29T14:01:00Z",
+  }]);
+});
+
+Deno.test("export --all in every format parses back to the stored records", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const users = [
+    { ...alice, registered_at: "2026-11-29T14:00:00Z" },
+    { ...bob, registered_at: "2026-11-29T15:00:00Z" },
+  ];
+  const groups = [{ ...club, registered_at: "2026-11-29T14:01:00Z" }];
+
+  const json = await cli(path, "export", "--all");
+  assert.equal(json.code, 0, json.stderr);
+  const document = JSON.parse(json.stdout);
+  assert.deepEqual([document.users, document.groups], [users, groups]);
+
+  const ndjson = await cli(path, "export", "--all", "--format", "ndjson");
+  assert.equal(ndjson.code, 0, ndjson.stderr);
+  const lines = ndjson.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(lines, [
+    ...users.map((user) => ({ kind: "user", ...user })),
+    ...groups.map((group) => ({ kind: "group", ...group })),
+  ]);
+
+  const csv = await cli(path, "export", "--all", "--format", "csv");
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.ok(csv.stdout.startsWith(
+    "kind,id,username,first_name,last_name,language_code,title,type,registered_at\r\n",
+  ));
+  const rows = parseCsv(csv.stdout, { columns: true }) as Record<
+    string,
+    string
+  >[];
+  assert.deepEqual(rows, [
+    ...users.map((user) => ({
+      kind: "user",
+      id: String(user.id),
+      username: user.username ?? "",
+      first_name: user.first_name,
+      last_name: user.last_name ?? "",
+      language_code: user.language_code ?? "",
+      title: "",
+      type: "",
+      registered_at: user.registered_at,
+    })),
+    {
+      kind: "group",
+      id: String(club.id),
+      username: "book_club",
+      first_name: "",
+      last_name: "",
+      language_code: "",
+      title: club.title,
+      type: "supergroup",
+      registered_at: "2026-11-29T14:01:00Z",
+    },
+  ]);
+  assert.deepEqual(
+    auditRows(path).map((row) => [row.kind, row.subject, row.records]),
+    [
+      ["all", null, 3],
+      ["all", null, 3],
+      ["all", null, 3],
+    ],
+  );
+});
+
+Deno.test("exporting or inspecting a record that is not stored exits 1", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  for (
+    const args of [["export", "--user", "42"], ["export", "--group", "-42"], [
+      "inspect",
+      "--user",
+      "42",
+    ]]
+  ) {
+    const result = await cli(path, ...args);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.match(
+      result.stderr,
+      /^error: No (user|group) with id "-?42" is stored\n$/,
+    );
+  }
+  assert.deepEqual(auditRows(path), []);
+});
+
+Deno.test("--out creates an owner-only file and overwrites only with --force", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const out = `${dir.path}/alice.json`;
+  let result = await cli(path, "export", "--user", "1001", "--out", out);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "");
+  assert.match(result.stderr, /to ".*alice\.json"/);
+  assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
+  assert.equal(JSON.parse(await Deno.readTextFile(out)).users[0].id, 1001);
+
+  result = await cli(path, "export", "--user", "1002", "--out", out);
+  assert.equal(result.code, 2);
+  assert.match(
+    result.stderr,
+    /^error: The file ".*alice\.json" already exists; pass --force to overwrite it\n$/,
+  );
+  assert.equal(JSON.parse(await Deno.readTextFile(out)).users[0].id, 1001);
+
+  await Deno.chmod(out, 0o644);
+  result = await cli(path, "export", "--user", "1002", "--out", out, "--force");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(await Deno.readTextFile(out)).users[0].id, 1002);
+  assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
+});
+
+Deno.test("inspect shows a record readably and a summary with the audit log", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  let result = await cli(path, "inspect", "--group", "-1001234567890");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    result.stdout,
+    [
+      "group -1001234567890",
+      '  title:          Books, "mostly" 📚',
+      "  username:       @book_club",
+      "  type:           supergroup",
+      "  registered at:  2026-11-29T14:01:00Z",
+      "",
+    ].join("\n"),
+  );
+  result = await cli(path, "inspect", "--user", "1002");
+  assert.match(
+    result.stdout,
+    /^user 1002\n {2}username: +\(none\)\n {2}first name: +Bob\n/,
+  );
+
+  await cli(path, "export", "--user", "1001");
+  result = await cli(path, "inspect");
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /schema version: +2\n/);
+  assert.match(result.stdout, /users: +2\n/);
+  assert.match(result.stdout, /groups: +1\n/);
+  assert.match(result.stdout, /oldest registration: +2026-11-29T14:00:00Z\n/);
+  assert.match(result.stdout, /newest registration: +2026-11-29T15:00:00Z\n/);
+  assert.match(result.stdout, /size: +[\d.]+ KiB \(\d+ bytes\)\n/);
+  assert.match(
+    result.stdout,
+    /recent privacy requests \(newest first\):\n {2}\d{4}-\d\d-\d\dT[\d:]+Z {2}cli {2}export {2}user +1 record +subject [0-9a-f]{32}\n/,
+  );
+});
+
+Deno.test("purge --dry-run shows the record and deletes nothing", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const result = await cli(path, "purge", "--user", "1001", "--dry-run");
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^user 1001\n/);
+  assert.match(result.stderr, /Dry run: nothing was deleted/);
+  assert.equal(readDb(path).users.length, 2);
+  assert.deepEqual(auditRows(path), []);
+});
+
+Deno.test("purge --yes deletes one record in one audited transaction", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  let result = await cli(path, "purge", "--user", "1001", "--yes");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "Deleted user 1001\n");
+  assert.deepEqual(readDb(path).users.map((u) => u.id), [1002]);
+  result = await cli(path, "purge", "--group", "-1001234567890", "--yes");
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(readDb(path).groups, []);
+  result = await cli(path, "purge", "--user", "1001", "--yes");
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^error: No user with id "1001" is stored\n$/);
+
+  const rows = auditRows(path);
+  assert.deepEqual(
+    rows.map((row) => [row.actor, row.action, row.kind, row.records]),
+    [
+      ["cli", "purge", "user", 1],
+      ["cli", "purge", "group", 1],
+    ],
+  );
+  // The audit log holds no name, username or plain id.
+  const text = JSON.stringify(rows);
+  for (
+    const secret of [
+      "alice",
+      "Alice",
+      "book_club",
+      "Books",
+      "1001",
+      "1234567890",
+    ]
+  ) {
+    assert.ok(!text.includes(secret), `the audit log holds "${secret}"`);
+  }
+});
+
+Deno.test("purge --all --yes deletes every record (the bot stops operating)", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const result = await cli(path, "purge", "--all", "--yes");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "Deleted 3 records\n");
+  assert.deepEqual(readDb(path), { users: [], groups: [] });
+  assert.deepEqual(
+    auditRows(path).map((row) => [row.kind, row.subject, row.records]),
+    [["all", null, 3]],
+  );
+});
+
+Deno.test("migrate creates the database, prints the schema version and is idempotent", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/new/bot.db`;
+  for (let i = 0; i < 2; i++) {
+    const result = await cli(path, "migrate");
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "schema version 2\n");
+  }
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+});
+
+Deno.test("DATABASE_URL is used when --database is not given", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const result = await runCliProcess(["inspect", "--user", "1002"], {
+    DATABASE_URL: `sqlite:${path}`,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^user 1002/);
+});
+
+Deno.test("a database that cannot be opened or written exits 3", async () => {
+  await using dir = await tempDir();
+  let result = await cli(`${dir.path}/missing.db`, "inspect");
+  assert.equal(result.code, 3);
+  assert.match(
+    result.stderr,
+    /^error: Cannot open the SQLite database at ".*missing\.db": there is no database file there\n$/,
+  );
+  await assertMissing(`${dir.path}/missing.db`);
+
+  const path = await seeded(dir.path);
+  // Another connection keeps the write lock past the CLI's busy timeout.
+  const blocker = new DatabaseSync(path);
+  blocker.exec("BEGIN IMMEDIATE");
+  try {
+    result = await cli(path, "purge", "--user", "1001", "--yes");
+  } finally {
+    blocker.exec("ROLLBACK");
+    blocker.close();
+  }
+  assert.equal(result.code, 3, result.stderr);
+  assert.match(result.stderr, /^error: SQLite failed: database is locked\n$/);
+  assert.equal(readDb(path).users.length, 2);
+});
+
+async function assertMissing(path: string): Promise<void> {
+  await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+}
+
+const hasScript = await new Deno.Command("sh", {
+  args: ["-c", "command -v script"],
+  stdout: "null",
+})
+  .output().then((output) => output.success, () => false);
+
+// Runs the CLI under a pseudo-terminal made by util-linux `script`, typing `input`.
+async function cliOnTerminal(path: string, args: string[], input: string) {
+  const flags = await taskFlags("cli");
+  const command = [
+    "deno",
+    "run",
+    ...flags,
+    "cli.ts",
+    "--database",
+    `sqlite:${path}`,
+    ...args,
+  ]
+    .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    cwd: new URL("../", import.meta.url),
+    env: { NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  // Typed only once the question is on the screen, as a person would.
+  const output = (async () => {
+    let seen = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      seen += decoder.decode(chunk);
+      if (
+        /\[y\/N\] $|to delete every user and group record: $/.test(seen) &&
+        input !== ""
+      ) {
+        await writer.write(new TextEncoder().encode(input));
+        input = "";
+      }
+    }
+    await writer.close().catch(() => {});
+    return seen;
+  })();
+  const status = await child.status;
+  return { code: status.code, output: await output };
+}
+
+Deno.test({
+  name: "purge on a terminal asks y/N and deletes only on yes",
+  ignore: !hasScript,
+  fn: async () => {
+    await using dir = await tempDir();
+    const path = await seeded(dir.path);
+    let result = await cliOnTerminal(path, ["purge", "--user", "1001"], "n\n");
+    assert.equal(result.code, 2, result.output);
+    assert.match(result.output, /user 1001[\s\S]*Delete this user\? \[y\/N\]/);
+    assert.match(result.output, /Cancelled: nothing was deleted/);
+    assert.equal(readDb(path).users.length, 2);
+
+    result = await cliOnTerminal(path, ["purge", "--user", "1001"], "y\n");
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /Deleted user 1001/);
+    assert.deepEqual(readDb(path).users.map((u) => u.id), [1002]);
+
+    result = await cliOnTerminal(path, ["purge", "--all"], "yes\n");
+    assert.equal(result.code, 2, result.output);
+    assert.equal(readDb(path).users.length, 1);
+    result = await cliOnTerminal(
+      path,
+      ["purge", "--all"],
+      "delete all records\n",
+    );
+    assert.equal(result.code, 0, result.output);
+    assert.deepEqual(readDb(path), { users: [], groups: [] });
+  },
+});
