@@ -7,7 +7,9 @@ import { type Format, FORMATS } from "./src/cli/formats.ts";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "./src/cli/help.ts";
 import { inspect } from "./src/cli/inspect.ts";
 import { type CliIo, processIo } from "./src/cli/io.ts";
+import { keygen } from "./src/cli/keygen.ts";
 import { migrate } from "./src/cli/migrate.ts";
+import { rotateKey } from "./src/cli/rotate_key.ts";
 import { purge } from "./src/cli/purge.ts";
 import {
   ConfigError,
@@ -15,6 +17,8 @@ import {
   loadDatabaseLocation,
   parseDatabaseUrl,
 } from "./src/config.ts";
+import { decodeKey, loadDataKey } from "./src/data_key.ts";
+import { FieldCipher } from "./src/field_cipher.ts";
 import { openSqliteStore } from "./src/sqlite_store.ts";
 import { type Store, StoreError } from "./src/store.ts";
 
@@ -43,6 +47,8 @@ const COMMANDS = {
     yes: { type: "boolean" },
   },
   migrate: {},
+  keygen: {},
+  "rotate-key": {},
 } satisfies Record<string, Options>;
 
 type Command = keyof typeof COMMANDS;
@@ -93,7 +99,15 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
   const location = typeof values.database === "string"
     ? parseDatabaseUrl(values.database, "--database")
     : loadDatabaseLocation(Deno.env.toObject());
-  return await withStore(location, command === "migrate", async (store) => {
+  if (command === "keygen") {
+    await keygen({ io });
+    return EXIT.ok;
+  }
+  const env = Deno.env.toObject();
+  const dataKey = await loadDataKey(env, { create: false });
+  const cipher = dataKey && await FieldCipher.fromKey(dataKey.key);
+  const open = { create: command === "migrate", cipher };
+  return await withStore(location, open, async (store) => {
     switch (command as Command) {
       case "export":
         await exportRecords(store, {
@@ -122,6 +136,16 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
       case "migrate":
         await migrate(store, { io });
         break;
+      case "rotate-key":
+        await rotateKey(store, {
+          current: cipher,
+          next: decodeKey(
+            env.NEW_DATA_ENCRYPTION_KEY?.trim() ?? "",
+            "NEW_DATA_ENCRYPTION_KEY",
+          ),
+          io,
+        });
+        break;
     }
     return EXIT.ok;
   });
@@ -129,7 +153,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
 
 async function withStore(
   location: DatabaseLocation,
-  create: boolean,
+  options: { create: boolean; cipher: FieldCipher | undefined },
   body: (store: Store) => Promise<number>,
 ): Promise<number> {
   if (location.kind !== "sqlite") {
@@ -141,7 +165,7 @@ async function withStore(
   try {
     // Only migrate may create a database: a mistyped path must not
     // silently become a new, empty one.
-    store = await openSqliteStore(location.path, { create });
+    store = await openSqliteStore(location.path, options);
   } catch (error) {
     throw new CliError((error as Error).message, EXIT.store);
   }

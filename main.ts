@@ -2,6 +2,8 @@ import "./src/node_warnings.ts";
 import type { Bot } from "grammy";
 import { ALLOWED_UPDATES, createBot } from "./src/bot.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import { type DataKey, encodeKey, loadDataKey } from "./src/data_key.ts";
+import { FieldCipher, WrongKeyError } from "./src/field_cipher.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { COMMANDS } from "./src/messages.ts";
 import { createRedactor } from "./src/redact.ts";
@@ -12,29 +14,44 @@ import { createWebhookHandler } from "./src/webhook.ts";
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration, 3 store. */
 async function main(): Promise<number> {
+  const env = Deno.env.toObject();
   let config: Config;
+  let dataKey: DataKey;
   try {
-    config = loadConfig(Deno.env.toObject());
+    config = loadConfig(env);
+    dataKey = (await loadDataKey(env, { create: true }))!;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`error: ${error.message}`);
     return 2;
   }
-  const redact = createRedactor([config.token, config.webhookSecret]);
+  const redact = createRedactor([
+    config.token,
+    config.webhookSecret,
+    encodeKey(dataKey.key),
+  ]);
   const log = createLogger(redact);
+  if (dataKey.created) {
+    log.info(
+      `created the data encryption key in "${dataKey.path}": keep it safe and apart from database backups, since losing it loses the data`,
+    );
+  }
   try {
-    return await run(config, log, redact);
+    return await run(config, { dataKey, log, redact });
   } catch (error) {
     log.error(error instanceof Error ? error.message : String(error));
     return 1;
   }
 }
 
-async function run(
-  config: Config,
-  log: Logger,
-  redact: (text: string) => string,
-): Promise<number> {
+interface RunDeps {
+  dataKey: DataKey;
+  log: Logger;
+  redact: (text: string) => string;
+}
+
+async function run(config: Config, deps: RunDeps): Promise<number> {
+  const { dataKey, log, redact } = deps;
   if (config.database.kind !== "sqlite") {
     log.error(
       "DATABASE_URL names PostgreSQL, which this version cannot use yet: use sqlite:PATH",
@@ -44,9 +61,19 @@ async function run(
   const reporter = createReporter(config.sentry, { log, redact });
   let store: Store;
   try {
-    store = await openSqliteStore(config.database.path);
+    store = await openSqliteStore(config.database.path, {
+      cipher: await FieldCipher.fromKey(dataKey.key),
+    });
   } catch (error) {
-    log.error((error as Error).message);
+    if (error instanceof WrongKeyError && dataKey.created) {
+      // The key just made cannot be the database's: do not leave it behind.
+      await Deno.remove(dataKey.path!);
+      log.error(
+        "This database is encrypted, but no key was found: set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key",
+      );
+    } else {
+      log.error((error as Error).message);
+    }
     return 3;
   }
   try {

@@ -2,9 +2,12 @@
  * `export --all --format ndjson` on generated databases of 100k and 1M users,
  * run as the operator runs it (a `deno task cli` subprocess). Reports
  * records per second and the subprocess's peak resident memory.
+ * Each size runs on plaintext, then on the same records encrypted.
  * Run with `deno task bench:export`.
  */
 import { DatabaseSync } from "node:sqlite";
+import { decodeKey, encodeKey } from "../src/data_key.ts";
+import { FieldCipher, generateKey } from "../src/field_cipher.ts";
 import { openSqliteStore } from "../src/sqlite_store.ts";
 
 const SIZES = [100_000, 1_000_000];
@@ -52,54 +55,87 @@ async function cliFlags(): Promise<string[]> {
   );
 }
 
+interface Run {
+  seconds: number;
+  peakKiB: number;
+  bytes: number;
+}
+
+// One `export --all --format ndjson` as a subprocess, with its peak RSS.
+async function exportOnce(
+  path: string,
+  size: number,
+  key?: string,
+): Promise<Run> {
+  const start = performance.now();
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      ...(await cliFlags()),
+      "cli.ts",
+      "--database",
+      path,
+      "export",
+      "--all",
+      "--format",
+      "ndjson",
+    ],
+    cwd: root,
+    env: key === undefined
+      ? { DATA_ENCRYPTION_KEY: "", DATA_KEY_FILE: `${path}.nokey` }
+      : { DATA_ENCRYPTION_KEY: key },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let peakKiB = 0;
+  const sampler = setInterval(async () => {
+    peakKiB = Math.max(peakKiB, await peakRssKiB(child.pid));
+  }, 50);
+  let bytes = 0;
+  let lines = 0;
+  for await (const chunk of child.stdout) {
+    bytes += chunk.byteLength;
+    for (const byte of chunk) if (byte === 0x0a) lines++;
+  }
+  peakKiB = Math.max(peakKiB, await peakRssKiB(child.pid));
+  const status = await child.status;
+  clearInterval(sampler);
+  if (!status.success || lines !== size) {
+    throw new Error(
+      `export of ${size} failed: exit ${status.code}, ${lines} lines`,
+    );
+  }
+  return { seconds: (performance.now() - start) / 1000, peakKiB, bytes };
+}
+
+function line(size: number, name: string, run: Run): string {
+  return `${String(size).padStart(9)}  ${name.padEnd(10)} ${
+    run.seconds.toFixed(2).padStart(8)
+  } ${Math.round(size / run.seconds).toString().padStart(11)} ${
+    (run.peakKiB / 1024).toFixed(0).padStart(7)
+  } MB ${(run.bytes / 2 ** 20).toFixed(0).padStart(6)} MiB`;
+}
+
 const dir = await Deno.makeTempDir({ prefix: "export_bench_" });
 try {
-  console.log("records     seconds   records/s   peak RSS   output");
+  console.log("  records  database    seconds   records/s   peak RSS   output");
   for (const size of SIZES) {
     const path = `${dir}/users_${size}.db`;
     await seed(path, size);
-    const start = performance.now();
-    const child = new Deno.Command("deno", {
-      args: [
-        "run",
-        ...(await cliFlags()),
-        "cli.ts",
-        "--database",
-        path,
-        "export",
-        "--all",
-        "--format",
-        "ndjson",
-      ],
-      cwd: root,
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    let peak = 0;
-    const sampler = setInterval(async () => {
-      peak = Math.max(peak, await peakRssKiB(child.pid));
-    }, 50);
-    let bytes = 0;
-    let lines = 0;
-    for await (const chunk of child.stdout) {
-      bytes += chunk.byteLength;
-      for (const byte of chunk) if (byte === 0x0a) lines++;
-    }
-    peak = Math.max(peak, await peakRssKiB(child.pid));
-    const status = await child.status;
-    clearInterval(sampler);
-    const seconds = (performance.now() - start) / 1000;
-    if (!status.success || lines !== size) {
-      throw new Error(
-        `export of ${size} failed: exit ${status.code}, ${lines} lines`,
-      );
-    }
+    console.log(line(size, "plaintext", await exportOnce(path, size)));
+    // Opening with a key encrypts the plaintext rows: the migration path.
+    const key = encodeKey(generateKey());
+    const started = performance.now();
+    const store = await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(decodeKey(key, "key")),
+    });
+    await store.close();
+    const migrated = (performance.now() - started) / 1000;
+    console.log(line(size, "encrypted", await exportOnce(path, size, key)));
     console.log(
-      `${String(size).padStart(9)} ${seconds.toFixed(2).padStart(9)} ${
-        Math.round(size / seconds).toString().padStart(11)
-      } ${(peak / 1024).toFixed(0).padStart(7)} MB ${
-        (bytes / 2 ** 20).toFixed(0).padStart(6)
-      } MiB`,
+      `           (encrypting the ${size} plaintext records took ${
+        migrated.toFixed(1)
+      } s)`,
     );
   }
 } finally {

@@ -9,6 +9,7 @@ import type { Update, UserFromGetMe } from "grammy/types";
 import { createBot } from "../src/bot.ts";
 import { createLogger } from "../src/log.ts";
 import { createReporter } from "../src/reporter.ts";
+import { FieldCipher, generateKey } from "../src/field_cipher.ts";
 import { openSqliteStore } from "../src/sqlite_store.ts";
 
 const UPDATES = 100_000;
@@ -77,36 +78,72 @@ async function time(bot: Bot, updates: Update[]): Promise<number> {
   return performance.now() - start;
 }
 
+interface Pass {
+  firstMs: number;
+  warmMs: number;
+}
+
+// The full bot on a fresh database file: once with every sender new, then
+// the same stream again, when nothing changes and nothing is written.
+async function fullBot(
+  updates: Update[],
+  path: string,
+  cipher?: FieldCipher,
+): Promise<Pass> {
+  const store = await openSqliteStore(path, { cipher });
+  const silent = createLogger((text) => text, () => {});
+  const bot = createBot({ token: TOKEN, apiRoot: "http://127.0.0.1:9" }, {
+    store,
+    reporter: createReporter(undefined, { log: silent, redact: (t) => t }),
+    botInfo,
+  });
+  const firstMs = await time(bot, updates);
+  const warmMs = await time(bot, updates);
+  await store.close();
+  return { firstMs, warmMs };
+}
+
 const updates = makeStream();
 const dir = await Deno.makeTempDir({ prefix: "registration_bench_" });
 try {
   const bare = new Bot(TOKEN, { botInfo });
   await time(bare, updates.slice(0, 10_000)); // warm up the JIT
   const bareMs = await time(bare, updates);
+  const plain = await fullBot(updates, `${dir}/plain.db`);
+  const encrypted = await fullBot(
+    updates,
+    `${dir}/encrypted.db`,
+    await FieldCipher.fromKey(generateKey()),
+  );
 
-  const store = await openSqliteStore(`${dir}/bench.db`);
-  const silent = createLogger((text) => text, () => {});
-  const full = createBot({ token: TOKEN, apiRoot: "http://127.0.0.1:9" }, {
-    store,
-    reporter: createReporter(undefined, { log: silent, redact: (t) => t }),
-    botInfo,
-  });
-  const firstMs = await time(full, updates); // empty database: every user is new
-  const warmMs = await time(full, updates); // same stream again: nothing changed
-  await store.close();
-
-  const row = (name: string, ms: number) =>
-    `${name.padEnd(42)} ${ms.toFixed(0).padStart(7)} ms ${
+  const row = (name: string, ms: number, note = "") =>
+    `${name.padEnd(46)} ${ms.toFixed(0).padStart(7)} ms ${
       (ms * 1000 / UPDATES).toFixed(2).padStart(8)
-    } µs/update ${(ms / bareMs).toFixed(2).padStart(7)}x bare`;
+    } µs/update ${(ms / bareMs).toFixed(2).padStart(7)}x bare${note}`;
+  const speed = (off: number, on: number) =>
+    `   encryption keeps ${(off / on).toFixed(2)} of the speed`;
   console.log(
     `${UPDATES} updates from ${USERS} users (${HOT_USERS} send ${
       HOT_SHARE * 100
     }%), ${GROUPS} groups`,
   );
   console.log(row("bare grammY, no middleware", bareMs));
-  console.log(row("full bot, empty database (10k inserts)", firstMs));
-  console.log(row("full bot, all known (no writes)", warmMs));
+  console.log(row("full bot, empty database (10k new users)", plain.firstMs));
+  console.log(
+    row(
+      "  same, encrypted",
+      encrypted.firstMs,
+      speed(plain.firstMs, encrypted.firstMs),
+    ),
+  );
+  console.log(row("full bot, all known (no writes)", plain.warmMs));
+  console.log(
+    row(
+      "  same, encrypted",
+      encrypted.warmMs,
+      speed(plain.warmMs, encrypted.warmMs),
+    ),
+  );
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

@@ -6,6 +6,12 @@ import {
   type RecordRef,
   subjectRef,
 } from "./audit.ts";
+import {
+  type FieldCipher,
+  TamperedError,
+  WrongKeyError,
+} from "./field_cipher.ts";
+import { FieldCodec } from "./field_codec.ts";
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,
@@ -19,6 +25,7 @@ import {
 } from "./store.ts";
 
 const PAGE_SIZE = 1000;
+const CRYPTO_BATCH = 100;
 
 /** Options for `openSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -28,6 +35,12 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Create the file (and its directory) when missing; default true. */
   create?: boolean;
+  /**
+   * Encrypts names, usernames and titles. The first key a database is opened
+   * with is bound to it (older plaintext rows are encrypted then); opening
+   * it later with another key, or with none, fails with `WrongKeyError`.
+   */
+  cipher?: FieldCipher;
 }
 
 /**
@@ -48,10 +61,15 @@ export async function openSqliteStore(
     // FULL makes every commit survive a power cut, which is what lets the
     // webhook answer 200 only after a registration is durable.
     db.exec("PRAGMA synchronous = FULL");
+    // Deleted and overwritten values are zeroed in the file, not left behind.
+    db.exec("PRAGMA secure_delete = ON");
     migrate(db, migrations);
-    return new SqliteStore(db);
+    const codec = new FieldCodec(options.cipher);
+    await bindDataKey(db, codec);
+    return new SqliteStore(db, codec);
   } catch (error) {
     db?.close();
+    if (error instanceof WrongKeyError) throw error;
     throw new StoreError(
       `Cannot open the SQLite database at "${path}": ${messageOf(error)}`,
       { cause: error },
@@ -62,6 +80,7 @@ export async function openSqliteStore(
 /** The `Store` on a SQLite file through Deno's built-in `node:sqlite`. */
 export class SqliteStore implements Store {
   #db: DatabaseSync;
+  #codec: FieldCodec;
   #upsertUser: StatementSync;
   #upsertGroup: StatementSync;
   #getUser: StatementSync;
@@ -74,28 +93,21 @@ export class SqliteStore implements Store {
   #auditKey: Uint8Array;
 
   /** Wraps an open, migrated database; use `openSqliteStore`. */
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, codec: FieldCodec) {
     this.#db = db;
-    // The WHERE clauses skip rewriting a row whose fields did not change.
+    this.#codec = codec;
     this.#upsertUser = db.prepare(
       `INSERT INTO users (id, username, first_name, last_name, language_code, registered_at)
        VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET
          username = excluded.username, first_name = excluded.first_name,
-         last_name = excluded.last_name, language_code = excluded.language_code
-       WHERE users.username IS NOT excluded.username
-          OR users.first_name IS NOT excluded.first_name
-          OR users.last_name IS NOT excluded.last_name
-          OR users.language_code IS NOT excluded.language_code`,
+         last_name = excluded.last_name, language_code = excluded.language_code`,
     );
     this.#upsertGroup = db.prepare(
       `INSERT INTO groups (id, username, title, type, registered_at)
        VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET
-         username = excluded.username, title = excluded.title, type = excluded.type
-       WHERE groups.username IS NOT excluded.username
-          OR groups.title IS NOT excluded.title
-          OR groups.type IS NOT excluded.type`,
+         username = excluded.username, title = excluded.title, type = excluded.type`,
     );
     this.#getUser = db.prepare(
       "SELECT id, username, first_name, last_name, language_code, registered_at FROM users WHERE id = ?",
@@ -107,7 +119,7 @@ export class SqliteStore implements Store {
     this.#deleteGroup = db.prepare("DELETE FROM groups WHERE id = ?");
     this.#moveGroup = db.prepare(
       `INSERT INTO groups (id, username, title, type, registered_at)
-       SELECT ?, username, title, 'supergroup', registered_at FROM groups WHERE id = ?
+       VALUES (?, ?, ?, 'supergroup', ?)
        ON CONFLICT (id) DO UPDATE SET
          registered_at = min(groups.registered_at, excluded.registered_at)`,
     );
@@ -122,14 +134,21 @@ export class SqliteStore implements Store {
     this.#auditKey = key.key;
   }
 
-  /** Inserts the user, or updates its fields keeping `registered_at`. */
-  upsertUser(user: UserFields, now: number): Promise<void> {
-    return run(() => {
+  /**
+   * Inserts the user, or updates its fields keeping `registered_at`. The
+   * stored fields are compared as plaintext first: ciphertexts differ on
+   * every write, and an unchanged record is not written again.
+   */
+  async upsertUser(user: UserFields, now: number): Promise<void> {
+    const current = await this.#readable(() => this.getUser(user.id));
+    if (current !== undefined && sameUser(current, user)) return;
+    const [username, firstName, lastName] = await this.#codec.encodeUser(user);
+    await run(() => {
       this.#upsertUser.run(
         user.id,
-        user.username,
-        user.first_name,
-        user.last_name,
+        username,
+        firstName,
+        lastName,
         user.language_code,
         now,
       );
@@ -137,23 +156,30 @@ export class SqliteStore implements Store {
   }
 
   /** Inserts the group, or updates its fields keeping `registered_at`. */
-  upsertGroup(group: GroupFields, now: number): Promise<void> {
-    return run(() => {
-      this.#upsertGroup.run(
-        group.id,
-        group.username,
-        group.title,
-        group.type,
-        now,
-      );
+  async upsertGroup(group: GroupFields, now: number): Promise<void> {
+    const current = await this.#readable(() => this.getGroup(group.id));
+    if (current !== undefined && sameGroup(current, group)) return;
+    const [username, title] = await this.#codec.encodeGroup(group);
+    await run(() => {
+      this.#upsertGroup.run(group.id, username, title, group.type, now);
     });
   }
 
-  /** Moves a group record to `toId` keeping the earliest `registered_at`. */
-  moveGroup(fromId: number, toId: number): Promise<boolean> {
-    return run(() =>
+  /**
+   * Moves a group record to `toId` keeping the earliest `registered_at`.
+   * The values are encrypted again for the new id, which is part of what
+   * each ciphertext is bound to.
+   */
+  async moveGroup(fromId: number, toId: number): Promise<boolean> {
+    const old = await this.#readable(() => this.getGroup(fromId));
+    const cells = old === undefined
+      ? undefined
+      : await this.#codec.encodeGroup({ ...old, id: toId, type: "supergroup" });
+    return await run(() =>
       this.#transaction(() => {
-        this.#moveGroup.run(toId, fromId);
+        if (old !== undefined && cells !== undefined) {
+          this.#moveGroup.run(toId, cells[0], cells[1], old.registered_at);
+        }
         return Number(this.#deleteGroup.run(fromId).changes) > 0;
       })
     );
@@ -169,14 +195,20 @@ export class SqliteStore implements Store {
     return run(() => Number(this.#deleteGroup.run(id).changes) > 0);
   }
 
-  /** The user with this id, if stored. */
-  getUser(id: number): Promise<UserRecord | undefined> {
-    return run(() => plain(this.#getUser.get(id)) as UserRecord | undefined);
+  /** The user with this id, if stored; `TamperedError` if it fails its check. */
+  async getUser(id: number): Promise<UserRecord | undefined> {
+    const row = await run(() =>
+      this.#getUser.get(id) as UserRecord | undefined
+    );
+    return row === undefined ? undefined : await this.#codec.decodeUser(row);
   }
 
-  /** The group with this id, if stored. */
-  getGroup(id: number): Promise<GroupRecord | undefined> {
-    return run(() => plain(this.#getGroup.get(id)) as GroupRecord | undefined);
+  /** The group with this id, if stored; `TamperedError` if it fails its check. */
+  async getGroup(id: number): Promise<GroupRecord | undefined> {
+    const row = await run(() =>
+      this.#getGroup.get(id) as GroupRecord | undefined
+    );
+    return row === undefined ? undefined : await this.#codec.decodeGroup(row);
   }
 
   /** SQLite's `data_version`: it changes when another connection commits. */
@@ -188,18 +220,31 @@ export class SqliteStore implements Store {
 
   /** Every user in id order, read a page at a time. */
   iterateUsers(): AsyncIterable<UserRecord> {
-    return this.#pages<UserRecord>(
-      "id, username, first_name, last_name, language_code, registered_at",
-      "users",
+    return decodePages(
+      rawPages<UserRecord>(this.#db, "users"),
+      (row) => this.#codec.decodeUser(row),
     );
   }
 
   /** Every group in id order, read a page at a time. */
   iterateGroups(): AsyncIterable<GroupRecord> {
-    return this.#pages<GroupRecord>(
-      "id, username, title, type, registered_at",
-      "groups",
+    return decodePages(
+      rawPages<GroupRecord>(this.#db, "groups"),
+      (row) => this.#codec.decodeGroup(row),
     );
+  }
+
+  /**
+   * Re-encrypts every record with `next` and makes it the bound key, in one
+   * transaction: a crash midway leaves the old key valid and nothing lost.
+   * Returns how many records were re-encrypted.
+   */
+  async rotateKey(next: FieldCipher): Promise<number> {
+    const codec = new FieldCodec(next);
+    const count = await reencodeAll(this.#db, this.#codec, codec);
+    this.#codec = codec;
+    checkpoint(this.#db);
+    return count;
   }
 
   /** Counts, schema version, registration range and size. */
@@ -297,22 +342,14 @@ export class SqliteStore implements Store {
     );
   }
 
-  // Reads pages of PAGE_SIZE rows by id (keyset pagination): faster than a
-  // row-by-row cursor, and each page is a short read, so a long export never
-  // holds a snapshot that stops the bot's writes from being checkpointed.
-  async *#pages<T extends { id: number }>(
-    columns: string,
-    table: string,
-  ): AsyncIterable<T> {
-    const page = this.#db.prepare(
-      `SELECT ${columns} FROM ${table} WHERE id > ? ORDER BY id LIMIT ${PAGE_SIZE}`,
-    );
-    let after = Number.MIN_SAFE_INTEGER;
-    for (;;) {
-      const rows = await run(() => page.all(after) as unknown as T[]);
-      yield* rows;
-      if (rows.length < PAGE_SIZE) return;
-      after = rows[rows.length - 1]!.id;
+  // A record that fails its integrity check counts as absent for writes:
+  // the update being written replaces it with values that check out.
+  async #readable<T>(read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof TamperedError) return undefined;
+      throw error;
     }
   }
 
@@ -343,6 +380,135 @@ function run<T>(body: () => T): Promise<T> {
         }),
     );
   }
+}
+
+const USER_COLUMNS =
+  "id, username, first_name, last_name, language_code, registered_at";
+const GROUP_COLUMNS = "id, username, title, type, registered_at";
+
+// Reads pages of PAGE_SIZE rows by id (keyset pagination): faster than a
+// row-by-row cursor, and each page is a short read, so a long export never
+// holds a snapshot that stops the bot's writes from being checkpointed.
+async function* rawPages<T extends { id: number }>(
+  db: DatabaseSync,
+  table: "users" | "groups",
+): AsyncIterable<T[]> {
+  const page = db.prepare(
+    `SELECT ${table === "users" ? USER_COLUMNS : GROUP_COLUMNS} FROM ${table}
+     WHERE id > ? ORDER BY id LIMIT ${PAGE_SIZE}`,
+  );
+  let after = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    const rows = await run(() => page.all(after) as unknown as T[]);
+    if (rows.length > 0) yield rows;
+    if (rows.length < PAGE_SIZE) return;
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
+// Decrypts a page at a time (see `inBatches`).
+async function* decodePages<T>(
+  pages: AsyncIterable<T[]>,
+  decode: (row: T) => Promise<T>,
+): AsyncIterable<T> {
+  for await (const rows of pages) yield* await inBatches(rows, decode);
+}
+
+// Maps CRYPTO_BATCH rows at a time with all their calls in flight together:
+// WebCrypto calls are slow one by one and faster overlapped, and a bounded
+// batch keeps memory flat.
+async function inBatches<T, R>(
+  rows: T[],
+  map: (row: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < rows.length; i += CRYPTO_BATCH) {
+    results.push(
+      ...await Promise.all(rows.slice(i, i + CRYPTO_BATCH).map(map)),
+    );
+  }
+  return results;
+}
+
+// Rewrites every record's encrypted columns from one codec to another and
+// stores the new key check, in one transaction.
+async function reencodeAll(
+  db: DatabaseSync,
+  from: FieldCodec,
+  to: FieldCodec,
+): Promise<number> {
+  const updateUser = db.prepare(
+    "UPDATE users SET username = ?, first_name = ?, last_name = ? WHERE id = ?",
+  );
+  const updateGroup = db.prepare(
+    "UPDATE groups SET username = ?, title = ? WHERE id = ?",
+  );
+  let count = 0;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for await (const rows of rawPages<UserRecord>(db, "users")) {
+      const cells = await inBatches(
+        rows,
+        async (row) => to.encodeUser(await from.decodeUser(row)),
+      );
+      rows.forEach((row, i) => updateUser.run(...cells[i]!, row.id));
+      count += rows.length;
+    }
+    for await (const rows of rawPages<GroupRecord>(db, "groups")) {
+      const cells = await inBatches(
+        rows,
+        async (row) => to.encodeGroup(await from.decodeGroup(row)),
+      );
+      rows.forEach((row, i) => updateGroup.run(...cells[i]!, row.id));
+      count += rows.length;
+    }
+    db.prepare(
+      `INSERT INTO data_key_check (id, key_id, check_value) VALUES (1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, check_value = excluded.check_value`,
+    ).run(to.cipher!.keyId, await to.keyCheck());
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+  return count;
+}
+
+// Checks the key against the database. The first key a database meets is
+// bound to it, and rows written in plaintext before then are encrypted.
+async function bindDataKey(db: DatabaseSync, codec: FieldCodec): Promise<void> {
+  const check = db.prepare(
+    "SELECT key_id, check_value FROM data_key_check WHERE id = 1",
+  ).get() as { key_id: string; check_value: string } | undefined;
+  if (codec.cipher === undefined) {
+    if (check !== undefined) {
+      throw new WrongKeyError(
+        `This database is encrypted (key ${check.key_id}): set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key`,
+      );
+    }
+    return;
+  }
+  if (check !== undefined) {
+    await codec.verifyKeyCheck(check.key_id, check.check_value);
+    return;
+  }
+  const migrated = await reencodeAll(db, new FieldCodec(), codec);
+  if (migrated > 0) checkpoint(db);
+}
+
+// Moves everything from the WAL into the database file and empties the WAL,
+// so that the old plaintext or old ciphertexts do not linger in it.
+function checkpoint(db: DatabaseSync): void {
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+function sameUser(a: UserFields, b: UserFields): boolean {
+  return a.username === b.username && a.first_name === b.first_name &&
+    a.last_name === b.last_name && a.language_code === b.language_code;
+}
+
+function sameGroup(a: GroupFields, b: GroupFields): boolean {
+  return a.username === b.username && a.title === b.title && a.type === b.type;
 }
 
 // Creates the data directory and an owner-only file before SQLite opens it;
@@ -405,11 +571,6 @@ function currentVersion(db: DatabaseSync): number {
     "SELECT coalesce(max(version), 0) AS version FROM schema_migrations",
   ).get() as { version: number };
   return Number(row.version);
-}
-
-// node:sqlite rows have a null prototype; callers get ordinary objects.
-function plain(row: object | undefined): object | undefined {
-  return row === undefined ? undefined : { ...row };
 }
 
 function messageOf(error: unknown): string {

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { storeContract } from "./_store_contract.ts";
+import { loadMigrations } from "./migrations.ts";
 import { openSqliteStore } from "./sqlite_store.ts";
 import { StoreError } from "./store.ts";
+import {
+  FieldCipher,
+  generateKey,
+  TamperedError,
+  WrongKeyError,
+} from "./field_cipher.ts";
 
 storeContract("SQLite", () => openSqliteStore(":memory:"));
 
@@ -44,16 +51,17 @@ Deno.test("SQLite: migrations are recorded and applied once across reopenings", 
     const path = `${dir}/bot.db`;
     await (await openSqliteStore(path)).close();
     const store = await openSqliteStore(path);
-    assert.equal(await store.schemaVersion(), 2);
+    const migrations = await loadMigrations();
+    assert.equal(await store.schemaVersion(), migrations.length);
     await store.close();
     const db = new DatabaseSync(path, { readOnly: true });
     const rows = db.prepare("SELECT version, name FROM schema_migrations").all()
       .map((row) => ({ ...row }));
     db.close();
-    assert.deepEqual(rows, [
-      { version: 1, name: "init" },
-      { version: 2, name: "audit_log" },
-    ]);
+    assert.deepEqual(
+      rows,
+      migrations.map(({ version, name }) => ({ version, name })),
+    );
   });
 });
 
@@ -110,6 +118,228 @@ Deno.test("SQLite: another connection's commit changes the external version", as
     other.exec("DELETE FROM users");
     other.close();
     assert.notEqual(await store.externalVersion(), before);
+    await store.close();
+  });
+});
+
+const key = generateKey();
+storeContract(
+  "SQLite, encrypted",
+  async () =>
+    openSqliteStore(":memory:", { cipher: await FieldCipher.fromKey(key) }),
+);
+
+const zoe = {
+  id: 77,
+  username: "zoe_secret",
+  first_name: "Zoëname",
+  last_name: "Lastname",
+  language_code: "pt-br",
+};
+const club = {
+  id: -500,
+  username: "club_public",
+  title: "Secret club title",
+  type: "supergroup" as const,
+};
+const plaintexts = [
+  "zoe_secret",
+  "Zoëname",
+  "Lastname",
+  "club_public",
+  "Secret club title",
+];
+
+// The bytes of the database and its WAL, searched for any of the names.
+async function leakedNames(path: string): Promise<string[]> {
+  const bytes: Uint8Array[] = [];
+  for (const suffix of ["", "-wal", "-shm"]) {
+    try {
+      bytes.push(await Deno.readFile(path + suffix));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  const text = bytes.map((b) => new TextDecoder("latin1").decode(b)).join("\n");
+  return plaintexts.filter((name) =>
+    text.includes(
+      new TextDecoder("latin1").decode(new TextEncoder().encode(name)),
+    )
+  );
+}
+
+Deno.test("SQLite, encrypted: no name, username or title is in the files' bytes", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const store = await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(key),
+    });
+    await store.upsertUser(zoe, 1);
+    await store.upsertGroup(club, 1);
+    await store.moveGroup(club.id, -1000500);
+    assert.equal((await store.getUser(77))?.first_name, "Zoëname");
+    assert.deepEqual(await leakedNames(path), []);
+    await store.close();
+    assert.deepEqual(await leakedNames(path), []);
+    // The check itself can fail: the same writes without a key do leak.
+    const plain = await openSqliteStore(`${dir}/plain.db`);
+    await plain.upsertUser(zoe, 1);
+    assert.ok((await leakedNames(`${dir}/plain.db`)).includes("Zoëname"));
+    await plain.close();
+  });
+});
+
+Deno.test("SQLite, encrypted: a wrong key, or none, is refused when the store opens", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    await (await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(key),
+    })).close();
+    await assert.rejects(
+      openSqliteStore(path, {
+        cipher: await FieldCipher.fromKey(generateKey()),
+      }),
+      (error: Error) =>
+        error instanceof WrongKeyError &&
+        /^DATA_ENCRYPTION_KEY \(key \w+\) is not the key this database was encrypted with/
+          .test(error.message),
+    );
+    await assert.rejects(
+      openSqliteStore(path),
+      (error: Error) =>
+        error instanceof WrongKeyError &&
+        /set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key$/.test(
+          error.message,
+        ),
+    );
+  });
+});
+
+Deno.test("SQLite, encrypted: an altered or swapped value is reported for that record", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const store = await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(key),
+    });
+    await store.upsertUser(zoe, 1);
+    await store.upsertUser({ ...zoe, id: 78, first_name: "Other" }, 1);
+    const raw = new DatabaseSync(path);
+    // Flip one character of the ciphertext body.
+    raw.exec(`UPDATE users SET last_name = substr(last_name, 1, 20) ||
+      (CASE substr(last_name, 21, 1) WHEN 'A' THEN 'B' ELSE 'A' END) || substr(last_name, 22) WHERE id = 77`);
+    await assert.rejects(
+      store.getUser(77),
+      (error: Error) =>
+        error instanceof TamperedError &&
+        /users\.last_name for id 77 fails its integrity check/.test(
+          error.message,
+        ),
+    );
+    // Copy user 78's first name into user 77's row.
+    raw.exec(
+      "UPDATE users SET first_name = (SELECT first_name FROM users WHERE id = 78), last_name = NULL WHERE id = 77",
+    );
+    raw.close();
+    await assert.rejects(
+      store.getUser(77),
+      (error: Error) =>
+        error instanceof TamperedError &&
+        /users\.first_name for id 77/.test(error.message),
+    );
+    const iterate = async () => {
+      for await (const _ of store.iterateUsers()) { /* reads every row */ }
+    };
+    await assert.rejects(iterate(), TamperedError);
+    // The person's next update replaces the bad values with good ones.
+    await store.upsertUser(zoe, 2);
+    assert.equal((await store.getUser(77))?.first_name, "Zoëname");
+    await store.close();
+  });
+});
+
+Deno.test("SQLite, encrypted: an unchanged record is not written again", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const store = await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(key),
+    });
+    await store.upsertUser(zoe, 1);
+    const stored = () => {
+      const raw = new DatabaseSync(path, { readOnly: true });
+      const row = { ...raw.prepare("SELECT * FROM users WHERE id = 77").get() };
+      raw.close();
+      return row;
+    };
+    const before = stored();
+    await store.upsertUser({ ...zoe }, 5);
+    assert.deepEqual(stored(), before);
+    await store.upsertUser({ ...zoe, last_name: null }, 5);
+    assert.notDeepEqual(stored(), before);
+    await store.close();
+  });
+});
+
+Deno.test("SQLite, encrypted: rotation re-encrypts everything; the new key reads, the old fails", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const oldCipher = await FieldCipher.fromKey(key);
+    const newCipher = await FieldCipher.fromKey(generateKey());
+    let store = await openSqliteStore(path, { cipher: oldCipher });
+    await store.upsertUser(zoe, 1);
+    await store.upsertGroup(club, 1);
+    assert.equal(await store.rotateKey(newCipher), 2);
+    assert.equal((await store.getUser(77))?.username, "zoe_secret");
+    await store.close();
+    await assert.rejects(
+      openSqliteStore(path, { cipher: oldCipher }),
+      WrongKeyError,
+    );
+    store = await openSqliteStore(path, { cipher: newCipher });
+    assert.deepEqual(await store.getGroup(-500), { ...club, registered_at: 1 });
+    await store.close();
+  });
+});
+
+Deno.test("SQLite, encrypted: a rotation that fails midway leaves the old key valid and nothing lost", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const oldCipher = await FieldCipher.fromKey(key);
+    const store = await openSqliteStore(path, { cipher: oldCipher });
+    for (let id = 1; id <= 1500; id++) {
+      await store.upsertUser({ ...zoe, id }, 1);
+    }
+    // A damaged record on the second page stops the rotation there.
+    const raw = new DatabaseSync(path);
+    raw.exec(
+      "UPDATE users SET first_name = 'v1.' || substr(first_name, 4, 9) || 'garbage' WHERE id = 1200",
+    );
+    raw.close();
+    await assert.rejects(
+      store.rotateKey(await FieldCipher.fromKey(generateKey())),
+      TamperedError,
+    );
+    await store.close();
+    const reopened = await openSqliteStore(path, { cipher: oldCipher });
+    assert.equal((await reopened.getUser(1))?.first_name, "Zoëname");
+    assert.equal((await reopened.getUser(1500))?.first_name, "Zoëname");
+    await reopened.close();
+  });
+});
+
+Deno.test("SQLite, encrypted: a plaintext database is encrypted the first time a key is given", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const plain = await openSqliteStore(path);
+    await plain.upsertUser(zoe, 1);
+    await plain.upsertGroup(club, 2);
+    await plain.close();
+    assert.ok((await leakedNames(path)).length > 0);
+    const store = await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(key),
+    });
+    assert.deepEqual(await leakedNames(path), []);
+    assert.deepEqual(await store.getUser(77), { ...zoe, registered_at: 1 });
+    assert.deepEqual(await store.getGroup(-500), { ...club, registered_at: 2 });
     await store.close();
   });
 });

@@ -1,4 +1,5 @@
 import type { Actor, AuditEntry, RecordRef } from "./audit.ts";
+import type { FieldCipher } from "./field_cipher.ts";
 
 /** A registered Telegram user, exactly the columns of SPEC section 2. */
 export interface UserRecord {
@@ -97,6 +98,11 @@ export interface Store {
   recordAudit(record: AuditRecord): Promise<void>;
   /** The most recent audit entries, newest first. */
   recentAudit(limit: number): Promise<AuditEntry[]>;
+  /**
+   * Re-encrypts every record with `next` and binds that key, in one
+   * transaction; returns how many records were re-encrypted.
+   */
+  rotateKey(next: FieldCipher): Promise<number>;
   /** The audit log's reference for a record (see `subjectRef`). */
   auditSubject(target: RecordRef): Promise<string | null>;
   /** Succeeds when the store answers queries (health checks). */

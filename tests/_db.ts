@@ -1,20 +1,33 @@
 import { DatabaseSync } from "node:sqlite";
+import { decodeKey } from "../src/data_key.ts";
+import { FieldCipher } from "../src/field_cipher.ts";
+import { openSqliteStore, type SqliteStore } from "../src/sqlite_store.ts";
 import type { GroupRecord, UserRecord } from "../src/store.ts";
+import { TEST_DATA_KEY } from "./_main_process.ts";
 
-/** Everything stored in a SQLite database file, read by a separate connection. */
-export function readDb(
+/** The cipher of `TEST_DATA_KEY` (or of another base64 key). */
+export function testCipher(key = TEST_DATA_KEY): Promise<FieldCipher> {
+  return FieldCipher.fromKey(decodeKey(key, "key"));
+}
+
+/** Opens the database file with the test key, as the bot and the CLI do. */
+export async function openTestStore(path: string): Promise<SqliteStore> {
+  return await openSqliteStore(path, { cipher: await testCipher() });
+}
+
+/** Everything stored in a database file, decrypted with the test key. */
+export async function readDb(
   path: string,
-): { users: UserRecord[]; groups: GroupRecord[] } {
-  const db = new DatabaseSync(path, { readOnly: true });
-  const all = (sql: string) =>
-    db.prepare(sql).all().map((row) => ({ ...row })) as unknown[];
+): Promise<{ users: UserRecord[]; groups: GroupRecord[] }> {
+  const store = await openTestStore(path);
   try {
-    return {
-      users: all("SELECT * FROM users ORDER BY id") as UserRecord[],
-      groups: all("SELECT * FROM groups ORDER BY id") as GroupRecord[],
-    };
+    const users = [];
+    for await (const user of store.iterateUsers()) users.push(user);
+    const groups = [];
+    for await (const group of store.iterateGroups()) groups.push(group);
+    return { users, groups };
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
@@ -29,7 +42,7 @@ export function execDb(path: string, sql: string): void {
   }
 }
 
-/** A fresh temporary directory, removed by the returned function. */
+/** A fresh temporary directory, removed when disposed. */
 export async function tempDir(): Promise<
   { path: string; [Symbol.asyncDispose](): Promise<void> }
 > {

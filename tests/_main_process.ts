@@ -1,5 +1,8 @@
 /** A test token in Telegram's shape; its secret part must never be printed. */
 export const TEST_TOKEN = "123456789:AAHtestSECRETtokenPART_0123456789abcd";
+/** The data key every test process gets unless a test says otherwise. */
+export const TEST_DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmISE=";
+
 /** The part of `TEST_TOKEN` that is secret. */
 export const TOKEN_SECRET = TEST_TOKEN.split(":")[1]!;
 
@@ -88,21 +91,33 @@ export async function startMain(
   env: Record<string, string>,
 ): Promise<RunningProgram> {
   return new RunningProgram(
-    new Deno.Command("deno", {
-      args: ["run", ...(await taskFlags("start")), "main.ts"],
-      cwd: root,
-      clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "",
-        HOME: Deno.env.get("HOME") ?? "",
-        NO_COLOR: "1",
-        ...env,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn(),
+    (await programCommand("start", "main.ts", [], env)).spawn(),
   );
+}
+
+// `deno run <the task's flags> <script>` with exactly the given environment
+// (plus PATH and HOME, and the test data key unless the test sets its own).
+async function programCommand(
+  task: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<Deno.Command> {
+  return new Deno.Command("deno", {
+    args: ["run", ...(await taskFlags(task)), script, ...args],
+    cwd: root,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      NO_COLOR: "1",
+      DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
+      ...env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
 }
 
 /** What a finished CLI run printed, and its exit code. */
@@ -117,20 +132,8 @@ export async function runCliProcess(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<CliResult> {
-  const output = await new Deno.Command("deno", {
-    args: ["run", ...(await taskFlags("cli")), "cli.ts", ...args],
-    cwd: root,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      NO_COLOR: "1",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const output = await (await programCommand("cli", "cli.ts", args, env))
+    .output();
   const decoder = new TextDecoder();
   return {
     code: output.code,

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { parse as parseCsv } from "csv-parse/sync";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "../src/cli/help.ts";
-import { openSqliteStore } from "../src/sqlite_store.ts";
 import type { GroupFields, UserFields } from "../src/store.ts";
-import { readDb, tempDir } from "./_db.ts";
-import { runCliProcess, taskFlags } from "./_main_process.ts";
+import { openTestStore, readDb, tempDir } from "./_db.ts";
+import { runCliProcess, taskFlags, TEST_DATA_KEY } from "./_main_process.ts";
 
 const alice: UserFields = {
   id: 1001,
@@ -32,7 +31,7 @@ const T0 = 1_795_960_800;
 
 async function seeded(dir: string): Promise<string> {
   const path = `${dir}/bot.db`;
-  const store = await openSqliteStore(path);
+  const store = await openTestStore(path);
   await store.upsertUser(alice, T0);
   await store.upsertUser(bob, T0 + 3600);
   await store.upsertGroup(club, T0 + 60);
@@ -59,11 +58,13 @@ Deno.test("the help texts are the tested constants, with --version", async () =>
   let result = await runCliProcess(["--help"]);
   assert.equal(result.code, 0);
   assert.equal(result.stdout, MAIN_HELP);
-  for (const command of ["export", "inspect", "purge", "migrate"] as const) {
+  for (
+    const command of Object.keys(COMMAND_HELP) as (keyof typeof COMMAND_HELP)[]
+  ) {
     result = await runCliProcess([command, "--help"]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, COMMAND_HELP[command]);
-    assert.match(COMMAND_HELP[command], /Examples?:\n {2}deno task cli /);
+    assert.match(COMMAND_HELP[command], /Examples?:\n {2}.*deno task cli /);
   }
   result = await runCliProcess(["--version"]);
   assert.equal(result.stdout, `${VERSION}\n`);
@@ -76,7 +77,7 @@ Deno.test("the help texts are the tested constants, with --version", async () =>
 Deno.test("usage errors exit 2 with one line naming the bad value, and change nothing", async () => {
   await using dir = await tempDir();
   const path = await seeded(dir.path);
-  const before = readDb(path);
+  const before = await readDb(path);
   const cases: [string[], RegExp][] = [
     [["frobnicate"], /^error: Unknown command "frobnicate"/],
     [
@@ -120,7 +121,7 @@ Deno.test("usage errors exit 2 with one line naming the bad value, and change no
     assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
     assert.equal(result.stdout, "");
   }
-  assert.deepEqual(readDb(path), before);
+  assert.deepEqual(await readDb(path), before);
   assert.deepEqual(auditRows(path), []);
 });
 
@@ -303,7 +304,7 @@ Deno.test("inspect shows a record readably and a summary with the audit log", as
   await cli(path, "export", "--user", "1001");
   result = await cli(path, "inspect");
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /schema version: +2\n/);
+  assert.match(result.stdout, /schema version: +3\n/);
   assert.match(result.stdout, /users: +2\n/);
   assert.match(result.stdout, /groups: +1\n/);
   assert.match(result.stdout, /oldest registration: +2026-11-29T14:00:00Z\n/);
@@ -322,7 +323,7 @@ Deno.test("purge --dry-run shows the record and deletes nothing", async () => {
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^user 1001\n/);
   assert.match(result.stderr, /Dry run: nothing was deleted/);
-  assert.equal(readDb(path).users.length, 2);
+  assert.equal((await readDb(path)).users.length, 2);
   assert.deepEqual(auditRows(path), []);
 });
 
@@ -332,10 +333,10 @@ Deno.test("purge --yes deletes one record in one audited transaction", async () 
   let result = await cli(path, "purge", "--user", "1001", "--yes");
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, "Deleted user 1001\n");
-  assert.deepEqual(readDb(path).users.map((u) => u.id), [1002]);
+  assert.deepEqual((await readDb(path)).users.map((u) => u.id), [1002]);
   result = await cli(path, "purge", "--group", "-1001234567890", "--yes");
   assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual(readDb(path).groups, []);
+  assert.deepEqual((await readDb(path)).groups, []);
   result = await cli(path, "purge", "--user", "1001", "--yes");
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^error: No user with id "1001" is stored\n$/);
@@ -370,7 +371,7 @@ Deno.test("purge --all --yes deletes every record (the bot stops operating)", as
   const result = await cli(path, "purge", "--all", "--yes");
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, "Deleted 3 records\n");
-  assert.deepEqual(readDb(path), { users: [], groups: [] });
+  assert.deepEqual(await readDb(path), { users: [], groups: [] });
   assert.deepEqual(
     auditRows(path).map((row) => [row.kind, row.subject, row.records]),
     [["all", null, 3]],
@@ -383,7 +384,7 @@ Deno.test("migrate creates the database, prints the schema version and is idempo
   for (let i = 0; i < 2; i++) {
     const result = await cli(path, "migrate");
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, "schema version 2\n");
+    assert.equal(result.stdout, "schema version 3\n");
   }
   assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
 });
@@ -420,7 +421,7 @@ Deno.test("a database that cannot be opened or written exits 3", async () => {
   }
   assert.equal(result.code, 3, result.stderr);
   assert.match(result.stderr, /^error: SQLite failed: database is locked\n$/);
-  assert.equal(readDb(path).users.length, 2);
+  assert.equal((await readDb(path)).users.length, 2);
 });
 
 async function assertMissing(path: string): Promise<void> {
@@ -449,7 +450,7 @@ async function cliOnTerminal(path: string, args: string[], input: string) {
   const child = new Deno.Command("script", {
     args: ["-qec", command, "/dev/null"],
     cwd: new URL("../", import.meta.url),
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", DATA_ENCRYPTION_KEY: TEST_DATA_KEY },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -486,22 +487,22 @@ Deno.test({
     assert.equal(result.code, 2, result.output);
     assert.match(result.output, /user 1001[\s\S]*Delete this user\? \[y\/N\]/);
     assert.match(result.output, /Cancelled: nothing was deleted/);
-    assert.equal(readDb(path).users.length, 2);
+    assert.equal((await readDb(path)).users.length, 2);
 
     result = await cliOnTerminal(path, ["purge", "--user", "1001"], "y\n");
     assert.equal(result.code, 0, result.output);
     assert.match(result.output, /Deleted user 1001/);
-    assert.deepEqual(readDb(path).users.map((u) => u.id), [1002]);
+    assert.deepEqual((await readDb(path)).users.map((u) => u.id), [1002]);
 
     result = await cliOnTerminal(path, ["purge", "--all"], "yes\n");
     assert.equal(result.code, 2, result.output);
-    assert.equal(readDb(path).users.length, 1);
+    assert.equal((await readDb(path)).users.length, 1);
     result = await cliOnTerminal(
       path,
       ["purge", "--all"],
       "delete all records\n",
     );
     assert.equal(result.code, 0, result.output);
-    assert.deepEqual(readDb(path), { users: [], groups: [] });
+    assert.deepEqual(await readDb(path), { users: [], groups: [] });
   },
 });

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { openSqliteStore } from "../src/sqlite_store.ts";
 import { FakeBotApi } from "./_fake_bot_api.ts";
-import { readDb, tempDir } from "./_db.ts";
+import { openTestStore, readDb, tempDir } from "./_db.ts";
 import { runCliProcess, startMain, TEST_TOKEN } from "./_main_process.ts";
 import { group, message, user, withId } from "./_updates.ts";
 
@@ -11,7 +10,7 @@ Deno.test("a CLI purge during webhook traffic neither fails nor loses the bot's 
   await using dir = await tempDir();
   const path = `${dir.path}/bot.db`;
   // Ten people who will ask for erasure, registered before the traffic.
-  const store = await openSqliteStore(path);
+  const store = await openTestStore(path);
   for (let id = 9001; id <= 9010; id++) {
     await store.upsertUser({
       id,
@@ -90,7 +89,7 @@ Deno.test("a CLI purge during webhook traffic neither fails nor loses the bot's 
       assert.doesNotMatch(result.stderr, /locked/);
     }
     assert.deepEqual(new Set(statuses), new Set([200]));
-    const { users, groups } = readDb(path);
+    const { users, groups } = await readDb(path);
     assert.deepEqual(
       users.map((u) => u.id),
       Array.from({ length: 100 }, (_, i) => i + 1),

@@ -40,7 +40,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
       "the sender of a private message is registered, and the private chat is not a group",
       async () => {
         await send(message(alice, privateChat(alice)));
-        const { users, groups } = readDb(dbPath);
+        const { users, groups } = await readDb(dbPath);
         assert.deepEqual(users.map((u) => u.id), [alice.id]);
         assert.deepEqual(users[0], {
           id: 1001,
@@ -72,7 +72,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
           text: undefined,
           new_chat_members: [bob, carol],
         }));
-        const { users, groups } = readDb(dbPath);
+        const { users, groups } = await readDb(dbPath);
         assert.deepEqual(users.map((u) => u.id), [alice.id]);
         assert.deepEqual(groups.map((g) => [g.id, g.title, g.type]), [[
           -100,
@@ -87,7 +87,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
         message({ ...bob, is_bot: true }, supergroup(-1009, "Bots only")),
       );
       await send(channelPost(-1008));
-      const { users, groups } = readDb(dbPath);
+      const { users, groups } = await readDb(dbPath);
       assert.deepEqual(users.map((u) => u.id), [alice.id]);
       assert.deepEqual(groups.map((g) => g.id), [-1009, -100]);
     });
@@ -109,7 +109,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
           },
           supergroup(-1009, "Bots and people", "bots_public"),
         ));
-        const { users, groups } = readDb(dbPath);
+        const { users, groups } = await readDb(dbPath);
         assert.deepEqual(users, [{
           id: 1001,
           username: "alice2",
@@ -137,7 +137,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
             migrate_to_chat_id: -1000100,
           }),
         );
-        let groups = readDb(dbPath).groups;
+        let groups = (await readDb(dbPath)).groups;
         assert.equal(groups.find((g) => g.id === -100), undefined);
         assert.deepEqual(groups.find((g) => g.id === -1000100), {
           id: -1000100,
@@ -152,7 +152,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
             migrate_from_chat_id: -100,
           }),
         );
-        groups = readDb(dbPath).groups;
+        groups = (await readDb(dbPath)).groups;
         assert.deepEqual(
           groups.filter((g) => g.id === -100 || g.id === -1000100).map((
             g,
@@ -178,7 +178,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
             migrate_from_chat_id: -200,
           }),
         );
-        let groups = readDb(dbPath).groups;
+        let groups = (await readDb(dbPath)).groups;
         assert.equal(groups.find((g) => g.id === -200), undefined);
         assert.equal(
           groups.find((g) => g.id === -1000200)?.registered_at,
@@ -190,7 +190,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
             migrate_to_chat_id: -1000200,
           }),
         );
-        groups = readDb(dbPath).groups;
+        groups = (await readDb(dbPath)).groups;
         assert.deepEqual(
           groups.filter((g) => g.id === -200 || g.id === -1000200).map((
             g,
@@ -214,7 +214,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
         );
         await send(myChatMember(bob, supergroup(-1000200, "Chess"), "left"));
         await send(myChatMember(alice, privateChat(alice), "kicked"));
-        const { users, groups } = readDb(dbPath);
+        const { users, groups } = await readDb(dbPath);
         assert.deepEqual(groups.map((g) => g.id), [-1000100]);
         assert.ok(users.some((u) => u.id === alice.id));
       },
@@ -227,7 +227,7 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
         // The bot re-checks the store for outside changes at most once a second.
         await new Promise((resolve) => setTimeout(resolve, 1100));
         await send(message(bob, privateChat(bob)));
-        assert.ok(readDb(dbPath).users.some((u) => u.id === bob.id));
+        assert.ok((await readDb(dbPath)).users.some((u) => u.id === bob.id));
       },
     );
 
@@ -284,5 +284,5 @@ Deno.test("polling stops on SIGINT after finishing the update in hand", async ()
     await bot.exit();
     await api.close();
   }
-  assert.deepEqual(readDb(dbPath).users.map((u) => u.id), [2001]);
+  assert.deepEqual((await readDb(dbPath)).users.map((u) => u.id), [2001]);
 });

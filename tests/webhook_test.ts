@@ -101,7 +101,7 @@ Deno.test("the webhook answers every request as SPEC 4 says", async (t) => {
         withId(message(alice, privateChat(alice)), nextId++),
       );
       assert.equal(await status(post(`${base}/webhook`, update)), 404);
-      assert.deepEqual(readDb(dbPath).users, []);
+      assert.deepEqual((await readDb(dbPath)).users, []);
     });
 
     await t.step(
@@ -113,7 +113,7 @@ Deno.test("the webhook answers every request as SPEC 4 says", async (t) => {
         assert.equal(await status(post(hook, update, null)), 401);
         assert.equal(await status(post(hook, update, "wrong")), 401);
         assert.equal(await status(post(hook, update, SECRET + "x")), 401);
-        assert.deepEqual(readDb(dbPath), { users: [], groups: [] });
+        assert.deepEqual(await readDb(dbPath), { users: [], groups: [] });
       },
     );
 
@@ -154,7 +154,7 @@ Deno.test("the webhook answers every request as SPEC 4 says", async (t) => {
           withId(message(alice, group(-51, "Garden")), nextId++),
         );
         assert.equal(await status(post(hook, update)), 200);
-        const { users, groups } = readDb(dbPath);
+        const { users, groups } = await readDb(dbPath);
         assert.deepEqual(users.map((u) => u.id), [5001]);
         assert.deepEqual(groups.map((g) => g.title), ["Garden"]);
       },
@@ -179,7 +179,7 @@ Deno.test("the webhook answers every request as SPEC 4 says", async (t) => {
         );
         assert.equal(await status(post(hook, JSON.stringify(second))), 200);
         assert.equal(api.callsOf("sendMessage").length, 2);
-        assert.deepEqual(readDb(dbPath).users.map((u) => u.id), [
+        assert.deepEqual((await readDb(dbPath)).users.map((u) => u.id), [
           5001,
           5002,
           5003,
@@ -203,9 +203,15 @@ Deno.test("the webhook answers every request as SPEC 4 says", async (t) => {
           blocker.exec("ROLLBACK");
           blocker.close();
         }
-        assert.equal(readDb(dbPath).users.some((u) => u.id === 5004), false);
+        assert.equal(
+          (await readDb(dbPath)).users.some((u) => u.id === 5004),
+          false,
+        );
         assert.equal(await status(post(hook, update)), 200);
-        assert.equal(readDb(dbPath).users.some((u) => u.id === 5004), true);
+        assert.equal(
+          (await readDb(dbPath)).users.some((u) => u.id === 5004),
+          true,
+        );
       },
     );
   } finally {

@@ -7,15 +7,20 @@ export const MAIN_HELP = `Usage: deno task cli <command> [options]
 Answers privacy requests about the users and groups the bot has stored.
 
 Commands:
-  export    write records as json, ndjson or csv
-  inspect   show one record, or a summary of the database
-  purge     delete one record, or all of them
-  migrate   apply pending database migrations
+  export       write records as json, ndjson or csv
+  inspect      show one record, or a summary of the database
+  purge        delete one record, or all of them
+  migrate      apply pending database migrations
+  keygen       print a new data encryption key
+  rotate-key   re-encrypt every record with NEW_DATA_ENCRYPTION_KEY
 
 Global options:
   --database URL   sqlite:PATH or a file path (default: $DATABASE_URL, else sqlite:data/bot.db)
   --help           show help (also after a command: cli export --help)
   --version        print the version
+
+The data key comes from DATA_ENCRYPTION_KEY, else the file DATA_KEY_FILE
+(default secrets/data.key), as for the bot.
 
 Exit codes: 0 done, 1 no record with that id, 2 usage error (nothing changed),
 3 the database could not be opened or written.
@@ -25,6 +30,7 @@ Examples:
   deno task cli inspect
   deno task cli purge --group -1001234567890 --yes
   deno task cli migrate
+  deno task cli keygen
 `;
 
 /** `cli <command> --help`, per command. */
@@ -86,5 +92,24 @@ version. Safe to run any number of times.
 
 Example:
   deno task cli migrate
+`,
+  keygen: `Usage: deno task cli keygen
+
+Prints a new data encryption key: the base64 of 32 random bytes, for
+DATA_ENCRYPTION_KEY or a DATA_KEY_FILE. Keep it apart from the database.
+
+Example:
+  deno task cli keygen > secrets/data.key
+`,
+  "rotate-key":
+    `Usage: DATA_ENCRYPTION_KEY=OLD NEW_DATA_ENCRYPTION_KEY=NEW deno task cli rotate-key
+
+Re-encrypts every record from the current key (DATA_ENCRYPTION_KEY, or the
+DATA_KEY_FILE) to NEW_DATA_ENCRYPTION_KEY in one transaction: if it stops
+midway, the old key still opens the database and nothing is lost. Afterwards,
+configure the new key for the bot and the CLI.
+
+Example:
+  NEW_DATA_ENCRYPTION_KEY="$(deno task cli keygen)" deno task cli rotate-key
 `,
 } as const;

@@ -1,0 +1,110 @@
+import { dirname } from "node:path";
+import { ConfigError, type Env } from "./config.ts";
+import { generateKey, KEY_BYTES } from "./field_cipher.ts";
+
+/** Where the data key file lives when `DATA_KEY_FILE` is not set: outside `data/`. */
+export const DEFAULT_KEY_FILE = "secrets/data.key";
+
+/** A data key and where it came from (for messages). */
+export interface DataKey {
+  key: Uint8Array;
+  source: "DATA_ENCRYPTION_KEY" | "DATA_KEY_FILE";
+  /** The key file's path, when the key came from (or was written to) a file. */
+  path?: string;
+  /** True when this call created the key file. */
+  created: boolean;
+}
+
+/** Options for `loadDataKey`. */
+export interface LoadDataKeyOptions {
+  /** Create the key file when there is no key at all (the bot does, the CLI not). */
+  create: boolean;
+}
+
+/**
+ * Finds the data encryption key: `DATA_ENCRYPTION_KEY` (base64 of 32
+ * bytes), else the file at `DATA_KEY_FILE` (default `secrets/data.key`).
+ * With neither, it creates the file (mode 0600) when `create` is set and
+ * returns undefined otherwise. On Deno Deploy files do not last, so there
+ * the variable is required.
+ */
+export async function loadDataKey(
+  env: Env,
+  options: LoadDataKeyOptions,
+): Promise<DataKey | undefined> {
+  const fromEnv = env.DATA_ENCRYPTION_KEY?.trim();
+  if (fromEnv) {
+    return {
+      key: decodeKey(fromEnv, "DATA_ENCRYPTION_KEY"),
+      source: "DATA_ENCRYPTION_KEY",
+      created: false,
+    };
+  }
+  if (env.DENO_DEPLOYMENT_ID?.trim()) {
+    throw new ConfigError(
+      "DATA_ENCRYPTION_KEY",
+      "is required on Deno Deploy, where files do not last: set it to the output of deno task cli keygen",
+    );
+  }
+  const path = env.DATA_KEY_FILE?.trim() || DEFAULT_KEY_FILE;
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new ConfigError(
+        "DATA_KEY_FILE",
+        `cannot be read at "${path}": ${(error as Error).message}`,
+      );
+    }
+  }
+  if (text !== undefined) {
+    return {
+      key: decodeKey(text.trim(), "DATA_KEY_FILE", path),
+      source: "DATA_KEY_FILE",
+      path,
+      created: false,
+    };
+  }
+  if (!options.create) return undefined;
+  const key = generateKey();
+  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // createNew: never overwrite a key that appeared meanwhile.
+  await Deno.writeTextFile(path, encodeKey(key) + "\n", {
+    createNew: true,
+    mode: 0o600,
+  });
+  return { key, source: "DATA_KEY_FILE", path, created: true };
+}
+
+/** A key as operators handle it: base64 of its 32 bytes. */
+export function encodeKey(key: Uint8Array): string {
+  let binary = "";
+  for (const byte of key) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** Reads a base64 key; a `ConfigError` names `variable` when it is not 32 bytes. */
+export function decodeKey(
+  text: string,
+  variable: string,
+  path?: string,
+): Uint8Array {
+  const where = path === undefined ? "" : ` (in "${path}")`;
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(text)
+      ? Uint8Array.from(atob(text), (char) => char.charCodeAt(0))
+      : undefined;
+  } catch {
+    bytes = undefined;
+  }
+  // The value is a secret: the message says what is wrong, never what it is.
+  if (bytes?.length !== KEY_BYTES) {
+    throw new ConfigError(
+      variable,
+      `must be the base64 of ${KEY_BYTES} random bytes${where}, e.g. from deno task cli keygen`,
+    );
+  }
+  return bytes;
+}
