@@ -5,7 +5,7 @@ import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/data_key.ts";
 import { FieldCipher, WrongKeyError } from "./src/field_cipher.ts";
 import { createLogger, type Logger } from "./src/log.ts";
-import { COMMANDS } from "./src/messages.ts";
+import { type BotContext, commandsFor, DEFAULT_LOCALE } from "./src/i18n.ts";
 import { createRedactor } from "./src/redact.ts";
 import { createReporter, type Reporter } from "./src/reporter.ts";
 import { openSqliteStore } from "./src/sqlite_store.ts";
@@ -77,7 +77,7 @@ async function run(config: Config, deps: RunDeps): Promise<number> {
     return 3;
   }
   try {
-    const bot = createBot(config, { store, reporter });
+    const { bot, i18n } = createBot(config, { store, reporter });
     log.info(`checking BOT_TOKEN with the Bot API at ${config.apiRoot}`);
     try {
       await withTimeout(bot.init(), INIT_TIMEOUT_MS);
@@ -89,7 +89,21 @@ async function run(config: Config, deps: RunDeps): Promise<number> {
       );
       return 1;
     }
-    await optional(log, "setMyCommands", () => bot.api.setMyCommands(COMMANDS));
+    // One menu per language; Telegram matches the two-letter code.
+    for (const locale of i18n.locales) {
+      const language = locale === DEFAULT_LOCALE
+        ? undefined
+        : locale.split("-")[0];
+      await optional(
+        log,
+        `setMyCommands (${locale})`,
+        () =>
+          bot.api.setMyCommands(
+            commandsFor(i18n, locale),
+            language === undefined ? {} : { language_code: language as "pt" },
+          ),
+      );
+    }
     if (config.mode === "polling") await poll(bot, log);
     else await serve(bot, config, { log, store, reporter });
     return 0;
@@ -99,7 +113,7 @@ async function run(config: Config, deps: RunDeps): Promise<number> {
   }
 }
 
-async function poll(bot: Bot, log: Logger): Promise<void> {
+async function poll(bot: Bot<BotContext>, log: Logger): Promise<void> {
   const stop = () => {
     log.info("stopping: finishing the updates in hand");
     bot.stop();
@@ -121,7 +135,11 @@ interface ServeDeps {
   reporter: Reporter;
 }
 
-async function serve(bot: Bot, config: Config, deps: ServeDeps): Promise<void> {
+async function serve(
+  bot: Bot<BotContext>,
+  config: Config,
+  deps: ServeDeps,
+): Promise<void> {
   const { log } = deps;
   const handler = createWebhookHandler(bot, {
     path: config.webhookPath,

@@ -72,7 +72,8 @@ function makeStream(): Update[] {
   return updates;
 }
 
-async function time(bot: Bot, updates: Update[]): Promise<number> {
+// deno-lint-ignore no-explicit-any
+async function time(bot: Bot<any>, updates: Update[]): Promise<number> {
   const start = performance.now();
   for (const update of updates) await bot.handleUpdate(update);
   return performance.now() - start;
@@ -92,7 +93,7 @@ async function fullBot(
 ): Promise<Pass> {
   const store = await openSqliteStore(path, { cipher });
   const silent = createLogger((text) => text, () => {});
-  const bot = createBot({ token: TOKEN, apiRoot: "http://127.0.0.1:9" }, {
+  const { bot } = createBot({ token: TOKEN, apiRoot: "http://127.0.0.1:9" }, {
     store,
     reporter: createReporter(undefined, { log: silent, redact: (t) => t }),
     botInfo,

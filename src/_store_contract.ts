@@ -247,4 +247,40 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       },
     ]);
   });
+
+  test("the last audit entry of an action is found by record and actor", async (store) => {
+    const target = { kind: "user" as const, id: 1 };
+    assert.equal(await store.lastAudit(target, "export", "bot"), undefined);
+    await store.recordAudit({
+      actor: "bot",
+      action: "export",
+      target,
+      records: 1,
+      at: 100,
+    });
+    await store.recordAudit({
+      actor: "bot",
+      action: "export",
+      target,
+      records: 1,
+      at: 300,
+    });
+    await store.recordAudit({
+      actor: "cli",
+      action: "export",
+      target,
+      records: 1,
+      at: 900,
+    });
+    await store.recordAudit({
+      actor: "bot",
+      action: "export",
+      target: { kind: "user", id: 2 },
+      records: 1,
+      at: 950,
+    });
+    assert.equal(await store.lastAudit(target, "export", "bot"), 300);
+    assert.equal(await store.lastAudit(target, "export", "cli"), 900);
+    assert.equal(await store.lastAudit(target, "purge", "bot"), undefined);
+  });
 }

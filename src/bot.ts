@@ -1,6 +1,8 @@
-import { Bot, type BotError, type Context } from "grammy";
+import { Bot, type BotError } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
+import type { I18n } from "@grammyjs/i18n";
 import { help } from "./help.ts";
+import { type BotContext, createI18n } from "./i18n.ts";
 import { privacy } from "./privacy.ts";
 import { Registrar } from "./registrar.ts";
 import { registration } from "./registration.ts";
@@ -11,8 +13,12 @@ import type { Store } from "./store.ts";
 export interface BotSettings {
   token: string;
   apiRoot: string;
-  /** Who users write to for privacy requests, shown in `/privacy`. */
+  /** Who users write to with privacy questions, shown in `/privacy`. */
   privacyContact?: string;
+  /** A link to the full privacy policy, shown as a `/privacy` button. */
+  privacyPolicyUrl?: string;
+  /** Minutes between two in-bot exports of one record; default 60. */
+  exportIntervalMinutes?: number;
 }
 
 /** What the bot is built from. */
@@ -21,6 +27,14 @@ export interface BotDeps {
   reporter: Reporter;
   /** Known bot identity; skips `getMe` (benchmarks, tests). */
   botInfo?: UserFromGetMe;
+  /** The clock in milliseconds, for the export rate limit. */
+  now?: () => number;
+}
+
+/** A built bot and its message catalogs (for per-language command menus). */
+export interface BuiltBot {
+  bot: Bot<BotContext>;
+  i18n: I18n<BotContext>;
 }
 
 /** The updates the bot asks Telegram for; `my_chat_member` tells of its removal. */
@@ -36,20 +50,31 @@ export const ALLOWED_UPDATES = [
  * webhook request is retried), then the features behind an error boundary
  * that reports and lets the bot serve the next update.
  */
-export function createBot(settings: BotSettings, deps: BotDeps): Bot {
-  const bot = new Bot(settings.token, {
+export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
+  const bot = new Bot<BotContext>(settings.token, {
     botInfo: deps.botInfo,
     client: { apiRoot: settings.apiRoot },
   });
-  const report = (error: BotError<Context>) =>
+  const i18n = createI18n();
+  const registrar = new Registrar(deps.store);
+  const report = (error: BotError<BotContext>) =>
     deps.reporter.report(error.error, error.ctx.update);
 
-  bot.use(registration(new Registrar(deps.store)));
+  bot.use(registration(registrar));
+  bot.use(i18n);
   bot.errorBoundary(report).use(
     help(),
-    privacy({ contact: settings.privacyContact }),
+    privacy({
+      store: deps.store,
+      registrar,
+      reporter: deps.reporter,
+      contact: settings.privacyContact,
+      policyUrl: settings.privacyPolicyUrl,
+      exportIntervalMs: (settings.exportIntervalMinutes ?? 60) * 60_000,
+      now: deps.now,
+    }),
   );
   // Polling mode only: what escapes the boundary (a failed registration).
   bot.catch(report);
-  return bot;
+  return { bot, i18n };
 }

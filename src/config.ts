@@ -19,6 +19,10 @@ export interface Config {
   sentry: SentryConfig | undefined;
   /** Who users write to for privacy requests, from `PRIVACY_CONTACT`. */
   privacyContact: string | undefined;
+  /** A link to the full policy, from `PRIVACY_POLICY_URL`. */
+  privacyPolicyUrl: string | undefined;
+  /** Minutes between two in-bot exports, from `PRIVACY_EXPORT_INTERVAL_MINUTES`. */
+  exportIntervalMinutes: number;
 }
 
 /** Crash-report settings; present only when `SENTRY_DSN` is set. */
@@ -73,6 +77,8 @@ export function loadConfig(env: Env): Config {
     port,
     sentry: readSentry(env),
     privacyContact: nonEmpty(env.PRIVACY_CONTACT),
+    privacyPolicyUrl: readHttpUrl(env, "PRIVACY_POLICY_URL"),
+    exportIntervalMinutes: readExportInterval(env),
   };
 }
 
@@ -197,6 +203,18 @@ function readPort(env: Env): number {
     );
   }
   return port;
+}
+
+function readExportInterval(env: Env): number {
+  const value = nonEmpty(env.PRIVACY_EXPORT_INTERVAL_MINUTES);
+  if (value === undefined) return 60;
+  if (!/^\d{1,6}$/.test(value)) {
+    throw new ConfigError(
+      "PRIVACY_EXPORT_INTERVAL_MINUTES",
+      `must be a whole number of minutes (0 for no limit), got "${value}"`,
+    );
+  }
+  return Number(value);
 }
 
 function readSentry(env: Env): SentryConfig | undefined {

@@ -1,10 +1,10 @@
-import { Composer, type Context } from "grammy";
-import { HELP_TEXT, START_TEXT } from "./messages.ts";
+import { Composer } from "grammy";
+import type { BotContext } from "./i18n.ts";
 
-/** The `/start` and `/help` commands. */
-export function help(): Composer<Context> {
-  const composer = new Composer<Context>();
-  composer.command("start", (ctx) => ctx.reply(START_TEXT));
-  composer.command("help", (ctx) => ctx.reply(HELP_TEXT));
+/** The `/start` and `/help` commands, in the sender's language. */
+export function help(): Composer<BotContext> {
+  const composer = new Composer<BotContext>();
+  composer.command("start", (ctx) => ctx.reply(ctx.t("start")));
+  composer.command("help", (ctx) => ctx.reply(ctx.t("help")));
   return composer;
 }

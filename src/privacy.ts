@@ -1,16 +1,285 @@
-import { Composer, type Context } from "grammy";
-import { privacyText } from "./messages.ts";
+import { Composer, InlineKeyboard, InputFile } from "grammy";
+import type { RecordRef } from "./audit.ts";
+import { CliError, EXIT } from "./cli/cli_error.ts";
+import { renderExport } from "./cli/export.ts";
+import { isoTime } from "./cli/formats.ts";
+import type { BotContext } from "./i18n.ts";
+import type { Registrar } from "./registrar.ts";
+import type { Reporter } from "./reporter.ts";
+import type { GroupRecord, Store, UserRecord } from "./store.ts";
 
-/** Options for the privacy feature. */
+/** What the privacy feature needs. */
 export interface PrivacyOptions {
-  /** Who users write to for a copy or erasure, shown in `/privacy`. */
+  store: Store;
+  registrar: Registrar;
+  reporter: Reporter;
+  /** Who users write to with questions, shown in `/privacy`. */
   contact?: string;
+  /** A link to the full policy, shown as a button. */
+  policyUrl?: string;
+  /** The shortest time between two exports of one record, in ms. */
+  exportIntervalMs: number;
+  /** The clock, in milliseconds; replaceable for tests. */
+  now?: () => number;
 }
 
-/** The `/privacy` command: the policy as Telegram's developer terms require. */
-export function privacy(options: PrivacyOptions = {}): Composer<Context> {
-  const composer = new Composer<Context>();
-  const text = privacyText(options.contact);
-  composer.command("privacy", (ctx) => ctx.reply(text));
+// Telegram's stand-in sender for a group's anonymous admins.
+const ANONYMOUS_ADMIN_ID = 1087968824;
+
+// prv:<action>:<kind>:<record id>:<menu opener, 0 for any admin>. Actions:
+// x export, d delete (asks), y yes delete, n no. At most 64 bytes.
+const CALLBACK = /^prv:([xdyn]):([ug]):(-?\d{1,16}):(\d{1,16})$/;
+
+interface Button {
+  action: "x" | "d" | "y" | "n";
+  target: RecordRef & { kind: "user" | "group" };
+  opener: number;
+}
+
+/**
+ * `/privacy`: the policy, what is stored about the user (or, for admins in a
+ * group, about the group) and buttons to export or delete it. Exports and
+ * deletions use the CLI's code and land in the same audit log, as `bot`.
+ */
+export function privacy(options: PrivacyOptions): Composer<BotContext> {
+  const { store } = options;
+  const now = options.now ?? Date.now;
+  const composer = new Composer<BotContext>();
+
+  composer.chatType("private").command("privacy", async (ctx) => {
+    const target = { kind: "user" as const, id: ctx.from.id };
+    const user = await store.getUser(ctx.from.id);
+    const parts = [ctx.t("privacy-policy")];
+    if (options.contact !== undefined) {
+      parts.push(ctx.t("privacy-contact", { contact: options.contact }));
+    }
+    parts.push(
+      user === undefined
+        ? ctx.t("privacy-nothing-stored", { whom: "user" })
+        : describeUser(ctx, user),
+    );
+    await ctx.reply(parts.join("\n\n"), {
+      reply_markup: menu(
+        ctx,
+        { target, opener: ctx.from.id },
+        options.policyUrl,
+      ),
+    });
+  });
+
+  composer.chatType(["group", "supergroup"]).command("privacy", async (ctx) => {
+    const anonymous = ctx.message.sender_chat?.id === ctx.chat.id;
+    if (!anonymous && !await isAdmin(ctx, ctx.from.id)) {
+      await ctx.reply(ctx.t("privacy-admins-only"));
+      return;
+    }
+    const target = { kind: "group" as const, id: ctx.chat.id };
+    const group = await store.getGroup(ctx.chat.id);
+    await ctx.reply(
+      group === undefined
+        ? ctx.t("privacy-nothing-stored", { whom: "group" })
+        : describeGroup(ctx, group),
+      {
+        reply_markup: menu(ctx, {
+          target,
+          // An anonymous admin cannot be told apart: any admin may press.
+          opener: anonymous ? 0 : ctx.from.id,
+        }, options.policyUrl),
+      },
+    );
+  });
+
+  composer.callbackQuery(/^prv:/, async (ctx) => {
+    // Every press is answered, so no client is left spinning, whatever happens.
+    let answered = false;
+    const answer = async (text?: string, alert = false) => {
+      answered = true;
+      await ctx.answerCallbackQuery(
+        text === undefined ? {} : { text, show_alert: alert },
+      );
+    };
+    try {
+      const button = parseButton(ctx.callbackQuery.data);
+      if (button === undefined) return await answer(ctx.t("button-invalid"));
+      if (button.opener !== 0 && button.opener !== ctx.from.id) {
+        return await answer(ctx.t("button-not-yours"), true);
+      }
+      if (button.target.kind === "user" && button.target.id !== ctx.from.id) {
+        return await answer(ctx.t("button-invalid"));
+      }
+      if (button.target.kind === "group") {
+        const chat = ctx.chat;
+        if (chat === undefined || chat.id !== button.target.id) {
+          return await answer(ctx.t("button-invalid"));
+        }
+        if (!await isAdmin(ctx, ctx.from.id)) {
+          return await answer(ctx.t("privacy-admins-only"), true);
+        }
+      }
+      switch (button.action) {
+        case "x":
+          return await answer(...await exportTo(ctx, button));
+        case "d":
+          await ctx.editMessageText(
+            ctx.t(
+              button.target.kind === "user"
+                ? "delete-confirm-user"
+                : "delete-confirm-group",
+            ),
+            { reply_markup: confirmation(ctx, button) },
+          );
+          return await answer();
+        case "y": {
+          const deleted = await store.purge(button.target, "bot");
+          // The next update from them registers them again (SPEC 2 rule 6);
+          // this one, already handled by registration, does not.
+          options.registrar.forget(button.target.id);
+          await ctx.editMessageText(
+            deleted === 0
+              ? ctx.t("privacy-nothing-stored", { whom: button.target.kind })
+              : ctx.t(
+                button.target.kind === "user"
+                  ? "delete-done-user"
+                  : "delete-done-group",
+              ),
+          );
+          return await answer();
+        }
+        case "n":
+          await ctx.editMessageText(ctx.t("delete-cancelled"));
+          return await answer();
+      }
+    } finally {
+      if (!answered) await ctx.answerCallbackQuery().catch(() => {});
+    }
+  });
+
+  // Sends the export as a JSON file; returns the callback answer.
+  async function exportTo(
+    ctx: BotContext,
+    button: Button,
+  ): Promise<[string, boolean]> {
+    const { target } = button;
+    const last = await store.lastAudit(target, "export", "bot");
+    const nextAllowed = last === undefined
+      ? 0
+      : last * 1000 + options.exportIntervalMs;
+    if (now() < nextAllowed) {
+      const time = isoTime(Math.ceil(nextAllowed / 1000)).replace("T", " ")
+        .slice(0, 16);
+      return [ctx.t("export-too-soon", { time }), true];
+    }
+    let document;
+    try {
+      document = await renderExport(store, target, {
+        now: Math.floor(now() / 1000),
+      });
+    } catch (error) {
+      if (error instanceof CliError && error.exitCode === EXIT.notFound) {
+        return [ctx.t("privacy-nothing-stored", { whom: target.kind }), true];
+      }
+      throw error;
+    }
+    try {
+      await ctx.api.sendDocument(
+        target.kind === "user" ? ctx.from!.id : target.id,
+        new InputFile(
+          new TextEncoder().encode(document.text),
+          `privacy-export-${target.kind}-${target.id}.json`,
+        ),
+        { caption: ctx.t("export-caption", { whom: target.kind }) },
+      );
+    } catch (error) {
+      options.reporter.report(error, ctx.update);
+      return [ctx.t("export-failed"), true];
+    }
+    // Recorded only once delivered, so a failed send does not count against
+    // the rate limit.
+    await store.recordAudit({
+      actor: "bot",
+      action: "export",
+      target,
+      records: document.records,
+    });
+    return [ctx.t("export-sent"), false];
+  }
+
   return composer;
+}
+
+function parseButton(data: string): Button | undefined {
+  const match = CALLBACK.exec(data);
+  if (match === null) return undefined;
+  const id = Number(match[3]);
+  const opener = Number(match[4]);
+  if (!Number.isSafeInteger(id) || !Number.isSafeInteger(opener)) {
+    return undefined;
+  }
+  return {
+    action: match[1] as Button["action"],
+    target: { kind: match[2] === "u" ? "user" : "group", id },
+    opener,
+  };
+}
+
+function callbackData(button: Button): string {
+  return `prv:${button.action}:${
+    button.target.kind === "user" ? "u" : "g"
+  }:${button.target.id}:${button.opener}`;
+}
+
+function menu(
+  ctx: BotContext,
+  button: Omit<Button, "action">,
+  policyUrl: string | undefined,
+): InlineKeyboard {
+  const kind = button.target.kind;
+  const keyboard = new InlineKeyboard()
+    .text(
+      ctx.t(`button-export-${kind}`),
+      callbackData({ ...button, action: "x" }),
+    )
+    .text(
+      ctx.t(`button-delete-${kind}`),
+      callbackData({ ...button, action: "d" }),
+    );
+  if (policyUrl !== undefined) {
+    keyboard.row().url(ctx.t("button-policy"), policyUrl);
+  }
+  return keyboard;
+}
+
+function confirmation(ctx: BotContext, button: Button): InlineKeyboard {
+  return new InlineKeyboard()
+    .text(ctx.t("button-yes-delete"), callbackData({ ...button, action: "y" }))
+    .text(ctx.t("button-no-keep"), callbackData({ ...button, action: "n" }));
+}
+
+async function isAdmin(ctx: BotContext, userId: number): Promise<boolean> {
+  if (userId === ANONYMOUS_ADMIN_ID) return false;
+  const member = await ctx.getChatMember(userId);
+  return member.status === "creator" || member.status === "administrator";
+}
+
+function describeUser(ctx: BotContext, user: UserRecord): string {
+  const none = ctx.t("privacy-none");
+  return ctx.t("privacy-your-record", {
+    id: String(user.id),
+    username: user.username === null ? none : `@${user.username}`,
+    firstName: user.first_name,
+    lastName: user.last_name ?? none,
+    language: user.language_code ?? none,
+    registeredAt: isoTime(user.registered_at),
+  });
+}
+
+function describeGroup(ctx: BotContext, group: GroupRecord): string {
+  const none = ctx.t("privacy-none");
+  return ctx.t("privacy-group-record", {
+    id: String(group.id),
+    title: group.title,
+    username: group.username === null ? none : `@${group.username}`,
+    type: group.type,
+    registeredAt: isoTime(group.registered_at),
+  });
 }

@@ -10,8 +10,10 @@ const TELEGRAM_SERVICE_USER_ID = 777000;
  * sender and group are written to the store. Store errors propagate so that
  * a webhook request fails and Telegram delivers the update again.
  */
-export function registration(registrar: Registrar): Composer<Context> {
-  const composer = new Composer<Context>();
+export function registration<C extends Context>(
+  registrar: Registrar,
+): Composer<C> {
+  const composer = new Composer<C>();
   composer.use(async (ctx, next) => {
     await registrar.apply(planRegistration(ctx));
     await next();

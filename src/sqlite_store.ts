@@ -298,6 +298,22 @@ export class SqliteStore implements Store {
     return run(() => this.#audit(record));
   }
 
+  /** When `actor` last did `action` to the record (Unix seconds), if ever. */
+  lastAudit(
+    target: RecordRef,
+    action: AuditEntry["action"],
+    actor: Actor,
+  ): Promise<number | undefined> {
+    return run(() => {
+      const row = this.#db.prepare(
+        "SELECT max(at) AS at FROM audit_log WHERE subject IS ? AND action = ? AND actor = ?",
+      ).get(subjectRef(this.#auditKey, target), action, actor) as {
+        at: number | null;
+      };
+      return row.at ?? undefined;
+    });
+  }
+
   /** The most recent audit entries, newest first. */
   recentAudit(limit: number): Promise<AuditEntry[]> {
     return run(() =>

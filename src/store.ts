@@ -96,6 +96,15 @@ export interface Store {
   purge(target: RecordRef, actor: Actor): Promise<number>;
   /** Appends an entry to the audit log. */
   recordAudit(record: AuditRecord): Promise<void>;
+  /**
+   * When (Unix seconds) `actor` last did `action` to the record, from the
+   * audit log; undefined if never. Rate limits are derived from this.
+   */
+  lastAudit(
+    target: RecordRef,
+    action: AuditEntry["action"],
+    actor: Actor,
+  ): Promise<number | undefined>;
   /** The most recent audit entries, newest first. */
   recentAudit(limit: number): Promise<AuditEntry[]>;
   /**

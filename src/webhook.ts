@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { type Bot, BotError } from "grammy";
+import { type Bot, BotError, type Context } from "grammy";
 import type { Update } from "grammy/types";
 import type { Reporter } from "./reporter.ts";
 import type { Store } from "./store.ts";
@@ -24,8 +24,8 @@ const encoder = new TextEncoder();
  * The HTTP side of webhook mode (SPEC section 4) as a `Deno.serve` handler.
  * The bot must be initialised (`bot.init()`) before the first request.
  */
-export function createWebhookHandler(
-  bot: Bot,
+export function createWebhookHandler<C extends Context>(
+  bot: Bot<C>,
   options: WebhookOptions,
 ): (request: Request) => Promise<Response> {
   const { path, store, reporter } = options;

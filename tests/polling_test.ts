@@ -231,12 +231,29 @@ Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops 
       },
     );
 
-    await t.step("setMyCommands was called at start", () => {
-      assert.deepEqual(
-        (api.callsOf("setMyCommands")[0]?.params.commands as {
+    await t.step("setMyCommands was called at start, once per language", () => {
+      const calls = api.callsOf("setMyCommands").map((call) => ({
+        language: call.params.language_code,
+        commands: call.params.commands as {
           command: string;
-        }[]).map((c) => c.command),
-        ["start", "help", "privacy"],
+          description: string;
+        }[],
+      }));
+      assert.deepEqual(calls.map((call) => call.language), [undefined, "pt"]);
+      for (const call of calls) {
+        assert.deepEqual(call.commands.map((c) => c.command), [
+          "start",
+          "help",
+          "privacy",
+        ]);
+      }
+      assert.equal(
+        calls[0]!.commands[2]!.description,
+        "See, export or delete your data",
+      );
+      assert.equal(
+        calls[1]!.commands[2]!.description,
+        "Ver, exportar ou apagar seus dados",
       );
     });
   } finally {

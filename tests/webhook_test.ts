@@ -262,7 +262,7 @@ Deno.test("a failing setWebhook or setMyCommands is a warning and the bot still 
   });
   const { bot, base } = await startWebhookBot(api, `${dir.path}/bot.db`);
   try {
-    assert.match(bot.stderr, /warning: setMyCommands failed/);
+    assert.match(bot.stderr, /warning: setMyCommands \(en\) failed/);
     await bot.waitForLine(/warning: setWebhook failed/);
     const alice = user(7001);
     assert.equal(

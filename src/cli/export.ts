@@ -79,6 +79,35 @@ export async function exportRecords(
   );
 }
 
+/** A whole export document held in memory, for one record (the bot's export). */
+export interface RenderedExport {
+  text: string;
+  records: number;
+}
+
+/**
+ * The export of `target` as one string, written by the same code as the
+ * CLI's. Records nothing in the audit log: the caller does once the document
+ * reached its reader. Throws the CLI's not-found error when nothing is stored.
+ */
+export async function renderExport(
+  store: Store,
+  target: RecordRef,
+  options: { format?: Format; now?: number } = {},
+): Promise<RenderedExport> {
+  const parts: string[] = [];
+  const sink = new BufferedSink({
+    write: (text) => Promise.resolve(void parts.push(text)),
+  });
+  const count = await writeDocument(sink, await selectRecords(store, target), {
+    format: options.format ?? "json",
+    exportedAt: options.now ?? Math.floor(Date.now() / 1000),
+    onRecord: () => {},
+  });
+  await sink.flush();
+  return { text: parts.join(""), records: count.users + count.groups };
+}
+
 /** How many records of each kind were written. */
 interface Counts {
   users: number;

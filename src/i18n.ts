@@ -1,0 +1,66 @@
+import { fileURLToPath } from "node:url";
+import type { Context } from "grammy";
+import { I18n, type I18nFlavor } from "@grammyjs/i18n";
+
+/** The context every feature sees: grammY's, with `ctx.t` for messages. */
+export type BotContext = Context & I18nFlavor;
+
+/** The language used when the user's is not translated. */
+export const DEFAULT_LOCALE = "en";
+
+/** The folder of Fluent files: one `<locale>.ftl` per language. */
+export const LOCALES_DIR = new URL("./locales/", import.meta.url);
+
+/** The commands in the menu; each has a `cmd-<name>` description per locale. */
+export const COMMAND_NAMES = ["start", "help", "privacy"] as const;
+
+/**
+ * Loads every locale file. A new language is a new `.ftl` file: the
+ * negotiation below picks it up without code changes.
+ */
+export function createI18n(): I18n<BotContext> {
+  const i18n: I18n<BotContext> = new I18n<BotContext>({
+    defaultLocale: DEFAULT_LOCALE,
+    // The plugin takes each locale's name from the path below this folder,
+    // which must not end in a slash.
+    directory: fileURLToPath(LOCALES_DIR).replace(/\/$/, ""),
+    useSession: false,
+    // Fluent wraps values in bidi isolation marks by default; Telegram
+    // clients lay out mixed scripts themselves.
+    fluentBundleOptions: { useIsolating: false },
+    localeNegotiator: (ctx) =>
+      negotiateLocale(ctx.from?.language_code, i18n.locales),
+  });
+  return i18n;
+}
+
+/**
+ * Maps Telegram's `language_code` (an IETF tag such as `pt-br`, `pt` or
+ * `en`) to a loaded locale: the exact tag first, then the first locale of the
+ * same language, else the default.
+ */
+export function negotiateLocale(
+  code: string | undefined,
+  locales: readonly string[],
+): string {
+  if (code === undefined) return DEFAULT_LOCALE;
+  const wanted = code.toLowerCase();
+  const exact = locales.find((locale) => locale.toLowerCase() === wanted);
+  if (exact !== undefined) return exact;
+  const language = wanted.split("-")[0];
+  return locales.find((locale) =>
+    locale.toLowerCase().split("-")[0] === language
+  ) ??
+    DEFAULT_LOCALE;
+}
+
+/** The command menu in one locale, for `setMyCommands`. */
+export function commandsFor(
+  i18n: I18n<BotContext>,
+  locale: string,
+): { command: string; description: string }[] {
+  return COMMAND_NAMES.map((command) => ({
+    command,
+    description: i18n.t(locale, `cmd-${command}`),
+  }));
+}

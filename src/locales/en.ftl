@@ -1,0 +1,97 @@
+# Every message the bot sends, in English. Keys must match pt-BR.ftl (a test
+# checks this); PRIVACY.md is the long version of privacy-policy.
+
+cmd-start = What this bot is
+cmd-help = How to use this bot
+cmd-privacy = See, export or delete your data
+
+start =
+    Hello! I am a registration bot that keeps as little about you as it can.
+
+    I remember who you are (your Telegram id, names, username and app language) and which groups I am in, and nothing else: no messages, no member lists, no activity.
+
+    Send /privacy to see exactly what is stored, get a copy of it or delete it. /help lists the commands.
+
+help =
+    Commands:
+    /start - what this bot is
+    /help - this list
+    /privacy - what is stored about you, with buttons to export or delete it
+
+    In a group, add me and I register the group's title, username and type. Group admins can export or delete the group's record with /privacy there.
+
+privacy-policy =
+    Privacy policy (short version)
+
+    What is stored about you, and why:
+    - your Telegram id: to tell your record apart from others
+    - your username, first name and last name, as Telegram shows them: to know whose record it is
+    - your app's language code: to answer in your language
+    - when I first saw you: to know how old the record is
+
+    About a group I am in: its id, title, username, type and when I first saw it.
+
+    Names, usernames and titles are stored encrypted. Nothing else is kept: no message text, no member lists, no "last seen". Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
+
+    Crash reports: if something goes wrong while handling your message, the operator's Sentry receives the error and the Telegram update that caused it (which can include your message and ids). It is used only to fix the bug and expires there.
+
+    How long: a changed name replaces the old one. When a group becomes a supergroup its record moves to the new id. When I am removed from a group, its record is deleted. Blocking me does not delete your record (you may still use me in groups): use the delete button instead.
+
+privacy-contact = Questions go to the operator of this bot: { $contact }
+
+privacy-your-record =
+    Stored about you right now:
+    - id: { $id }
+    - username: { $username }
+    - first name: { $firstName }
+    - last name: { $lastName }
+    - language: { $language }
+    - first seen: { $registeredAt }
+
+privacy-group-record =
+    Stored about this group right now:
+    - id: { $id }
+    - title: { $title }
+    - username: { $username }
+    - type: { $type }
+    - first seen: { $registeredAt }
+
+privacy-nothing-stored = Nothing is stored about { $whom ->
+        [group] this group
+       *[user] you
+    } right now.
+
+privacy-none = (none)
+
+privacy-admins-only = Only the admins of this group can see, export or delete the group's data. To see your own data, send me /privacy in a private chat.
+
+button-export-user = Export my data
+button-delete-user = Delete my data
+button-export-group = Export the group's data
+button-delete-group = Delete the group's data
+button-policy = Full privacy policy
+button-yes-delete = Yes, delete
+button-no-keep = No, keep it
+
+export-caption = Everything this bot stores about { $whom ->
+        [group] this group
+       *[user] you
+    }, in the JSON format of its privacy tool.
+export-sent = Your export is on its way.
+export-too-soon = You already asked for an export recently. You can ask again at { $time } (UTC).
+export-failed = Sorry, the file could not be sent. Please try again later.
+
+delete-confirm-user = Delete everything this bot stores about you? This cannot be undone.
+delete-confirm-group = Delete everything this bot stores about this group? This cannot be undone.
+delete-done-user =
+    Done: your data is deleted.
+
+    Crash reports already sent to the operator's Sentry expire there on their own. If you use this bot again, it will register you again.
+delete-done-group =
+    Done: this group's data is deleted.
+
+    Crash reports already sent to the operator's Sentry expire there on their own. The group is registered again if the bot stays and sees new messages here.
+delete-cancelled = Nothing was deleted.
+
+button-not-yours = This menu belongs to someone else: send /privacy to open your own.
+button-invalid = This button is no longer valid: send /privacy again.

@@ -1,0 +1,97 @@
+# Todas as mensagens do bot, em português do Brasil. As chaves devem ser as
+# mesmas de en.ftl (um teste confere).
+
+cmd-start = O que é este bot
+cmd-help = Como usar este bot
+cmd-privacy = Ver, exportar ou apagar seus dados
+
+start =
+    Olá! Sou um bot de registro que guarda o mínimo possível sobre você.
+
+    Eu lembro quem você é (seu id do Telegram, nomes, nome de usuário e idioma do app) e em quais grupos estou, e nada mais: nenhuma mensagem, nenhuma lista de membros, nenhuma atividade.
+
+    Envie /privacy para ver exatamente o que está guardado, receber uma cópia ou apagar tudo. /help lista os comandos.
+
+help =
+    Comandos:
+    /start - o que é este bot
+    /help - esta lista
+    /privacy - o que está guardado sobre você, com botões para exportar ou apagar
+
+    Em um grupo, me adicione e eu registro o título, o nome de usuário e o tipo do grupo. Os admins do grupo podem exportar ou apagar o registro do grupo com /privacy lá.
+
+privacy-policy =
+    Política de privacidade (versão curta)
+
+    O que é guardado sobre você, e por quê:
+    - seu id do Telegram: para distinguir o seu registro dos outros
+    - seu nome de usuário, nome e sobrenome, como o Telegram mostra: para saber de quem é o registro
+    - o código de idioma do seu app: para responder no seu idioma
+    - quando te vi pela primeira vez: para saber a idade do registro
+
+    Sobre um grupo em que estou: id, título, nome de usuário, tipo e quando o vi pela primeira vez.
+
+    Nomes, nomes de usuário e títulos são guardados criptografados. Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros, nenhum "visto por último". Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
+
+    Relatórios de erro: se algo der errado ao tratar sua mensagem, o Sentry do operador recebe o erro e a atualização do Telegram que o causou (que pode incluir sua mensagem e seus ids). Isso serve só para corrigir o erro e expira lá.
+
+    Por quanto tempo: um nome alterado substitui o antigo. Quando um grupo vira supergrupo, o registro passa para o novo id. Quando sou removido de um grupo, o registro dele é apagado. Me bloquear não apaga o seu registro (você ainda pode me usar em grupos): use o botão de apagar.
+
+privacy-contact = Dúvidas vão para o operador deste bot: { $contact }
+
+privacy-your-record =
+    Guardado sobre você agora:
+    - id: { $id }
+    - nome de usuário: { $username }
+    - nome: { $firstName }
+    - sobrenome: { $lastName }
+    - idioma: { $language }
+    - visto pela primeira vez: { $registeredAt }
+
+privacy-group-record =
+    Guardado sobre este grupo agora:
+    - id: { $id }
+    - título: { $title }
+    - nome de usuário: { $username }
+    - tipo: { $type }
+    - visto pela primeira vez: { $registeredAt }
+
+privacy-nothing-stored = Nada está guardado sobre { $whom ->
+        [group] este grupo
+       *[user] você
+    } agora.
+
+privacy-none = (nenhum)
+
+privacy-admins-only = Só os admins deste grupo podem ver, exportar ou apagar os dados do grupo. Para ver os seus dados, me envie /privacy em uma conversa privada.
+
+button-export-user = Exportar meus dados
+button-delete-user = Apagar meus dados
+button-export-group = Exportar os dados do grupo
+button-delete-group = Apagar os dados do grupo
+button-policy = Política de privacidade completa
+button-yes-delete = Sim, apagar
+button-no-keep = Não, manter
+
+export-caption = Tudo o que este bot guarda sobre { $whom ->
+        [group] este grupo
+       *[user] você
+    }, no formato JSON da ferramenta de privacidade.
+export-sent = Sua exportação está a caminho.
+export-too-soon = Você já pediu uma exportação há pouco. Pode pedir de novo às { $time } (UTC).
+export-failed = Desculpe, não foi possível enviar o arquivo. Tente de novo mais tarde.
+
+delete-confirm-user = Apagar tudo o que este bot guarda sobre você? Isso não pode ser desfeito.
+delete-confirm-group = Apagar tudo o que este bot guarda sobre este grupo? Isso não pode ser desfeito.
+delete-done-user =
+    Pronto: seus dados foram apagados.
+
+    Relatórios de erro já enviados ao Sentry do operador expiram lá sozinhos. Se você usar este bot de novo, ele vai te registrar de novo.
+delete-done-group =
+    Pronto: os dados deste grupo foram apagados.
+
+    Relatórios de erro já enviados ao Sentry do operador expiram lá sozinhos. O grupo é registrado de novo se o bot continuar aqui e vir novas mensagens.
+delete-cancelled = Nada foi apagado.
+
+button-not-yours = Este menu é de outra pessoa: envie /privacy para abrir o seu.
+button-invalid = Este botão não vale mais: envie /privacy de novo.
