@@ -154,6 +154,13 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
     }
   });
 
+  // Buttons of other bots' messages, or of an older menu layout: answered,
+  // so the client stops waiting, and otherwise ignored.
+  composer.on(
+    "callback_query",
+    (ctx) => ctx.answerCallbackQuery({ text: ctx.t("button-invalid") }),
+  );
+
   // Sends the export as a JSON file; returns the callback answer.
   async function exportTo(
     ctx: BotContext,

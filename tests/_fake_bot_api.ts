@@ -39,6 +39,8 @@ export class FakeBotApi {
   readonly calls: ApiCall[] = [];
   readonly failures = new Map<string, Failure>();
   readonly delays = new Map<string, number>();
+  /** Member statuses for `getChatMember`, keyed "chatId:userId"; default "member". */
+  readonly members = new Map<string, string>();
   #server: Deno.HttpServer<Deno.NetAddr>;
   #queue: Update[] = [];
   #nextUpdateId = 1;
@@ -83,6 +85,20 @@ export class FakeBotApi {
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /** The text of the file sent as `field` in a multipart call. */
+  async fileOf(
+    call: ApiCall,
+    field: string,
+  ): Promise<{ name: string; text: string }> {
+    let value = call.params[field];
+    // grammY sends files as multipart parts referenced by "attach://<part>".
+    if (typeof value === "string" && value.startsWith("attach://")) {
+      value = call.params[value.slice("attach://".length)];
+    }
+    if (!(value instanceof File)) throw new Error(`No file in "${field}"`);
+    return { name: value.name, text: await value.text() };
   }
 
   /** Resolves with the first call of `method` (waiting for it to arrive). */
@@ -140,12 +156,25 @@ export class FakeBotApi {
       case "getUpdates":
         return this.#getUpdates(params);
       case "sendMessage":
+      case "sendDocument":
         return {
           message_id: this.calls.length,
           date: Math.floor(Date.now() / 1000),
-          chat: { id: params.chat_id, type: "private", first_name: "x" },
-          text: params.text,
+          chat: {
+            id: Number(params.chat_id),
+            type: "private",
+            first_name: "x",
+          },
+          ...(method === "sendMessage" ? { text: params.text } : {}),
         };
+      case "getChatMember": {
+        const status =
+          this.members.get(`${params.chat_id}:${params.user_id}`) ?? "member";
+        return {
+          status,
+          user: { id: Number(params.user_id), is_bot: false, first_name: "x" },
+        };
+      }
       default:
         return true;
     }

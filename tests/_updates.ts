@@ -83,3 +83,28 @@ export function myChatMember(
 export function withId(update: Omit<Update, "update_id">, id: number): Update {
   return { ...update, update_id: id } as Update;
 }
+
+let callbackId = 1;
+
+/** A button press on a message of the bot's in `chat`. */
+export function callback(
+  from: User,
+  chat: Chat,
+  data: string,
+): Omit<Update, "update_id"> {
+  return {
+    callback_query: {
+      id: String(callbackId++),
+      from,
+      chat_instance: `instance-${chat.id}`,
+      data,
+      message: {
+        message_id: 99,
+        date: Math.floor(Date.now() / 1000),
+        chat,
+        from: FAKE_BOT,
+        text: "menu",
+      },
+    },
+  } as unknown as Omit<Update, "update_id">;
+}

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import {
+  commandsFor,
+  createI18n,
+  LOCALES_DIR,
+  negotiateLocale,
+} from "./i18n.ts";
+
+// The message ids of one Fluent file: "key = …" at the start of a line.
+async function keysOf(file: string): Promise<Set<string>> {
+  const text = await Deno.readTextFile(new URL(file, LOCALES_DIR));
+  return new Set(
+    [...text.matchAll(/^([a-z][a-z0-9-]*)\s*=/gm)].map((m) => m[1]!),
+  );
+}
+
+async function localeFiles(): Promise<string[]> {
+  const files = [];
+  for await (const entry of Deno.readDir(LOCALES_DIR)) {
+    if (entry.name.endsWith(".ftl")) files.push(entry.name);
+  }
+  return files.sort();
+}
+
+Deno.test("every locale has exactly the keys of the English one", async () => {
+  const files = await localeFiles();
+  assert.deepEqual(files, ["en.ftl", "pt-BR.ftl"]);
+  const english = await keysOf("en.ftl");
+  assert.ok(english.size > 20, "the English keys were not read");
+  for (const file of files) {
+    const keys = await keysOf(file);
+    assert.deepEqual(
+      [...english].filter((key) => !keys.has(key)),
+      [],
+      `missing in ${file}`,
+    );
+    assert.deepEqual(
+      [...keys].filter((key) => !english.has(key)),
+      [],
+      `only in ${file}`,
+    );
+  }
+});
+
+Deno.test("every key the code asks for exists", async () => {
+  const english = await keysOf("en.ftl");
+  const used = new Set<string>();
+  for await (const entry of Deno.readDir(new URL("./", import.meta.url))) {
+    if (!entry.name.endsWith(".ts") || entry.name.endsWith("_test.ts")) {
+      continue;
+    }
+    const code = await Deno.readTextFile(new URL(entry.name, import.meta.url));
+    for (const match of code.matchAll(/\bt\(\s*"([a-z][a-z0-9-]*)"/g)) {
+      used.add(match[1]!);
+    }
+    // Keys built from a kind: `button-export-${kind}` and the like.
+    for (const match of code.matchAll(/t\(\s*`([a-z-]+)\$\{kind\}`/g)) {
+      used.add(`${match[1]}user`);
+      used.add(`${match[1]}group`);
+    }
+  }
+  assert.ok(
+    used.has("privacy-policy") && used.has("button-export-group"),
+    "the code was not read",
+  );
+  assert.deepEqual([...used].filter((key) => !english.has(key)), []);
+});
+
+Deno.test("Telegram language codes map to the loaded locales", () => {
+  const locales = ["en", "pt-BR"];
+  assert.equal(negotiateLocale("pt-br", locales), "pt-BR");
+  assert.equal(negotiateLocale("pt", locales), "pt-BR");
+  assert.equal(negotiateLocale("PT-BR", locales), "pt-BR");
+  assert.equal(negotiateLocale("en-GB", locales), "en");
+  assert.equal(negotiateLocale("xx", locales), "en");
+  assert.equal(negotiateLocale(undefined, locales), "en");
+});
+
+Deno.test("the command menu is translated without Fluent's isolation marks", () => {
+  const i18n = createI18n();
+  assert.deepEqual(commandsFor(i18n, "pt-BR").map((c) => c.description), [
+    "O que é este bot",
+    "Como usar este bot",
+    "Ver, exportar ou apagar seus dados",
+  ]);
+  const text = i18n.t("en", "privacy-contact", { contact: "@op" });
+  assert.equal(text, "Questions go to the operator of this bot: @op");
+});

@@ -1,0 +1,459 @@
+import assert from "node:assert/strict";
+import type { Update } from "grammy/types";
+import { type ApiCall, FakeBotApi } from "./_fake_bot_api.ts";
+import { readDb, tempDir } from "./_db.ts";
+import {
+  runCliProcess,
+  type RunningProgram,
+  startMain,
+  TEST_TOKEN,
+} from "./_main_process.ts";
+import {
+  callback,
+  group,
+  message,
+  privateChat,
+  user,
+  withId,
+} from "./_updates.ts";
+
+const SECRET = "privacy_test_secret";
+const command = (text: string) => ({
+  text,
+  entities: [{ type: "bot_command" as const, offset: 0, length: text.length }],
+});
+
+interface Harness {
+  api: FakeBotApi;
+  bot: RunningProgram;
+  dbPath: string;
+  /** Posts an update to the webhook; resolves once it was fully handled. */
+  send(update: Omit<Update, "update_id">): Promise<void>;
+  /** The calls of `method` made while `action` ran. */
+  during(method: string, action: () => Promise<void>): Promise<ApiCall[]>;
+  stop(): Promise<void>;
+}
+
+async function startBot(
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<Harness> {
+  const api = new FakeBotApi();
+  const dbPath = `${dir}/bot.db`;
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_MODE: "webhook",
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: dbPath,
+    WEBHOOK_SECRET: SECRET,
+    PORT: "0",
+    ...env,
+  });
+  const [, port] = await bot.waitForLine(/on port (\d+)/);
+  let nextId = 1;
+  const send = async (update: Omit<Update, "update_id">) => {
+    const res = await fetch(`http://127.0.0.1:${port}/webhook`, {
+      method: "POST",
+      body: JSON.stringify(withId(update, nextId++)),
+      headers: { "X-Telegram-Bot-Api-Secret-Token": SECRET },
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 200, bot.stderr);
+  };
+  return {
+    api,
+    bot,
+    dbPath,
+    send,
+    async during(method, action) {
+      const before = api.calls.length;
+      await action();
+      return api.calls.slice(before).filter((call) => call.method === method);
+    },
+    async stop() {
+      bot.kill("SIGTERM");
+      const status = await bot.exit();
+      await api.close();
+      assert.equal(status.code, 0, bot.stderr);
+    },
+  };
+}
+
+type Keyboard = { text: string; callback_data?: string; url?: string }[][];
+
+function buttons(call: ApiCall | undefined): Keyboard {
+  return (call?.params.reply_markup as
+    | { inline_keyboard: Keyboard }
+    | undefined)?.inline_keyboard ?? [];
+}
+
+function answerOf(calls: ApiCall[]): { text?: string; show_alert?: boolean } {
+  assert.equal(
+    calls.length,
+    1,
+    "the button press was not answered exactly once",
+  );
+  return calls[0]!.params as { text?: string; show_alert?: boolean };
+}
+
+const zoe = user(4001, {
+  username: "zoe",
+  first_name: "Zoë",
+  last_name: "Z",
+  language_code: "en",
+});
+const zoeChat = privateChat(zoe);
+
+Deno.test("/privacy in a private chat shows the policy, the user's record and the buttons", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path, {
+    PRIVACY_POLICY_URL: "https://example.org/privacy",
+    PRIVACY_CONTACT: "@operator",
+  });
+  try {
+    const [reply] = await h.during(
+      "sendMessage",
+      () => h.send(message(zoe, zoeChat, command("/privacy"))),
+    );
+    const text = reply?.params.text as string;
+    assert.match(text, /^Privacy policy \(short version\)/);
+    assert.match(text, /Questions go to the operator of this bot: @operator/);
+    assert.match(
+      text,
+      /Stored about you right now:\n- id: 4001\n- username: @zoe\n- first name: Zoë\n- last name: Z\n- language: en\n- first seen: \d{4}-\d\d-\d\dT[\d:]+Z$/,
+    );
+    assert.deepEqual(buttons(reply), [
+      [
+        { text: "Export my data", callback_data: "prv:x:u:4001:4001" },
+        { text: "Delete my data", callback_data: "prv:d:u:4001:4001" },
+      ],
+      [{ text: "Full privacy policy", url: "https://example.org/privacy" }],
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("export sends the CLI's JSON document as a file, at most once an hour", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  try {
+    await h.send(message(zoe, zoeChat, command("/privacy")));
+    let first: ApiCall[] = [];
+    const answered = await h.during("answerCallbackQuery", async () => {
+      first = await h.during(
+        "sendDocument",
+        () => h.send(callback(zoe, zoeChat, "prv:x:u:4001:4001")),
+      );
+    });
+    assert.equal(answerOf(answered).text, "Your export is on its way.");
+    assert.equal(first.length, 1);
+    assert.equal(first[0]!.params.chat_id, "4001");
+    const file = await h.api.fileOf(first[0]!, "document");
+    assert.equal(file.name, "privacy-export-user-4001.json");
+    const document = JSON.parse(file.text);
+    const cli = JSON.parse(
+      (await runCliProcess([
+        "--database",
+        h.dbPath,
+        "export",
+        "--user",
+        "4001",
+      ])).stdout,
+    );
+    assert.deepEqual({ ...document, exported_at: "" }, {
+      ...cli,
+      exported_at: "",
+    });
+    assert.deepEqual(document.users[0].username, "zoe");
+
+    const again = await h.during("answerCallbackQuery", async () => {
+      const more = await h.during(
+        "sendDocument",
+        () => h.send(callback(zoe, zoeChat, "prv:x:u:4001:4001")),
+      );
+      assert.deepEqual(more, [], "a second file was sent inside the hour");
+    });
+    const answer = answerOf(again);
+    assert.equal(answer.show_alert, true);
+    assert.match(
+      answer.text ?? "",
+      /^You already asked for an export recently\. You can ask again at \d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)\.$/,
+    );
+
+    const inspect = await runCliProcess(["--database", h.dbPath, "inspect"]);
+    assert.match(
+      inspect.stdout,
+      / bot {2}export {2}user +1 record +subject [0-9a-f]{32}\n/,
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a file that cannot be sent is reported, the user told, and the limit not used up", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  try {
+    h.api.failures.set("sendDocument", {
+      status: 400,
+      description: "Bad Request: file too big",
+    });
+    const answered = await h.during(
+      "answerCallbackQuery",
+      () => h.send(callback(zoe, zoeChat, "prv:x:u:4001:4001")),
+    );
+    assert.deepEqual(answerOf(answered), {
+      callback_query_id: answered[0]!.params.callback_query_id,
+      text: "Sorry, the file could not be sent. Please try again later.",
+      show_alert: true,
+    });
+    assert.match(
+      h.bot.stderr,
+      /error: handling update \d+ failed: GrammyError: Call to 'sendDocument' failed!/,
+    );
+    h.api.failures.delete("sendDocument");
+    const sent = await h.during(
+      "sendDocument",
+      () => h.send(callback(zoe, zoeChat, "prv:x:u:4001:4001")),
+    );
+    assert.equal(sent.length, 1);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("delete asks first; no keeps the record; yes deletes it and only a later update registers again", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  try {
+    await h.send(message(zoe, zoeChat, command("/privacy")));
+    let edits = await h.during(
+      "editMessageText",
+      () => h.send(callback(zoe, zoeChat, "prv:d:u:4001:4001")),
+    );
+    assert.equal(
+      edits[0]?.params.text,
+      "Delete everything this bot stores about you? This cannot be undone.",
+    );
+    assert.deepEqual(buttons(edits[0]), [[
+      { text: "Yes, delete", callback_data: "prv:y:u:4001:4001" },
+      { text: "No, keep it", callback_data: "prv:n:u:4001:4001" },
+    ]]);
+
+    edits = await h.during(
+      "editMessageText",
+      () => h.send(callback(zoe, zoeChat, "prv:n:u:4001:4001")),
+    );
+    assert.equal(edits[0]?.params.text, "Nothing was deleted.");
+    assert.equal((await readDb(h.dbPath)).users.length, 1);
+
+    const answers = await h.during("answerCallbackQuery", async () => {
+      edits = await h.during(
+        "editMessageText",
+        () => h.send(callback(zoe, zoeChat, "prv:y:u:4001:4001")),
+      );
+    });
+    answerOf(answers);
+    assert.match(
+      edits[0]?.params.text as string,
+      /^Done: your data is deleted\.\n\nCrash reports already sent to the operator's Sentry expire there on their own\. If you use this bot again, it will register you again\.$/,
+    );
+    // The confirming press itself did not register Zoë again.
+    assert.deepEqual((await readDb(h.dbPath)).users, []);
+    const cli = await runCliProcess([
+      "--database",
+      h.dbPath,
+      "export",
+      "--user",
+      "4001",
+    ]);
+    assert.equal(cli.code, 1);
+    const inspect = await runCliProcess(["--database", h.dbPath, "inspect"]);
+    assert.match(inspect.stdout, / bot {2}purge {3}user +1 record +subject /);
+
+    await h.send(message(zoe, zoeChat));
+    assert.deepEqual((await readDb(h.dbPath)).users.map((u) => u.id), [4001]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("in a group, admins get the group's menu and others a polite refusal", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  const admin = user(5001, { language_code: "en" });
+  const member = user(5002, { language_code: "en" });
+  const chat = group(-700, "Garden club");
+  h.api.members.set("-700:5001", "administrator");
+  try {
+    let replies = await h.during(
+      "sendMessage",
+      () => h.send(message(member, chat, command("/privacy"))),
+    );
+    assert.match(
+      replies[0]?.params.text as string,
+      /^Only the admins of this group can see, export or delete the group's data\./,
+    );
+    assert.deepEqual(buttons(replies[0]), []);
+
+    replies = await h.during(
+      "sendMessage",
+      () => h.send(message(admin, chat, command("/privacy"))),
+    );
+    assert.match(
+      replies[0]?.params.text as string,
+      /^Stored about this group right now:\n- id: -700\n- title: Garden club\n/,
+    );
+    assert.deepEqual(buttons(replies[0])[0]!.map((b) => b.callback_data), [
+      "prv:x:g:-700:5001",
+      "prv:d:g:-700:5001",
+    ]);
+
+    // Someone else pressing the admin's button.
+    let answers = await h.during(
+      "answerCallbackQuery",
+      () => h.send(callback(member, chat, "prv:d:g:-700:5001")),
+    );
+    assert.equal(
+      answerOf(answers).text,
+      "This menu belongs to someone else: send /privacy to open your own.",
+    );
+
+    const sent = await h.during(
+      "sendDocument",
+      () => h.send(callback(admin, chat, "prv:x:g:-700:5001")),
+    );
+    assert.equal(sent[0]?.params.chat_id, "-700");
+    assert.deepEqual(
+      JSON.parse((await h.api.fileOf(sent[0]!, "document")).text).groups[0]
+        .title,
+      "Garden club",
+    );
+
+    // An anonymous admin's menu: any admin may press it, nobody else.
+    const anonymous = user(1087968824, {
+      is_bot: true,
+      first_name: "Group",
+      username: "GroupAnonymousBot",
+    });
+    replies = await h.during(
+      "sendMessage",
+      () =>
+        h.send(
+          message(anonymous, chat, {
+            ...command("/privacy"),
+            sender_chat: { id: -700, type: "group", title: "Garden club" },
+          }),
+        ),
+    );
+    assert.deepEqual(buttons(replies[0])[0]!.map((b) => b.callback_data), [
+      "prv:x:g:-700:0",
+      "prv:d:g:-700:0",
+    ]);
+    answers = await h.during(
+      "answerCallbackQuery",
+      () => h.send(callback(member, chat, "prv:y:g:-700:0")),
+    );
+    assert.match(
+      answerOf(answers).text ?? "",
+      /^Only the admins of this group/,
+    );
+    assert.equal((await readDb(h.dbPath)).groups.length, 1);
+
+    await h.send(callback(admin, chat, "prv:y:g:-700:0"));
+    assert.deepEqual((await readDb(h.dbPath)).groups, []);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("forged and foreign buttons are answered and change nothing", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  const mallory = user(6001, { language_code: "en" });
+  try {
+    await h.send(message(zoe, zoeChat));
+    const presses: [string, string][] = [
+      [
+        "prv:y:u:4001:4001",
+        "This menu belongs to someone else: send /privacy to open your own.",
+      ],
+      [
+        "prv:y:u:4001:6001",
+        "This button is no longer valid: send /privacy again.",
+      ],
+      [
+        "prv:y:g:-700:6001",
+        "This button is no longer valid: send /privacy again.",
+      ],
+      [
+        "prv:q:u:6001:6001",
+        "This button is no longer valid: send /privacy again.",
+      ],
+      [
+        "something-else",
+        "This button is no longer valid: send /privacy again.",
+      ],
+    ];
+    for (const [data, expected] of presses) {
+      const answers = await h.during(
+        "answerCallbackQuery",
+        () => h.send(callback(mallory, privateChat(mallory), data)),
+      );
+      assert.equal(answerOf(answers).text, expected, data);
+    }
+    assert.deepEqual((await readDb(h.dbPath)).users.map((u) => u.id), [
+      4001,
+      6001,
+    ]);
+    assert.deepEqual(h.api.callsOf("editMessageText"), []);
+    assert.deepEqual(h.api.callsOf("sendDocument"), []);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("/start speaks English, Brazilian Portuguese, and English for unknown languages", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  try {
+    const cases: [string | undefined, RegExp][] = [
+      ["en", /^Hello! I am a registration bot/],
+      ["pt-br", /^Olá! Sou um bot de registro/],
+      ["pt", /^Olá! Sou um bot de registro/],
+      ["xx", /^Hello! I am a registration bot/],
+      [undefined, /^Hello! I am a registration bot/],
+    ];
+    let id = 7000;
+    for (const [language, pattern] of cases) {
+      const sender = user(
+        id++,
+        language === undefined ? {} : { language_code: language },
+      );
+      const [reply] = await h.during(
+        "sendMessage",
+        () => h.send(message(sender, privateChat(sender), command("/start"))),
+      );
+      assert.match(reply?.params.text as string, pattern, String(language));
+    }
+    const portuguese = user(7100, { language_code: "pt-br" });
+    const [reply] = await h.during(
+      "sendMessage",
+      () =>
+        h.send(
+          message(portuguese, privateChat(portuguese), command("/privacy")),
+        ),
+    );
+    assert.match(
+      reply?.params.text as string,
+      /^Política de privacidade \(versão curta\)/,
+    );
+    assert.deepEqual(buttons(reply)[0]!.map((b) => b.text), [
+      "Exportar meus dados",
+      "Apagar meus dados",
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
