@@ -104,18 +104,43 @@ async function fullBot(
   return { firstMs, warmMs };
 }
 
+const ROUNDS = 3;
+
+// Best of ROUNDS, plain and encrypted interleaved, each on a fresh database:
+// this machine's timings wander by tens of percent between runs.
+async function best(
+  updates: Update[],
+  dir: string,
+): Promise<{ plain: Pass; encrypted: Pass }> {
+  const plain: Pass[] = [];
+  const encrypted: Pass[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    plain.push(await fullBot(updates, `${dir}/plain_${round}.db`));
+    encrypted.push(
+      await fullBot(
+        updates,
+        `${dir}/encrypted_${round}.db`,
+        await FieldCipher.fromKey(generateKey()),
+      ),
+    );
+  }
+  const min = (passes: Pass[]) => ({
+    firstMs: Math.min(...passes.map((pass) => pass.firstMs)),
+    warmMs: Math.min(...passes.map((pass) => pass.warmMs)),
+  });
+  return { plain: min(plain), encrypted: min(encrypted) };
+}
+
 const updates = makeStream();
 const dir = await Deno.makeTempDir({ prefix: "registration_bench_" });
 try {
   const bare = new Bot(TOKEN, { botInfo });
   await time(bare, updates.slice(0, 10_000)); // warm up the JIT
-  const bareMs = await time(bare, updates);
-  const plain = await fullBot(updates, `${dir}/plain.db`);
-  const encrypted = await fullBot(
-    updates,
-    `${dir}/encrypted.db`,
-    await FieldCipher.fromKey(generateKey()),
-  );
+  let bareMs = Infinity;
+  for (let round = 0; round < ROUNDS; round++) {
+    bareMs = Math.min(bareMs, await time(bare, updates));
+  }
+  const { plain, encrypted } = await best(updates, dir);
 
   const row = (name: string, ms: number, note = "") =>
     `${name.padEnd(46)} ${ms.toFixed(0).padStart(7)} ms ${
@@ -126,7 +151,7 @@ try {
   console.log(
     `${UPDATES} updates from ${USERS} users (${HOT_USERS} send ${
       HOT_SHARE * 100
-    }%), ${GROUPS} groups`,
+    }%), ${GROUPS} groups; best of ${ROUNDS}`,
   );
   console.log(row("bare grammY, no middleware", bareMs));
   console.log(row("full bot, empty database (10k new users)", plain.firstMs));

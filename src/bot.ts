@@ -61,8 +61,12 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
     deps.reporter.report(error.error, error.ctx.update);
 
   bot.use(registration(registrar));
-  bot.use(i18n);
-  bot.errorBoundary(report).use(
+  // Most updates are plain messages that no feature answers: after
+  // registration they leave with one filter check, and locale negotiation
+  // and the features' own filters run only for commands and buttons.
+  const answerable = bot.on(["message:entities:bot_command", "callback_query"]);
+  answerable.use(i18n);
+  answerable.errorBoundary(report).use(
     help(),
     privacy({
       store: deps.store,
