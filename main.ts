@@ -5,7 +5,7 @@ import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/data_key.ts";
 import { FieldCipher, WrongKeyError } from "./src/field_cipher.ts";
 import { createLogger, type Logger } from "./src/log.ts";
-import { type BotContext, commandsFor, DEFAULT_LOCALE } from "./src/i18n.ts";
+import { type BotContext, setCommandMenus } from "./src/i18n.ts";
 import { createRedactor } from "./src/redact.ts";
 import { createReporter, type Reporter } from "./src/reporter.ts";
 import { openSqliteStore } from "./src/sqlite_store.ts";
@@ -89,21 +89,10 @@ async function run(config: Config, deps: RunDeps): Promise<number> {
       );
       return 1;
     }
-    // One menu per language; Telegram matches the two-letter code.
-    for (const locale of i18n.locales) {
-      const language = locale === DEFAULT_LOCALE
-        ? undefined
-        : locale.split("-")[0];
-      await optional(
-        log,
-        `setMyCommands (${locale})`,
-        () =>
-          bot.api.setMyCommands(
-            commandsFor(i18n, locale),
-            language === undefined ? {} : { language_code: language as "pt" },
-          ),
-      );
-    }
+    await setCommandMenus(bot.api, i18n, (locale, error) =>
+      log.warn(
+        `setMyCommands (${locale}) failed, continuing without it: ${error.message}`,
+      ));
     if (config.mode === "polling") await poll(bot, log);
     else await serve(bot, config, { log, store, reporter });
     return 0;

@@ -6,15 +6,9 @@ import type {
   UserRecord,
 } from "./store.ts";
 
-/** The encrypted columns of each table (PRIVACY.md lists them too). */
-export const ENCRYPTED_COLUMNS = {
-  users: ["username", "first_name", "last_name"],
-  groups: ["username", "title"],
-} as const;
-
-/** The stored form of a user's encrypted columns, in `ENCRYPTED_COLUMNS` order. */
+/** The stored form of a user's encrypted columns: username, first and last name. */
 export type UserCells = [string | null, string | null, string | null];
-/** The stored form of a group's encrypted columns, in `ENCRYPTED_COLUMNS` order. */
+/** The stored form of a group's encrypted columns: username and title. */
 export type GroupCells = [string | null, string | null];
 
 /**

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
-import type { Context } from "grammy";
+import type { Api, Context } from "grammy";
+import type { LanguageCode } from "grammy/types";
 import { I18n, type I18nFlavor } from "@grammyjs/i18n";
 
 /** The context every feature sees: grammY's, with `ctx.t` for messages. */
@@ -63,4 +64,29 @@ export function commandsFor(
     command,
     description: i18n.t(locale, `cmd-${command}`),
   }));
+}
+
+/**
+ * Sets the command menu once per locale: the default locale's for everyone,
+ * the others for their two-letter language. A failure is passed to
+ * `onError` and the rest go on: the menu is a convenience.
+ */
+export async function setCommandMenus(
+  api: Api,
+  i18n: I18n<BotContext>,
+  onError: (locale: string, error: Error) => void,
+): Promise<void> {
+  for (const locale of i18n.locales) {
+    const language = locale === DEFAULT_LOCALE
+      ? undefined
+      : locale.split("-")[0] as LanguageCode;
+    try {
+      await api.setMyCommands(
+        commandsFor(i18n, locale),
+        language === undefined ? {} : { language_code: language },
+      );
+    } catch (error) {
+      onError(locale, error as Error);
+    }
+  }
 }

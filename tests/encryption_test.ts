@@ -69,7 +69,10 @@ Deno.test("with only BOT_TOKEN the bot makes a key file, stores ciphertext, and 
   for (const name of NAMES) {
     assert.ok(!raw.includes(latin1(name)), `"${name}" is in the database file`);
   }
-  // The key itself never reaches the output.
+  // Neither decrypted values nor the key itself reach the log.
+  for (const name of NAMES) {
+    assert.ok(!bot.stderr.includes(name), `"${name}" was logged`);
+  }
   assert.ok(!bot.stderr.includes((await Deno.readTextFile(keyFile)).trim()));
 
   const exported = await runCliProcess([

@@ -185,7 +185,7 @@ const ENCODERS: Record<Format, Encoder> = {
  * Writes a whole export document record by record. The JSON document is
  * written incrementally too, so `--all` never holds every record at once.
  */
-export async function writeDocument(
+async function writeDocument(
   sink: BufferedSink,
   records: Records,
   options: DocumentOptions,
