@@ -90,6 +90,7 @@ export class SqliteStore implements Store {
   #moveGroup: StatementSync;
   #dataVersion: StatementSync;
   #insertAudit: StatementSync;
+  #keyCheck: StatementSync;
   #auditKey: Uint8Array;
 
   /** Wraps an open, migrated database; use `openSqliteStore`. */
@@ -124,6 +125,9 @@ export class SqliteStore implements Store {
          registered_at = min(groups.registered_at, excluded.registered_at)`,
     );
     this.#dataVersion = db.prepare("PRAGMA data_version");
+    this.#keyCheck = db.prepare(
+      "SELECT key_id FROM data_key_check WHERE id = 1",
+    );
     this.#insertAudit = db.prepare(
       "INSERT INTO audit_log (at, actor, action, kind, subject, records) VALUES (?, ?, ?, ?, ?, ?)",
     );
@@ -143,16 +147,18 @@ export class SqliteStore implements Store {
     const current = await this.#readable(() => this.getUser(user.id));
     if (current !== undefined && sameUser(current, user)) return;
     const [username, firstName, lastName] = await this.#codec.encodeUser(user);
-    await run(() => {
-      this.#upsertUser.run(
-        user.id,
-        username,
-        firstName,
-        lastName,
-        user.language_code,
-        now,
-      );
-    });
+    await run(() =>
+      this.#write(() => {
+        this.#upsertUser.run(
+          user.id,
+          username,
+          firstName,
+          lastName,
+          user.language_code,
+          now,
+        );
+      })
+    );
   }
 
   /** Inserts the group, or updates its fields keeping `registered_at`. */
@@ -160,9 +166,11 @@ export class SqliteStore implements Store {
     const current = await this.#readable(() => this.getGroup(group.id));
     if (current !== undefined && sameGroup(current, group)) return;
     const [username, title] = await this.#codec.encodeGroup(group);
-    await run(() => {
-      this.#upsertGroup.run(group.id, username, title, group.type, now);
-    });
+    await run(() =>
+      this.#write(() => {
+        this.#upsertGroup.run(group.id, username, title, group.type, now);
+      })
+    );
   }
 
   /**
@@ -176,7 +184,7 @@ export class SqliteStore implements Store {
       ? undefined
       : await this.#codec.encodeGroup({ ...old, id: toId, type: "supergroup" });
     return await run(() =>
-      this.#transaction(() => {
+      this.#write(() => {
         if (old !== undefined && cells !== undefined) {
           this.#moveGroup.run(toId, cells[0], cells[1], old.registered_at);
         }
@@ -367,6 +375,23 @@ export class SqliteStore implements Store {
       if (error instanceof TamperedError) return undefined;
       throw error;
     }
+  }
+
+  // Writes values encrypted before the transaction began. The key check is
+  // read inside it, so if another process (rotate-key) re-encrypted the
+  // database meanwhile, nothing is written under the old key.
+  #write<T>(body: () => T): T {
+    const cipher = this.#codec.cipher;
+    if (cipher === undefined) return this.#transaction(body);
+    return this.#transaction(() => {
+      const check = this.#keyCheck.get() as { key_id: string } | undefined;
+      if (check !== undefined && check.key_id !== cipher.keyId) {
+        throw new WrongKeyError(
+          `The database was re-encrypted with key ${check.key_id} by another process: restart with that key in DATA_ENCRYPTION_KEY`,
+        );
+      }
+      return body();
+    });
   }
 
   #transaction<T>(body: () => T): T {

@@ -343,3 +343,27 @@ Deno.test("SQLite, encrypted: a plaintext database is encrypted the first time a
     await store.close();
   });
 });
+
+Deno.test("SQLite, encrypted: after another process rotated the key, the old key writes nothing", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const oldCipher = await FieldCipher.fromKey(key);
+    const bot = await openSqliteStore(path, { cipher: oldCipher });
+    await bot.upsertUser(zoe, 1);
+    const cli = await openSqliteStore(path, { cipher: oldCipher });
+    const newCipher = await FieldCipher.fromKey(generateKey());
+    await cli.rotateKey(newCipher);
+    await cli.close();
+    await assert.rejects(
+      bot.upsertUser({ ...zoe, id: 78 }, 2),
+      (error: Error) =>
+        error instanceof WrongKeyError &&
+        /re-encrypted with key \w+ by another process/.test(error.message),
+    );
+    await bot.close();
+    const reopened = await openSqliteStore(path, { cipher: newCipher });
+    assert.equal(await reopened.getUser(78), undefined);
+    assert.equal((await reopened.getUser(77))?.first_name, "Zoëname");
+    await reopened.close();
+  });
+});
