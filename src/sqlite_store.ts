@@ -377,17 +377,16 @@ export class SqliteStore implements Store {
     }
   }
 
-  // Writes values encrypted before the transaction began. The key check is
-  // read inside it, so if another process (rotate-key) re-encrypted the
-  // database meanwhile, nothing is written under the old key.
+  // Writes values encoded before the transaction began. The key check is
+  // read inside it, so if another process bound or rotated the key
+  // meanwhile (a first keyed open, rotate-key), nothing is written under the
+  // old key, nor as plaintext into an encrypted database.
   #write<T>(body: () => T): T {
-    const cipher = this.#codec.cipher;
-    if (cipher === undefined) return this.#transaction(body);
     return this.#transaction(() => {
       const check = this.#keyCheck.get() as { key_id: string } | undefined;
-      if (check !== undefined && check.key_id !== cipher.keyId) {
+      if (check !== undefined && check.key_id !== this.#codec.cipher?.keyId) {
         throw new WrongKeyError(
-          `The database was re-encrypted with key ${check.key_id} by another process: restart with that key in DATA_ENCRYPTION_KEY`,
+          `The database was encrypted with key ${check.key_id} by another process: restart with that key in DATA_ENCRYPTION_KEY`,
         );
       }
       return body();

@@ -358,12 +358,32 @@ Deno.test("SQLite, encrypted: after another process rotated the key, the old key
       bot.upsertUser({ ...zoe, id: 78 }, 2),
       (error: Error) =>
         error instanceof WrongKeyError &&
-        /re-encrypted with key \w+ by another process/.test(error.message),
+        /database was encrypted with key \w+ by another process/.test(
+          error.message,
+        ),
     );
     await bot.close();
     const reopened = await openSqliteStore(path, { cipher: newCipher });
     assert.equal(await reopened.getUser(78), undefined);
     assert.equal((await reopened.getUser(77))?.first_name, "Zoëname");
     await reopened.close();
+  });
+});
+
+Deno.test("SQLite: a store opened without a key writes no plaintext once another process bound one", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const plain = await openSqliteStore(path);
+    await plain.upsertUser(zoe, 1);
+    // The first keyed open encrypts the rows and binds the key.
+    await (await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(key),
+    })).close();
+    await assert.rejects(
+      plain.upsertUser({ ...zoe, id: 79 }, 2),
+      WrongKeyError,
+    );
+    await plain.close();
+    assert.deepEqual(await leakedNames(path), []);
   });
 });
