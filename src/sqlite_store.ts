@@ -25,6 +25,9 @@ import {
 } from "./store.ts";
 
 const PAGE_SIZE = 1000;
+const USER_COLUMNS =
+  "id, username, first_name, last_name, language_code, registered_at";
+const GROUP_COLUMNS = "id, username, title, type, registered_at";
 const CRYPTO_BATCH = 100;
 
 /** Options for `openSqliteStore`. */
@@ -111,10 +114,10 @@ export class SqliteStore implements Store {
          username = excluded.username, title = excluded.title, type = excluded.type`,
     );
     this.#getUser = db.prepare(
-      "SELECT id, username, first_name, last_name, language_code, registered_at FROM users WHERE id = ?",
+      `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`,
     );
     this.#getGroup = db.prepare(
-      "SELECT id, username, title, type, registered_at FROM groups WHERE id = ?",
+      `SELECT ${GROUP_COLUMNS} FROM groups WHERE id = ?`,
     );
     this.#deleteUser = db.prepare("DELETE FROM users WHERE id = ?");
     this.#deleteGroup = db.prepare("DELETE FROM groups WHERE id = ?");
@@ -261,19 +264,18 @@ export class SqliteStore implements Store {
       const row = this.#db.prepare(
         `SELECT (SELECT count(*) FROM users) AS users,
                 (SELECT count(*) FROM groups) AS groups,
-                min((SELECT min(registered_at) FROM users), (SELECT min(registered_at) FROM groups)) AS both_min,
-                coalesce((SELECT min(registered_at) FROM users), (SELECT min(registered_at) FROM groups)) AS any_min,
-                max((SELECT max(registered_at) FROM users), (SELECT max(registered_at) FROM groups)) AS both_max,
-                coalesce((SELECT max(registered_at) FROM users), (SELECT max(registered_at) FROM groups)) AS any_max,
-                (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) AS size`,
+                min(registered_at) AS oldest,
+                max(registered_at) AS newest,
+                (SELECT page_count FROM pragma_page_count()) *
+                  (SELECT page_size FROM pragma_page_size()) AS size
+         FROM (SELECT registered_at FROM users UNION ALL SELECT registered_at FROM groups)`,
       ).get() as Record<string, number | null>;
-      // SQLite's two-argument min/max return NULL when either side is NULL.
       return {
         users: Number(row.users),
         groups: Number(row.groups),
         schemaVersion: currentVersion(this.#db),
-        oldestRegistration: row.both_min ?? row.any_min ?? null,
-        newestRegistration: row.both_max ?? row.any_max ?? null,
+        oldestRegistration: row.oldest,
+        newestRegistration: row.newest,
         sizeBytes: Number(row.size),
       };
     });
@@ -421,10 +423,6 @@ function run<T>(body: () => T): Promise<T> {
     );
   }
 }
-
-const USER_COLUMNS =
-  "id, username, first_name, last_name, language_code, registered_at";
-const GROUP_COLUMNS = "id, username, title, type, registered_at";
 
 // Reads pages of PAGE_SIZE rows by id (keyset pagination): faster than a
 // row-by-row cursor, and each page is a short read, so a long export never
