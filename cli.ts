@@ -1,9 +1,9 @@
 import "./src/node_warnings.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import type { RecordRef } from "./src/audit.ts";
+import type { RecordRef } from "./src/store/audit.ts";
 import { CliError, EXIT, usageError } from "./src/cli/cli_error.ts";
-import { exportRecords } from "./src/cli/export.ts";
-import { type Format, FORMATS } from "./src/cli/formats.ts";
+import { exportRecords } from "./src/privacy/export.ts";
+import { type Format, FORMATS } from "./src/privacy/formats.ts";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "./src/cli/help.ts";
 import { inspect } from "./src/cli/inspect.ts";
 import { type CliIo, processIo } from "./src/cli/io.ts";
@@ -17,10 +17,10 @@ import {
   loadDatabaseLocation,
   parseDatabaseUrl,
 } from "./src/config.ts";
-import { decodeKey, loadDataKey } from "./src/data_key.ts";
-import { FieldCipher } from "./src/field_cipher.ts";
-import { openSqliteStore } from "./src/sqlite_store.ts";
-import { type Store, StoreError } from "./src/store.ts";
+import { decodeKey, loadDataKey } from "./src/crypto/data_key.ts";
+import { FieldCipher } from "./src/crypto/field_cipher.ts";
+import { openSqliteStore } from "./src/store/sqlite_store.ts";
+import { type Store, StoreError } from "./src/store/store.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 

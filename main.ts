@@ -2,14 +2,14 @@ import "./src/node_warnings.ts";
 import type { Bot } from "grammy";
 import { ALLOWED_UPDATES, createBot } from "./src/bot.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
-import { type DataKey, encodeKey, loadDataKey } from "./src/data_key.ts";
-import { FieldCipher, WrongKeyError } from "./src/field_cipher.ts";
+import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
+import { FieldCipher, WrongKeyError } from "./src/crypto/field_cipher.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { type BotContext, setCommandMenus } from "./src/i18n.ts";
 import { createRedactor } from "./src/redact.ts";
 import { createReporter, type Reporter } from "./src/reporter.ts";
-import { openSqliteStore } from "./src/sqlite_store.ts";
-import type { Store } from "./src/store.ts";
+import { openSqliteStore } from "./src/store/sqlite_store.ts";
+import type { Store } from "./src/store/store.ts";
 import { createWebhookHandler } from "./src/webhook.ts";
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration, 3 store. */

@@ -6,9 +6,9 @@
  * Run with `deno task bench:export`.
  */
 import { DatabaseSync } from "node:sqlite";
-import { decodeKey, encodeKey } from "../src/data_key.ts";
-import { FieldCipher, generateKey } from "../src/field_cipher.ts";
-import { openSqliteStore } from "../src/sqlite_store.ts";
+import { decodeKey, encodeKey } from "../src/crypto/data_key.ts";
+import { FieldCipher, generateKey } from "../src/crypto/field_cipher.ts";
+import { openSqliteStore } from "../src/store/sqlite_store.ts";
 
 const SIZES = [100_000, 1_000_000];
 const root = new URL("../", import.meta.url);

@@ -9,8 +9,8 @@ import type { Update, UserFromGetMe } from "grammy/types";
 import { createBot } from "../src/bot.ts";
 import { createLogger } from "../src/log.ts";
 import { createReporter } from "../src/reporter.ts";
-import { FieldCipher, generateKey } from "../src/field_cipher.ts";
-import { openSqliteStore } from "../src/sqlite_store.ts";
+import { FieldCipher, generateKey } from "../src/crypto/field_cipher.ts";
+import { openSqliteStore } from "../src/store/sqlite_store.ts";
 
 const UPDATES = 100_000;
 const USERS = 10_000;

@@ -1,13 +1,13 @@
 import { Bot, type BotError } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import type { I18n } from "@grammyjs/i18n";
-import { help } from "./help.ts";
+import { help } from "./features/help.ts";
 import { type BotContext, createI18n } from "./i18n.ts";
-import { privacy } from "./privacy.ts";
+import { privacy } from "./features/privacy.ts";
 import { Registrar } from "./registrar.ts";
-import { registration } from "./registration.ts";
+import { registration } from "./features/registration.ts";
 import type { Reporter } from "./reporter.ts";
-import type { Store } from "./store.ts";
+import type { Store } from "./store/store.ts";
 
 /** The settings `createBot` reads. */
 export interface BotSettings {

@@ -45,11 +45,8 @@ Deno.test("every locale has exactly the keys of the English one", async () => {
 Deno.test("every key the code asks for exists", async () => {
   const english = await keysOf("en.ftl");
   const used = new Set<string>();
-  for await (const entry of Deno.readDir(new URL("./", import.meta.url))) {
-    if (!entry.name.endsWith(".ts") || entry.name.endsWith("_test.ts")) {
-      continue;
-    }
-    const code = await Deno.readTextFile(new URL(entry.name, import.meta.url));
+  for await (const file of sourceFiles(new URL("./", import.meta.url))) {
+    const code = await Deno.readTextFile(file);
     for (const match of code.matchAll(/\bt\(\s*"([a-z][a-z0-9-]*)"/g)) {
       used.add(match[1]!);
     }
@@ -86,3 +83,14 @@ Deno.test("the command menu is translated without Fluent's isolation marks", () 
   const text = i18n.t("en", "privacy-contact", { contact: "@op" });
   assert.equal(text, "Questions go to the operator of this bot: @op");
 });
+
+// Every non-test TypeScript file under `dir`, in its subfolders too.
+async function* sourceFiles(dir: URL): AsyncIterable<URL> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory) {
+      yield* sourceFiles(new URL(`${entry.name}/`, dir));
+    } else if (entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) {
+      yield new URL(entry.name, dir);
+    }
+  }
+}

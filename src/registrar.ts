@@ -1,4 +1,4 @@
-import type { GroupFields, Store, UserFields } from "./store.ts";
+import type { GroupFields, Store, UserFields } from "./store/store.ts";
 
 /** What one update asks the store to do (SPEC section 2, rules 1-5). */
 export interface RegistrationPlan {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Registrar } from "./registrar.ts";
-import { openSqliteStore } from "./sqlite_store.ts";
-import type { Store } from "./store.ts";
+import { openSqliteStore } from "./store/sqlite_store.ts";
+import type { Store } from "./store/store.ts";
 
 // The real SQLite store, with a count of the calls that write.
 async function countingStore(): Promise<{ store: Store; writes: string[] }> {

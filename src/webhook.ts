@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { type Bot, BotError, type Context } from "grammy";
 import type { Update } from "grammy/types";
 import type { Reporter } from "./reporter.ts";
-import type { Store } from "./store.ts";
+import type { Store } from "./store/store.ts";
 
 /** Telegram sends updates far smaller; anything bigger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024;

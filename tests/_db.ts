@@ -1,8 +1,11 @@
 import { DatabaseSync } from "node:sqlite";
-import { decodeKey } from "../src/data_key.ts";
-import { FieldCipher } from "../src/field_cipher.ts";
-import { openSqliteStore, type SqliteStore } from "../src/sqlite_store.ts";
-import type { GroupRecord, UserRecord } from "../src/store.ts";
+import { decodeKey } from "../src/crypto/data_key.ts";
+import { FieldCipher } from "../src/crypto/field_cipher.ts";
+import {
+  openSqliteStore,
+  type SqliteStore,
+} from "../src/store/sqlite_store.ts";
+import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 import { TEST_DATA_KEY } from "./_main_process.ts";
 
 /** The cipher of `TEST_DATA_KEY` (or of another base64 key). */

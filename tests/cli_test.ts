@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { parse as parseCsv } from "csv-parse/sync";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "../src/cli/help.ts";
-import type { GroupFields, UserFields } from "../src/store.ts";
+import type { GroupFields, UserFields } from "../src/store/store.ts";
 import { openTestStore, readDb, tempDir } from "./_db.ts";
 import { runCliProcess, taskFlags, TEST_DATA_KEY } from "./_main_process.ts";
 

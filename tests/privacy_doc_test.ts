@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { loadMigrations } from "../src/migrations.ts";
+import { loadMigrations } from "../src/store/migrations.ts";
 
 // Every column the migrations create, read back from a real SQLite schema.
 async function migratedColumns(): Promise<Set<string>> {

@@ -1,8 +1,8 @@
-import type { RecordRef } from "../audit.ts";
-import type { Store } from "../store.ts";
+import type { RecordRef } from "../store/audit.ts";
+import type { Store } from "../store/store.ts";
 import { notFound } from "./cli_error.ts";
-import { describeGroup, describeUser, table } from "./describe.ts";
-import { isoTime } from "./formats.ts";
+import { describeGroup, describeUser, table } from "../privacy/describe.ts";
+import { isoTime } from "../privacy/formats.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `inspect`. */

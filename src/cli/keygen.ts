@@ -1,5 +1,5 @@
-import { encodeKey } from "../data_key.ts";
-import { generateKey } from "../field_cipher.ts";
+import { encodeKey } from "../crypto/data_key.ts";
+import { generateKey } from "../crypto/field_cipher.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `keygen`. */

@@ -1,4 +1,4 @@
-import type { Store } from "../store.ts";
+import type { Store } from "../store/store.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `migrate`. */

@@ -1,8 +1,8 @@
-import type { RecordRef } from "../audit.ts";
-import type { Store } from "../store.ts";
+import type { RecordRef } from "../store/audit.ts";
+import type { Store } from "../store/store.ts";
 import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
-import { describeGroup, describeUser } from "./describe.ts";
-import { plural } from "./export.ts";
+import { describeGroup, describeUser } from "../privacy/describe.ts";
+import { plural } from "../privacy/export.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `purge`. */

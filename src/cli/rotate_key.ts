@@ -1,7 +1,7 @@
-import { FieldCipher } from "../field_cipher.ts";
-import type { Store } from "../store.ts";
+import { FieldCipher } from "../crypto/field_cipher.ts";
+import type { Store } from "../store/store.ts";
 import { usageError } from "./cli_error.ts";
-import { plural } from "./export.ts";
+import { plural } from "../privacy/export.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `rotate-key`. */

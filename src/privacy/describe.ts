@@ -1,4 +1,4 @@
-import type { GroupRecord, UserRecord } from "../store.ts";
+import type { GroupRecord, UserRecord } from "../store/store.ts";
 import { isoTime } from "./formats.ts";
 
 /** A user record as aligned, human-readable lines. */

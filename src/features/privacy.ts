@@ -1,12 +1,12 @@
 import { Composer, InlineKeyboard, InputFile } from "grammy";
-import type { RecordRef } from "./audit.ts";
-import { CliError, EXIT } from "./cli/cli_error.ts";
-import { renderExport } from "./cli/export.ts";
-import { isoTime } from "./cli/formats.ts";
-import type { BotContext } from "./i18n.ts";
-import type { Registrar } from "./registrar.ts";
-import type { Reporter } from "./reporter.ts";
-import type { GroupRecord, Store, UserRecord } from "./store.ts";
+import type { RecordRef } from "../store/audit.ts";
+import { CliError, EXIT } from "../cli/cli_error.ts";
+import { renderExport } from "../privacy/export.ts";
+import { isoTime } from "../privacy/formats.ts";
+import type { BotContext } from "../i18n.ts";
+import type { Registrar } from "../registrar.ts";
+import type { Reporter } from "../reporter.ts";
+import type { GroupRecord, Store, UserRecord } from "../store/store.ts";
 
 /** What the privacy feature needs. */
 export interface PrivacyOptions {

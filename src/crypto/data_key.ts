@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { ConfigError, type Env } from "./config.ts";
+import { ConfigError, type Env } from "../config.ts";
 import { generateKey, KEY_BYTES } from "./field_cipher.ts";
 
 /** Where the data key file lives when `DATA_KEY_FILE` is not set: outside `data/`. */

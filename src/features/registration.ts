@@ -1,5 +1,5 @@
 import { Composer, type Context } from "grammy";
-import type { Registrar, RegistrationPlan } from "./registrar.ts";
+import type { Registrar, RegistrationPlan } from "../registrar.ts";
 
 // Telegram's own service account: it "sends" channel posts that are
 // auto-forwarded into discussion groups. It is not a person.

@@ -9,7 +9,7 @@ import {
   generateKey,
   TamperedError,
   WrongKeyError,
-} from "./field_cipher.ts";
+} from "../crypto/field_cipher.ts";
 
 storeContract("SQLite", () => openSqliteStore(":memory:"));
 
@@ -73,7 +73,7 @@ Deno.test("SQLite: a failing migration rolls back and the store does not open", 
         version: 1,
         name: "init",
         sql: await Deno.readTextFile(
-          new URL("../migrations/0001_init.sql", import.meta.url),
+          new URL("../../migrations/sqlite/0001_init.sql", import.meta.url),
         ),
       },
       {

@@ -1,5 +1,5 @@
 import type { Actor, AuditEntry, RecordRef } from "./audit.ts";
-import type { FieldCipher } from "./field_cipher.ts";
+import type { FieldCipher } from "../crypto/field_cipher.ts";
 
 /** A registered Telegram user, exactly the columns of SPEC section 2. */
 export interface UserRecord {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { openSqliteStore } from "../sqlite_store.ts";
-import { memoryIo } from "./_memory_io.ts";
+import { openSqliteStore } from "../store/sqlite_store.ts";
+import { memoryIo } from "../cli/_memory_io.ts";
 import { exportRecords } from "./export.ts";
 
 async function storeWith(users: number) {

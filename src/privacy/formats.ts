@@ -1,4 +1,4 @@
-import type { GroupRecord, UserRecord } from "../store.ts";
+import type { GroupRecord, UserRecord } from "../store/store.ts";
 
 /** The export formats of SPEC section 6. */
 export const FORMATS = ["json", "ndjson", "csv"] as const;

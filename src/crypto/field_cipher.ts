@@ -1,4 +1,4 @@
-import { StoreError } from "./store.ts";
+import { StoreError } from "../store/store.ts";
 
 /** Bytes in a data key (AES-256). */
 export const KEY_BYTES = 32;

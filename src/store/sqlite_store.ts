@@ -10,8 +10,8 @@ import {
   type FieldCipher,
   TamperedError,
   WrongKeyError,
-} from "./field_cipher.ts";
-import { FieldCodec } from "./field_codec.ts";
+} from "../crypto/field_cipher.ts";
+import { FieldCodec } from "../crypto/field_codec.ts";
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,

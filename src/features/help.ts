@@ -1,5 +1,5 @@
 import { Composer } from "grammy";
-import type { BotContext } from "./i18n.ts";
+import type { BotContext } from "../i18n.ts";
 
 /** The `/start` and `/help` commands, in the sender's language. */
 export function help(): Composer<BotContext> {

@@ -1,6 +1,6 @@
-import type { RecordRef } from "../audit.ts";
-import type { GroupRecord, Store, UserRecord } from "../store.ts";
-import { CliError, EXIT, notFound } from "./cli_error.ts";
+import type { RecordRef } from "../store/audit.ts";
+import type { GroupRecord, Store, UserRecord } from "../store/store.ts";
+import { CliError, EXIT, notFound } from "../cli/cli_error.ts";
 import {
   CSV_HEADER,
   csvGroup,
@@ -11,7 +11,7 @@ import {
   isoTime,
   userMembers,
 } from "./formats.ts";
-import { BufferedSink, type CliIo, writerSink } from "./io.ts";
+import { BufferedSink, type CliIo, writerSink } from "../cli/io.ts";
 
 /** Options of `export`. */
 export interface ExportOptions {

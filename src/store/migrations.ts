@@ -5,7 +5,7 @@ export interface Migration {
   sql: string;
 }
 
-const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url);
+const MIGRATIONS_DIR = new URL("../../migrations/sqlite/", import.meta.url);
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 /** Reads the migration files in version order; versions must be 1, 2, 3, … */

@@ -4,7 +4,7 @@ import type {
   GroupRecord,
   UserFields,
   UserRecord,
-} from "./store.ts";
+} from "../store/store.ts";
 
 /** The stored form of a user's encrypted columns: username, first and last name. */
 export type UserCells = [string | null, string | null, string | null];
