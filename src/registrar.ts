@@ -1,16 +1,11 @@
-import type { GroupFields, Store, UserFields } from "./store/store.ts";
+import type {
+  GroupFields,
+  RegistrationPlan,
+  Store,
+  UserFields,
+} from "./store/store.ts";
 
-/** What one update asks the store to do (SPEC section 2, rules 1-5). */
-export interface RegistrationPlan {
-  /** The sender to register, when it is a person. */
-  user?: UserFields;
-  /** A group upgraded to a supergroup: move its record first. */
-  move?: { fromId: number; toId: number };
-  /** The group or supergroup chat to register. */
-  group?: GroupFields;
-  /** The bot was removed from this group: delete its record. */
-  removeGroupId?: number;
-}
+export type { RegistrationPlan };
 
 /** Options for `Registrar`. */
 export interface RegistrarOptions {
@@ -104,7 +99,7 @@ export class Registrar {
   }
 
   async #recheck(nowMs: number): Promise<void> {
-    const version = await this.#store.externalVersion();
+    const version = await this.#store.erasureVersion();
     if (this.#version !== undefined && version !== this.#version) {
       this.#written.clear();
     }

@@ -63,7 +63,7 @@ Deno.test("a change by another process empties the cache at the next check", asy
   let clock = 0;
   let version = 1;
   const watched = Object.assign(Object.create(store), {
-    externalVersion: () => Promise.resolve(version),
+    erasureVersion: () => Promise.resolve(version),
   }) as Store;
   const registrar = new Registrar(watched, {
     recheckMs: 1000,

@@ -137,7 +137,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
   test("the store answers pings and knows its schema version", async (store) => {
     await store.ping();
     assert.ok(await store.schemaVersion() >= 1);
-    assert.equal(typeof await store.externalVersion(), "number");
+    assert.equal(typeof await store.erasureVersion(), "number");
   });
 
   test("iteration streams every record in id order", async (store) => {

@@ -1,4 +1,5 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { UserFromGetMe } from "grammy/types";
 import { dirname } from "node:path";
 import {
   type Actor,
@@ -17,6 +18,7 @@ import {
   type AuditRecord,
   type GroupFields,
   type GroupRecord,
+  type RegistrationPlan,
   type Store,
   StoreError,
   type StoreSummary,
@@ -223,7 +225,7 @@ export class SqliteStore implements Store {
   }
 
   /** SQLite's `data_version`: it changes when another connection commits. */
-  externalVersion(): Promise<number> {
+  erasureVersion(): Promise<number> {
     return run(() =>
       Number((this.#dataVersion.get() as { data_version: number }).data_version)
     );
@@ -342,6 +344,48 @@ export class SqliteStore implements Store {
   ping(): Promise<void> {
     return run(() => {
       this.#db.prepare("SELECT 1").get();
+    });
+  }
+
+  /** TODO(issue 8/10): one transaction for all plans; erasure dates. */
+  async register(
+    plans: readonly RegistrationPlan[],
+    now: number,
+  ): Promise<void> {
+    for (const plan of plans) {
+      if (plan.user !== undefined) await this.upsertUser(plan.user, now);
+      if (plan.move !== undefined) {
+        await this.moveGroup(plan.move.fromId, plan.move.toId);
+      }
+      if (plan.group !== undefined) await this.upsertGroup(plan.group, now);
+      if (plan.removeGroupId !== undefined) {
+        await this.deleteGroup(plan.removeGroupId);
+      }
+    }
+  }
+
+  /** TODO(issue 8): a real write probe. */
+  checkWritable(): Promise<void> {
+    return this.ping();
+  }
+
+  /** The bot's own profile stored by `setup`, if any. */
+  botProfile(): Promise<UserFromGetMe | undefined> {
+    return run(() => {
+      const row = this.#db.prepare(
+        "SELECT profile FROM bot_profile WHERE id = 1",
+      ).get() as { profile: string } | undefined;
+      return row === undefined ? undefined : JSON.parse(row.profile);
+    });
+  }
+
+  /** Stores the bot's own profile (`getMe`). */
+  saveBotProfile(profile: UserFromGetMe): Promise<void> {
+    return run(() => {
+      this.#db.prepare(
+        `INSERT INTO bot_profile (id, profile, saved_at) VALUES (1, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET profile = excluded.profile, saved_at = excluded.saved_at`,
+      ).run(JSON.stringify(profile), Math.floor(Date.now() / 1000));
     });
   }
 

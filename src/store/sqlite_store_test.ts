@@ -101,7 +101,7 @@ Deno.test("SQLite: another connection's commit changes the external version", as
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
     const store = await openSqliteStore(path);
-    const before = await store.externalVersion();
+    const before = await store.erasureVersion();
     await store.upsertUser({
       id: 1,
       username: null,
@@ -110,14 +110,14 @@ Deno.test("SQLite: another connection's commit changes the external version", as
       language_code: null,
     }, 1);
     assert.equal(
-      await store.externalVersion(),
+      await store.erasureVersion(),
       before,
       "own writes do not count",
     );
     const other = new DatabaseSync(path);
     other.exec("DELETE FROM users");
     other.close();
-    assert.notEqual(await store.externalVersion(), before);
+    assert.notEqual(await store.erasureVersion(), before);
     await store.close();
   });
 });

@@ -1,4 +1,5 @@
 import type { Actor, AuditEntry, RecordRef } from "./audit.ts";
+import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 
 /** A registered Telegram user, exactly the columns of SPEC section 2. */
@@ -30,6 +31,24 @@ export type UserFields = Omit<UserRecord, "registered_at">;
 
 /** What an update tells about a group: the record without its first sighting. */
 export type GroupFields = Omit<GroupRecord, "registered_at">;
+
+/** What one update asks the store to do (registration rules 1-6 in PRIVACY.md). */
+export interface RegistrationPlan {
+  /** The sender to register, when it is a person. */
+  user?: UserFields;
+  /** A group upgraded to a supergroup: move its record first. */
+  move?: { fromId: number; toId: number };
+  /** The group or supergroup chat to register. */
+  group?: GroupFields;
+  /** The bot was removed from this group: delete its record. */
+  removeGroupId?: number;
+  /**
+   * When the person acted (Telegram's `date`, Unix seconds). A user or group
+   * purged later than this is not registered again by this plan; an update
+   * dated in the same second as the purge does register them.
+   */
+  sentAt?: number;
+}
 
 /** Figures about a store for `inspect`. */
 export interface StoreSummary {
@@ -78,10 +97,18 @@ export interface Store {
   /** The group with this id, if stored. */
   getGroup(id: number): Promise<GroupRecord | undefined>;
   /**
-   * A number that changes when another process may have changed the records,
-   * so that in-memory caches of what was written can be dropped.
+   * Applies the plans in order in one transaction (group commit: concurrent
+   * updates share one commit and one fsync). Resolves only once that
+   * transaction is durably committed; rejects with `StoreError` (or
+   * `WrongKeyError`) when it could not be, having written nothing.
    */
-  externalVersion(): Promise<number>;
+  register(plans: readonly RegistrationPlan[], now: number): Promise<void>;
+  /**
+   * The erasure counter: it changes whenever any process or instance
+   * deleted or moved a record, so that in-memory caches of what was written
+   * must be dropped before the next write is skipped.
+   */
+  erasureVersion(): Promise<number>;
   /** Every user, streamed in id order without loading them all. */
   iterateUsers(): AsyncIterable<UserRecord>;
   /** Every group, streamed in id order without loading them all. */
@@ -114,8 +141,18 @@ export interface Store {
   rotateKey(next: FieldCipher): Promise<number>;
   /** The audit log's reference for a record (see `subjectRef`). */
   auditSubject(target: RecordRef): Promise<string | null>;
-  /** Succeeds when the store answers queries (health checks). */
+  /** Succeeds when the store answers queries. */
   ping(): Promise<void>;
+  /**
+   * Succeeds only when a write like a registration's could be committed now
+   * (lock free, disk writable, data key current); for `/healthz`. Never waits
+   * long for a lock.
+   */
+  checkWritable(): Promise<void>;
+  /** The bot's own profile stored by `setup`, if any. */
+  botProfile(): Promise<UserFromGetMe | undefined>;
+  /** Stores the bot's own profile (`getMe`); it is not personal data. */
+  saveBotProfile(profile: UserFromGetMe): Promise<void>;
   /** The highest applied migration. */
   schemaVersion(): Promise<number>;
   /** Releases the connection; the store is unusable afterwards. */
