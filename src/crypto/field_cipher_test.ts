@@ -63,10 +63,201 @@ Deno.test("a value from another key names both keys", async () => {
   assert.notEqual(one.keyId, two.keyId);
   await assert.rejects(
     two.decrypt(await one.encrypt("x", context), context),
-    WrongKeyError,
+    (error: Error) =>
+      error instanceof WrongKeyError &&
+      error.message ===
+        `The stored ${context} was encrypted with key ${one.keyId}, but DATA_ENCRYPTION_KEY is key ${two.keyId}`,
   );
 });
 
 Deno.test("a key must have 32 bytes", async () => {
   await assert.rejects(FieldCipher.fromKey(new Uint8Array(16)), RangeError);
 });
+
+// Written by the WebCrypto implementation this module had before it moved to
+// node:crypto (commit 456176b), with the key bytes 1, 8, 15, ... below. They
+// pin the stored format: every database written so far holds such values.
+const vectorKey = new Uint8Array(32).map((_, i) => i * 7 + 1);
+const vectorKeyId = "2d2d230d";
+const vectors = [
+  {
+    plaintext: "Alice",
+    context: "users.first_name for id 1",
+    sealed: "v1.2d2d230d.euQg1HoF6MjoECbDvJ_iEQHk2fHs9Hi_cetqvQGVtH30",
+  },
+  {
+    plaintext: "",
+    context: "users.last_name for id 42",
+    sealed: "v1.2d2d230d.C7441hNuqAhPDf0daQq7l5OWv94ZMGYpV6cBuA",
+  },
+  {
+    plaintext: "Zoë 🦊",
+    context: "users.username for id -100123",
+    sealed: "v1.2d2d230d.OM8-izxEQQESUlHKPoW4WIG4vHZKMf-uMeWfgmIRiUYIhBuLKA",
+  },
+  {
+    plaintext: "Ünïcødé group ✓",
+    context: "groups.title for id -1001234567890",
+    sealed:
+      "v1.2d2d230d.IrnX60D-he2hoFEyjcTjvMAMx0YcrDF_UZ2Gkvhu-iQbW6IvcWQVLHfIu64gr8SEpg",
+  },
+  {
+    plaintext: "privacy-bot data key check",
+    context: "data_key_check",
+    sealed:
+      "v1.2d2d230d.qK36EHYDwLzM136NDwLUt3wtWMQ1dhs_tQuejycb3FpKAnLFZDoZF-n0gwmgWCwZZaf0Mpcf",
+  },
+  {
+    plaintext:
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    context: "users.first_name for id 9007199254740991",
+    sealed:
+      "v1.2d2d230d.NDaHYw1FAiDw3NouLEaauC-UZdy2Rgamz92A_1bZPKhFwYsaaG1wGrsyYU22U-GZUzYATKieu9O57m4JCPqCglPF_snqpbxrhBiGumgYhMN4keIluKuKAGeOEaKFmeGoTPg",
+  },
+];
+
+Deno.test("values written by the WebCrypto implementation still decrypt", async () => {
+  const cipher = await FieldCipher.fromKey(vectorKey);
+  assert.equal(cipher.keyId, vectorKeyId);
+  for (const { plaintext, context, sealed } of vectors) {
+    assert.equal(await cipher.decrypt(sealed, context), plaintext);
+    assert.equal(cipher.decryptSync(sealed, context), plaintext);
+  }
+});
+
+Deno.test("the key id is the fingerprint WebCrypto computes", async () => {
+  for (const raw of [vectorKey, generateKey(), generateKey()]) {
+    assert.equal((await FieldCipher.fromKey(raw)).keyId, await webKeyId(raw));
+  }
+});
+
+Deno.test("values written now decrypt with WebCrypto, and the other way round", async () => {
+  const raw = generateKey();
+  const cipher = await FieldCipher.fromKey(raw);
+  const reference = await WebCryptoReference.fromKey(raw, cipher.keyId);
+  for (const { plaintext, context } of vectors) {
+    const sealedAsync = await cipher.encrypt(plaintext, context);
+    const sealedSync = cipher.encryptSync(plaintext, context);
+    assert.equal(await reference.decrypt(sealedAsync, context), plaintext);
+    assert.equal(await reference.decrypt(sealedSync, context), plaintext);
+    const byReference = await reference.encrypt(plaintext, context);
+    assert.equal(cipher.decryptSync(byReference, context), plaintext);
+  }
+});
+
+Deno.test("the synchronous variants enforce the same binding and integrity", async () => {
+  const cipher = await FieldCipher.fromKey(generateKey());
+  const other = FieldCipher.fromKeySync(generateKey());
+  const sealed = cipher.encryptSync("Alice", context);
+  assert.throws(
+    () => cipher.decryptSync(sealed, "users.first_name for id 2"),
+    TamperedError,
+  );
+  assert.throws(() => other.decryptSync(sealed, context), WrongKeyError);
+  assert.throws(() => FieldCipher.fromKeySync(new Uint8Array(31)), RangeError);
+});
+
+Deno.test("a shortened authentication tag is tampering", async () => {
+  const cipher = await FieldCipher.fromKey(generateKey());
+  const sealed = cipher.encryptSync("Alice", context);
+  const [version, keyId, body] = sealed.split(".");
+  const bytes = fromBase64url(body!);
+  for (const cut of [4, 12, 16]) {
+    const short = `${version}.${keyId}.${
+      toBase64url(bytes.subarray(0, bytes.length - cut))
+    }`;
+    assert.throws(() => cipher.decryptSync(short, context), TamperedError);
+  }
+  assert.throws(
+    () =>
+      cipher.decryptSync(`${sealed.slice(0, -2)}*${sealed.slice(-1)}`, context),
+    TamperedError,
+  );
+});
+
+// An independent AES-256-GCM implementation of the stored format, on
+// WebCrypto as the module was first written.
+class WebCryptoReference {
+  #key: CryptoKey;
+  #keyId: string;
+
+  private constructor(key: CryptoKey, keyId: string) {
+    this.#key = key;
+    this.#keyId = keyId;
+  }
+
+  static async fromKey(raw: Uint8Array, keyId: string) {
+    const key = await crypto.subtle.importKey(
+      "raw",
+      raw as Uint8Array<ArrayBuffer>,
+      "AES-GCM",
+      false,
+      ["encrypt", "decrypt"],
+    );
+    return new WebCryptoReference(key, keyId);
+  }
+
+  async encrypt(plaintext: string, context: string): Promise<string> {
+    const nonce = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = new Uint8Array(
+      await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv: nonce, additionalData: encode(context) },
+        this.#key,
+        encode(plaintext),
+      ),
+    );
+    const joined = new Uint8Array(12 + sealed.length);
+    joined.set(nonce);
+    joined.set(sealed, 12);
+    return `v1.${this.#keyId}.${toBase64url(joined)}`;
+  }
+
+  async decrypt(encoded: string, context: string): Promise<string> {
+    const [version, keyId, body] = encoded.split(".");
+    assert.equal(version, "v1");
+    assert.equal(keyId, this.#keyId);
+    const bytes = fromBase64url(body!);
+    const plain = await crypto.subtle.decrypt(
+      {
+        name: "AES-GCM",
+        iv: bytes.subarray(0, 12),
+        additionalData: encode(context),
+      },
+      this.#key,
+      bytes.subarray(12),
+    );
+    return new TextDecoder().decode(plain);
+  }
+}
+
+async function webKeyId(raw: Uint8Array): Promise<string> {
+  const label = encode("privacy-bot key id\0");
+  const joined = new Uint8Array(label.length + raw.length);
+  joined.set(label);
+  joined.set(raw, label.length);
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", joined),
+  );
+  return Array.from(
+    digest.subarray(0, 4),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+function encode(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(text);
+}
+
+function toBase64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
+}
+
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}

@@ -24,61 +24,94 @@ export class FieldCodec {
     this.cipher = cipher;
   }
 
-  /** The user's encrypted columns, encrypted in parallel. */
+  /** The user's encrypted columns. */
   encodeUser(user: UserFields): Promise<UserCells> {
-    return Promise.all([
+    return settle(() => this.encodeUserSync(user));
+  }
+
+  /** The user's encrypted columns, synchronously. */
+  encodeUserSync(user: UserFields): UserCells {
+    return [
       this.#encode(user.username, "users", "username", user.id),
       this.#encode(user.first_name, "users", "first_name", user.id),
       this.#encode(user.last_name, "users", "last_name", user.id),
-    ]);
+    ];
   }
 
-  /** The group's encrypted columns, encrypted in parallel. */
+  /** The group's encrypted columns. */
   encodeGroup(group: GroupFields): Promise<GroupCells> {
-    return Promise.all([
+    return settle(() => this.encodeGroupSync(group));
+  }
+
+  /** The group's encrypted columns, synchronously. */
+  encodeGroupSync(group: GroupFields): GroupCells {
+    return [
       this.#encode(group.username, "groups", "username", group.id),
       this.#encode(group.title, "groups", "title", group.id),
-    ]);
+    ];
   }
 
   /** A stored user row with its fields decrypted. */
-  async decodeUser(row: UserRecord): Promise<UserRecord> {
+  decodeUser(row: UserRecord): Promise<UserRecord> {
+    return settle(() => this.decodeUserSync(row));
+  }
+
+  /** A stored user row with its fields decrypted, synchronously. */
+  decodeUserSync(row: UserRecord): UserRecord {
     if (this.cipher === undefined) return { ...row };
-    const [username, first_name, last_name] = await Promise.all([
-      this.#decode(row.username, "users", "username", row.id),
-      this.#decode(row.first_name, "users", "first_name", row.id),
-      this.#decode(row.last_name, "users", "last_name", row.id),
-    ]);
-    return { ...row, username, first_name: first_name ?? "", last_name };
+    const username = this.#decode(row.username, "users", "username", row.id);
+    const firstName = this.#decode(
+      row.first_name,
+      "users",
+      "first_name",
+      row.id,
+    );
+    const lastName = this.#decode(row.last_name, "users", "last_name", row.id);
+    return {
+      ...row,
+      username,
+      first_name: firstName ?? "",
+      last_name: lastName,
+    };
   }
 
   /** A stored group row with its fields decrypted. */
-  async decodeGroup(row: GroupRecord): Promise<GroupRecord> {
+  decodeGroup(row: GroupRecord): Promise<GroupRecord> {
+    return settle(() => this.decodeGroupSync(row));
+  }
+
+  /** A stored group row with its fields decrypted, synchronously. */
+  decodeGroupSync(row: GroupRecord): GroupRecord {
     if (this.cipher === undefined) return { ...row };
-    const [username, title] = await Promise.all([
-      this.#decode(row.username, "groups", "username", row.id),
-      this.#decode(row.title, "groups", "title", row.id),
-    ]);
+    const username = this.#decode(row.username, "groups", "username", row.id);
+    const title = this.#decode(row.title, "groups", "title", row.id);
     return { ...row, username, title: title ?? "" };
   }
 
   /** The key check value for the cipher's key. */
-  async keyCheck(): Promise<string> {
-    return await this.#requireCipher().encrypt(
-      KEY_CHECK_TEXT,
-      KEY_CHECK_CONTEXT,
-    );
+  keyCheck(): Promise<string> {
+    return settle(() => this.keyCheckSync());
+  }
+
+  /** The key check value for the cipher's key, synchronously. */
+  keyCheckSync(): string {
+    return this.#requireCipher().encryptSync(KEY_CHECK_TEXT, KEY_CHECK_CONTEXT);
+  }
+
+  /** Rejects with `WrongKeyError` unless `check` was made with the cipher's key. */
+  verifyKeyCheck(keyId: string, check: string): Promise<void> {
+    return settle(() => this.verifyKeyCheckSync(keyId, check));
   }
 
   /** Throws `WrongKeyError` unless `check` was made with the cipher's key. */
-  async verifyKeyCheck(keyId: string, check: string): Promise<void> {
+  verifyKeyCheckSync(keyId: string, check: string): void {
     const cipher = this.#requireCipher();
     const mismatch = new WrongKeyError(
       `DATA_ENCRYPTION_KEY (key ${cipher.keyId}) is not the key this database was encrypted with (key ${keyId})`,
     );
     if (keyId !== cipher.keyId) throw mismatch;
     try {
-      if (await cipher.decrypt(check, KEY_CHECK_CONTEXT) === KEY_CHECK_TEXT) {
+      if (cipher.decryptSync(check, KEY_CHECK_CONTEXT) === KEY_CHECK_TEXT) {
         return;
       }
     } catch {
@@ -92,18 +125,34 @@ export class FieldCodec {
     return this.cipher;
   }
 
-  #encode(value: string | null, table: string, column: string, id: number) {
-    if (value === null || this.cipher === undefined) {
-      return Promise.resolve(value);
-    }
-    return this.cipher.encrypt(value, context(table, column, id));
+  #encode(
+    value: string | null,
+    table: string,
+    column: string,
+    id: number,
+  ): string | null {
+    if (value === null || this.cipher === undefined) return value;
+    return this.cipher.encryptSync(value, context(table, column, id));
   }
 
-  #decode(value: string | null, table: string, column: string, id: number) {
-    if (value === null || this.cipher === undefined) {
-      return Promise.resolve(value);
-    }
-    return this.cipher.decrypt(value, context(table, column, id));
+  #decode(
+    value: string | null,
+    table: string,
+    column: string,
+    id: number,
+  ): string | null {
+    if (value === null || this.cipher === undefined) return value;
+    return this.cipher.decryptSync(value, context(table, column, id));
+  }
+}
+
+// Runs synchronous work behind the async API, turning a throw into a
+// rejection as the async versions always did.
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
