@@ -1,11 +1,20 @@
 import { timingSafeEqual } from "node:crypto";
 import { type Bot, BotError, type Context } from "grammy";
 import type { Update } from "grammy/types";
+import { WrongKeyError } from "./crypto/field_cipher.ts";
+import type { Logger } from "./log.ts";
 import type { Reporter } from "./reporter.ts";
-import type { Store } from "./store/store.ts";
+import { type Store, StoreError } from "./store/store.ts";
+import { checkUpdate } from "./update_check.ts";
 
 /** Telegram sends updates far smaller; anything bigger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** How long a request's body may take to arrive once its headers have. */
+export const BODY_TIMEOUT_MS = 10_000;
+
+/** How long `/healthz` waits for the store's write probe before saying 503. */
+export const HEALTH_TIMEOUT_MS = 2_000;
 
 /** What the webhook handler needs. */
 export interface WebhookOptions {
@@ -15,47 +24,74 @@ export interface WebhookOptions {
   secret: string;
   store: Store;
   reporter: Reporter;
+  /** Told when `/healthz` turns failing (with the cause) or healthy again. */
+  log?: Logger;
+  /** Overrides `BODY_TIMEOUT_MS` (tests). */
+  bodyTimeoutMs?: number;
+  /** Overrides `HEALTH_TIMEOUT_MS` (tests). */
+  healthTimeoutMs?: number;
 }
 
 const SECRET_HEADER = "x-telegram-bot-api-secret-token";
 const encoder = new TextEncoder();
 
 /**
- * The HTTP side of webhook mode (SPEC section 4) as a `Deno.serve` handler.
+ * The HTTP side of webhook mode as a `Deno.serve` handler. It never throws:
+ * 401 without the secret, 413 over 1 MiB, 408 for a body that stalls, 400 for
+ * a truncated body or anything that is not a well-formed update, 500 only when
+ * the store could not write the update's registration (Telegram sends it
+ * again), and 200 otherwise, also when a feature failed after registration.
  * The bot must be initialised (`bot.init()`) before the first request.
  */
 export function createWebhookHandler<C extends Context>(
   bot: Bot<C>,
   options: WebhookOptions,
 ): (request: Request) => Promise<Response> {
-  const { path, store, reporter } = options;
+  const { path, reporter } = options;
   const secret = encoder.encode(options.secret);
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
+  const checkHealth = healthCheck(options);
   return async (request) => {
     const url = new URL(request.url);
     if (url.pathname === "/healthz" && request.method === "GET") {
-      return await health(store);
+      await discard(request);
+      return await checkHealth();
     }
     if (url.pathname !== path || request.method !== "POST") {
+      await discard(request);
       return text(404, "Not found");
     }
     if (!secretMatches(request.headers.get(SECRET_HEADER), secret)) {
-      await request.body?.cancel();
+      await discard(request);
       return text(401, "Unauthorized");
     }
-    const body = await readBody(request, MAX_BODY_BYTES);
-    if (body === undefined) return text(413, "Payload too large");
-    const update = parseUpdate(body);
-    if (update === undefined) {
-      return text(400, "Bad request: not a Telegram update");
+    const body = await readBody(request, {
+      limit: MAX_BODY_BYTES,
+      timeoutMs: bodyTimeoutMs,
+    });
+    switch (body) {
+      case "too large":
+        return text(413, "Payload too large");
+      case "too slow":
+        return text(408, "Request timeout: the body did not arrive in time");
+      case "truncated":
+        return text(400, "Bad request: the body ended early");
     }
+    const update = parseUpdate(body);
+    if (typeof update === "string") return text(400, `Bad request: ${update}`);
     try {
       // Resolves after registration is committed and the handlers ran, so a
       // 200 promises Telegram that nothing needs to be sent again.
       await bot.handleUpdate(update);
       return text(200, "OK");
     } catch (error) {
-      reporter.report(error instanceof BotError ? error.error : error, update);
-      return text(500, "Internal server error");
+      const cause = error instanceof BotError ? error.error : error;
+      reporter.report(cause, update);
+      // Only a store that could not write asks Telegram to send the update
+      // again; any other failure would fail again the same way, forever.
+      return cause instanceof StoreError || cause instanceof WrongKeyError
+        ? text(500, "Internal server error: the update was not stored")
+        : text(200, "OK");
     }
   };
 }
@@ -66,41 +102,92 @@ function secretMatches(given: string | null, expected: Uint8Array): boolean {
   return bytes.length === expected.length && timingSafeEqual(bytes, expected);
 }
 
-async function health(store: Store): Promise<Response> {
-  try {
-    await store.ping();
-    return Response.json({ ok: true });
-  } catch {
-    return Response.json({ ok: false, error: "store unavailable" }, {
-      status: 503,
+// `/healthz` says 200 only when a registration could be written now; a probe
+// that does not settle in time counts as a failure, so the answer is fast.
+function healthCheck(options: WebhookOptions): () => Promise<Response> {
+  const { store, log } = options;
+  const timeoutMs = options.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
+  let healthy = true;
+  return async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
-  }
+    const probe = store.checkWritable();
+    probe.catch(() => {});
+    try {
+      await Promise.race([probe, late]);
+      if (!healthy) log?.info("/healthz: the store accepts writes again");
+      healthy = true;
+      return Response.json({ ok: true });
+    } catch (error) {
+      if (healthy) {
+        log?.warn(
+          `/healthz: the store cannot take writes now: ${
+            (error as Error).message
+          }`,
+        );
+      }
+      healthy = false;
+      return Response.json({ ok: false, error: "store not writable" }, {
+        status: 503,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 
-// Reads at most `limit` bytes; undefined when the body is larger, which is
-// found from Content-Length or while streaming, never by buffering it all.
+type Body = Uint8Array | "too large" | "too slow" | "truncated";
+
+// Reads at most `limit` bytes within `timeoutMs`. A larger body is found from
+// Content-Length or while streaming, never by buffering it all; a body that
+// breaks off (the client went away, fewer bytes than Content-Length) is
+// "truncated". Never throws.
 async function readBody(
   request: Request,
-  limit: number,
-): Promise<Uint8Array | undefined> {
+  bounds: { limit: number; timeoutMs: number },
+): Promise<Body> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) {
-    await request.body?.cancel();
-    return undefined;
+  if (declared > bounds.limit) {
+    await discard(request);
+    return "too large";
   }
   if (request.body === null) return new Uint8Array();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), bounds.timeoutMs);
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    reader = request.body.getReader();
+    for (;;) {
+      const read = reader.read();
+      // A read still pending when the deadline wins may reject later.
+      read.catch(() => {});
+      const result = await Promise.race([read, expired]);
+      if (result === "expired") {
+        reader.cancel().catch(() => {});
+        return "too slow";
+      }
+      if (result.done) break;
+      size += result.value.byteLength;
+      if (size > bounds.limit) {
+        reader.cancel().catch(() => {});
+        return "too large";
+      }
+      chunks.push(result.value);
     }
-    chunks.push(value);
+  } catch {
+    reader?.cancel().catch(() => {});
+    return "truncated";
+  } finally {
+    clearTimeout(timer);
   }
   const body = new Uint8Array(size);
   let offset = 0;
@@ -111,17 +198,25 @@ async function readBody(
   return body;
 }
 
-function parseUpdate(body: Uint8Array): Update | undefined {
+// Drops a body nobody will read, ignoring a client that already went away.
+async function discard(request: Request): Promise<void> {
+  try {
+    await request.body?.cancel();
+  } catch {
+    // Nothing to release.
+  }
+}
+
+function parseUpdate(body: Uint8Array): Update | string {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-  } catch {
-    return undefined;
+  } catch (error) {
+    return error instanceof TypeError
+      ? "the body is not UTF-8"
+      : "the body is not JSON";
   }
-  const isUpdate = typeof value === "object" && value !== null &&
-    !Array.isArray(value) &&
-    Number.isSafeInteger((value as { update_id?: unknown }).update_id);
-  return isUpdate ? value as Update : undefined;
+  return checkUpdate(value);
 }
 
 function text(status: number, body: string): Response {
