@@ -4,22 +4,26 @@ import type { RecordRef } from "./src/store/audit.ts";
 import { CliError, EXIT, usageError } from "./src/cli/cli_error.ts";
 import { exportRecords } from "./src/privacy/export.ts";
 import { type Format, FORMATS } from "./src/privacy/formats.ts";
+import { backup } from "./src/cli/backup.ts";
+import { copy } from "./src/cli/copy.ts";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "./src/cli/help.ts";
 import { inspect } from "./src/cli/inspect.ts";
 import { type CliIo, processIo } from "./src/cli/io.ts";
 import { keygen } from "./src/cli/keygen.ts";
 import { migrate } from "./src/cli/migrate.ts";
-import { rotateKey } from "./src/cli/rotate_key.ts";
+import { type KeyDestination, rotateKey } from "./src/cli/rotate_key.ts";
 import { purge } from "./src/cli/purge.ts";
+import { setup } from "./src/cli/setup.ts";
 import {
   ConfigError,
   type DatabaseLocation,
+  type Env,
   loadDatabaseLocation,
   parseDatabaseUrl,
 } from "./src/config.ts";
-import { decodeKey, loadDataKey } from "./src/crypto/data_key.ts";
+import { type DataKey, decodeKey, loadDataKey } from "./src/crypto/data_key.ts";
 import { FieldCipher } from "./src/crypto/field_cipher.ts";
-import { openSqliteStore } from "./src/store/sqlite_store.ts";
+import { openStore } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -31,9 +35,12 @@ const GLOBAL: Options = {
 };
 const ID: Options = { user: { type: "string" }, group: { type: "string" } };
 
+const QUIET: Options = { quiet: { type: "boolean" } };
+
 const COMMANDS = {
   export: {
     ...ID,
+    ...QUIET,
     all: { type: "boolean" },
     format: { type: "string" },
     out: { type: "string" },
@@ -47,8 +54,11 @@ const COMMANDS = {
     yes: { type: "boolean" },
   },
   migrate: {},
-  keygen: {},
-  "rotate-key": {},
+  keygen: { out: { type: "string" } },
+  "rotate-key": { ...QUIET },
+  backup: { out: { type: "string" } },
+  copy: { ...QUIET, to: { type: "string" } },
+  setup: {},
 } satisfies Record<string, Options>;
 
 type Command = keyof typeof COMMANDS;
@@ -64,8 +74,7 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
       : error instanceof ConfigError
       ? EXIT.usage
       : EXIT.store;
-    const message = error instanceof Error ? error.message : String(error);
-    await io.stderr.write(`error: ${message}\n`);
+    await io.stderr.write(`error: ${describeError(error)}\n`);
     return code;
   }
 }
@@ -73,7 +82,7 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
 async function dispatch(args: string[], io: CliIo): Promise<number> {
   args = joinNegativeIds(args);
   const command = findCommand(args);
-  if (command !== undefined && !(command in COMMANDS)) {
+  if (command !== undefined && !Object.hasOwn(COMMANDS, command)) {
     throw usageError(
       `Unknown command "${command}"; commands are ${
         Object.keys(COMMANDS).join(", ")
@@ -96,24 +105,52 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     await io.stderr.write(MAIN_HELP);
     return EXIT.usage;
   }
+  const env = Deno.env.toObject();
   const location = typeof values.database === "string"
     ? parseDatabaseUrl(values.database, "--database")
-    : loadDatabaseLocation(Deno.env.toObject());
+    : loadDatabaseLocation(env);
+  const quiet = values.quiet === true;
   if (command === "keygen") {
-    await keygen({ io });
+    await keygen({
+      out: optionalString(values.out, "--out"),
+      io,
+    });
     return EXIT.ok;
   }
-  const env = Deno.env.toObject();
+  if (command === "backup") {
+    const out = requireString(values.out, "--out", "backup");
+    if (location.kind !== "sqlite") {
+      throw usageError(
+        "backup copies SQLite databases only; for PostgreSQL use pg_dump (the data key stays needed to read the dump)",
+      );
+    }
+    await requireDatabaseFile(location);
+    await backup(location.path, { out, io });
+    return EXIT.ok;
+  }
+  // Checked before anything is opened, so that a usage error changes nothing.
+  const copyTo = command === "copy"
+    ? requireString(values.to, "--to", "copy")
+    : undefined;
+  const exportOptions = command === "export"
+    ? {
+      target: requireTarget(values),
+      format: readFormat(values.format),
+      out: optionalString(values.out, "--out"),
+    }
+    : undefined;
   const dataKey = await loadDataKey(env, { create: false });
+  const destination = command === "rotate-key"
+    ? keyDestination(dataKey, env)
+    : undefined;
   const cipher = dataKey && await FieldCipher.fromKey(dataKey.key);
+  if (command !== "migrate") await requireDatabaseFile(location);
   const open = { create: command === "migrate", cipher };
   return await withStore(location, open, async (store) => {
     switch (command as Command) {
       case "export":
         await exportRecords(store, {
-          target: requireTarget(values),
-          format: readFormat(values.format),
-          out: values.out as string | undefined,
+          ...exportOptions!,
           force: values.force === true,
           io,
         });
@@ -139,16 +176,66 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
       case "rotate-key":
         await rotateKey(store, {
           current: cipher,
-          next: decodeKey(
-            env.NEW_DATA_ENCRYPTION_KEY?.trim() ?? "",
-            "NEW_DATA_ENCRYPTION_KEY",
-          ),
+          destination: destination!,
           io,
+          quiet,
         });
+        break;
+      case "copy":
+        await copy(store, { to: copyTo!, io, quiet });
+        break;
+      case "setup":
+        await setup(store, { env, io });
         break;
     }
     return EXIT.ok;
   });
+}
+
+// With a key file, rotate-key makes the new key and writes it there itself;
+// with DATA_ENCRYPTION_KEY, the operator brings a new key they have saved.
+function keyDestination(
+  dataKey: DataKey | undefined,
+  env: Env,
+): KeyDestination {
+  const given = env.NEW_DATA_ENCRYPTION_KEY?.trim() ?? "";
+  if (dataKey === undefined) {
+    throw usageError(
+      "rotate-key needs the current key in DATA_ENCRYPTION_KEY or DATA_KEY_FILE",
+    );
+  }
+  if (dataKey.source === "DATA_KEY_FILE") {
+    if (given !== "") {
+      throw usageError(
+        `NEW_DATA_ENCRYPTION_KEY is set, but the key comes from the file "${dataKey.path}": rotate-key makes the new key and writes it to that file itself, so unset NEW_DATA_ENCRYPTION_KEY`,
+      );
+    }
+    return { kind: "file", path: dataKey.path! };
+  }
+  if (given === "") {
+    throw usageError(
+      'NEW_DATA_ENCRYPTION_KEY is not set: save a new key first with deno task cli keygen --out FILE, then pass NEW_DATA_ENCRYPTION_KEY="$(cat FILE)"',
+    );
+  }
+  return {
+    kind: "variable",
+    next: decodeKey(given, "NEW_DATA_ENCRYPTION_KEY"),
+  };
+}
+
+// Only migrate may create a database: a mistyped path must not silently
+// become a new, empty one, and the operator learns how to make one.
+async function requireDatabaseFile(location: DatabaseLocation): Promise<void> {
+  if (location.kind !== "sqlite" || location.path === ":memory:") return;
+  try {
+    await Deno.stat(location.path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) return;
+    throw new CliError(
+      `There is no SQLite database at "${location.path}": check --database or DATABASE_URL, or create it with deno task cli migrate`,
+      EXIT.store,
+    );
+  }
 }
 
 async function withStore(
@@ -156,29 +243,36 @@ async function withStore(
   options: { create: boolean; cipher: FieldCipher | undefined },
   body: (store: Store) => Promise<number>,
 ): Promise<number> {
-  if (location.kind !== "sqlite") {
-    throw usageError(
-      "PostgreSQL databases are not supported yet: use sqlite:PATH",
-    );
-  }
   let store: Store;
   try {
-    // Only migrate may create a database: a mistyped path must not
-    // silently become a new, empty one.
-    store = await openSqliteStore(location.path, options);
+    store = await openStore(location, options);
   } catch (error) {
-    throw new CliError((error as Error).message, EXIT.store);
+    throw new CliError(describeError(error), EXIT.store);
   }
   try {
     return await body(store);
   } catch (error) {
     if (error instanceof StoreError) {
-      throw new CliError(error.message, EXIT.store);
+      throw new CliError(describeError(error), EXIT.store);
     }
     throw error;
   } finally {
     await store.close();
   }
+}
+
+// The message, followed by its causes when it does not already say them, so
+// "SQLite failed" never hides "database or disk is full".
+function describeError(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  let cause = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; depth < 5 && cause instanceof Error; depth++) {
+    if (cause.message !== "" && !message.includes(cause.message)) {
+      message += `: ${cause.message}`;
+    }
+    cause = cause.cause;
+  }
+  return message;
 }
 
 // Group ids are negative, and parseArgs would read "--group -100" as two
@@ -277,6 +371,27 @@ function readId(flag: string, value: string | boolean): number {
   return id;
 }
 
+function optionalString(
+  value: string | boolean | undefined,
+  flag: string,
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") {
+    throw usageError(`Option "${flag}" needs a value`);
+  }
+  return value;
+}
+
+function requireString(
+  value: string | boolean | undefined,
+  flag: string,
+  command: string,
+): string {
+  const text = optionalString(value, flag);
+  if (text === undefined) throw usageError(`${command} needs ${flag}`);
+  return text;
+}
+
 function readFormat(value: string | boolean | undefined): Format {
   if (value === undefined) return "json";
   if (!FORMATS.includes(value as Format)) {
@@ -285,8 +400,15 @@ function readFormat(value: string | boolean | undefined): Format {
   return value as Format;
 }
 
+// Names the database without its password.
 function describe(location: DatabaseLocation): string {
-  return location.kind === "sqlite" ? `sqlite:${location.path}` : "postgres";
+  if (location.kind === "sqlite") return `sqlite:${location.path}`;
+  try {
+    const url = new URL(location.url);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return "postgres";
+  }
 }
 
 if (import.meta.main) Deno.exit(await runCli(Deno.args, processIo()));

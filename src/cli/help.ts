@@ -10,17 +10,24 @@ Commands:
   export       write records as json, ndjson or csv
   inspect      show one record, or a summary of the database
   purge        delete one record, or all of them
-  migrate      apply pending database migrations
-  keygen       print a new data encryption key
-  rotate-key   re-encrypt every record with NEW_DATA_ENCRYPTION_KEY
+  migrate      create the database or apply pending migrations
+  keygen       make a new data encryption key (--out FILE writes it safely)
+  rotate-key   re-encrypt every record under a new key
+  backup       write a consistent SQLite snapshot to a new file
+  copy         copy every record and the audit log into another, empty database
+  setup        the one-time Bot API calls (needs BOT_TOKEN)
 
 Global options:
-  --database URL   sqlite:PATH or a file path (default: $DATABASE_URL, else sqlite:data/bot.db)
+  --database URL   sqlite:PATH, a file path, or postgres://... (default:
+                   $DATABASE_URL, else sqlite:data/bot.db)
   --help           show help (also after a command: cli export --help)
   --version        print the version
 
 The data key comes from DATA_ENCRYPTION_KEY, else the file DATA_KEY_FILE
 (default secrets/data.key), as for the bot.
+
+Progress of long work (export --all, rotate-key, copy) is shown on stderr
+only when it is a terminal; --quiet turns it off.
 
 Exit codes: 0 done, 1 no record with that id, 2 usage error (nothing changed),
 3 the database could not be opened or written.
@@ -47,6 +54,10 @@ Options:
   --format FORMAT    json (default), ndjson or csv
   --out FILE         write to FILE, created with mode 0600; an existing file is refused
   --force            with --out, overwrite an existing file
+  --quiet            no progress display on a terminal
+
+Every export is written to the audit log before any record leaves the
+database; when that entry cannot be written, nothing is exported (exit 3).
 
 Examples:
   deno task cli export --user 123456789
@@ -93,23 +104,82 @@ version. Safe to run any number of times.
 Example:
   deno task cli migrate
 `,
-  keygen: `Usage: deno task cli keygen
+  keygen: `Usage: deno task cli keygen [--out FILE]
 
-Prints a new data encryption key: the base64 of 32 random bytes, for
+Makes a new data encryption key: the base64 of 32 random bytes, for
 DATA_ENCRYPTION_KEY or a DATA_KEY_FILE. Keep it apart from the database.
 
-Example:
-  deno task cli keygen > secrets/data.key
+Options:
+  --out FILE   write the key to FILE, a new file with mode 0600; an existing
+               file is never overwritten (exit 2, nothing changed)
+
+Without --out the key is printed. Note that "keygen > FILE" lets the shell
+empty FILE before keygen runs: never point it at a key in use.
+
+Examples:
+  deno task cli keygen --out secrets/new.key
+  deno task cli keygen
 `,
-  "rotate-key":
-    `Usage: DATA_ENCRYPTION_KEY=OLD NEW_DATA_ENCRYPTION_KEY=NEW deno task cli rotate-key
+  "rotate-key": `Usage: deno task cli rotate-key [--quiet]
 
-Re-encrypts every record from the current key (DATA_ENCRYPTION_KEY, or the
-DATA_KEY_FILE) to NEW_DATA_ENCRYPTION_KEY in one transaction: if it stops
-midway, the old key still opens the database and nothing is lost. Afterwards,
-configure the new key for the bot and the CLI.
+Re-encrypts every record under a new key in one transaction: if it stops
+midway, the old key still opens the database and nothing is lost.
+
+With a key file (DATA_KEY_FILE, default secrets/data.key), rotate-key makes
+the new key itself: it writes it beside the old one (FILE.new, mode 0600),
+re-encrypts, and then renames it over the old file. The data is readable by
+a saved key at every moment.
+
+With DATA_ENCRYPTION_KEY, give the new key in NEW_DATA_ENCRYPTION_KEY, saved
+to a file first, and set DATA_ENCRYPTION_KEY to it afterwards.
+
+Restart a running bot afterwards: until then its writes are refused.
+
+Options:
+  --quiet   no progress display on a terminal
+
+Examples:
+  deno task cli rotate-key
+  deno task cli keygen --out secrets/new.key
+  NEW_DATA_ENCRYPTION_KEY="$(cat secrets/new.key)" deno task cli rotate-key
+`,
+  backup: `Usage: deno task cli backup --out FILE
+
+Writes a consistent snapshot of the SQLite database to FILE, a new file with
+mode 0600, while the bot keeps running. An existing file is never
+overwritten (exit 2). The snapshot is encrypted like the database: back up
+the data key too, kept apart from it. For PostgreSQL use pg_dump.
+
+To restore: stop the bot, copy the snapshot to the database path, and start
+the bot with the same data key.
+
+Options:
+  --out FILE   the new backup file
 
 Example:
-  NEW_DATA_ENCRYPTION_KEY="$(deno task cli keygen)" deno task cli rotate-key
+  deno task cli backup --out backups/bot-2026-11-29.db
+`,
+  copy: `Usage: deno task cli copy --to URL [--quiet]
+
+Copies every record and the audit log from the current database (--database
+or DATABASE_URL) into another, empty one: SQLite to PostgreSQL or back. A
+target that already holds records is refused (exit 2, nothing changed).
+Both databases use the same data key.
+
+Options:
+  --to URL   the target database: postgres://..., sqlite:PATH or a file path
+  --quiet    no progress display on a terminal
+
+Example:
+  deno task cli copy --to postgres://bot@db.example.com/bot
+`,
+  setup: `Usage: deno task cli setup
+
+Needs BOT_TOKEN. Does the one-time Bot API calls: stores the bot's profile
+(getMe) in the database, sets the command menus per language and, when
+WEBHOOK_URL is set, registers the webhook with WEBHOOK_SECRET.
+
+Example:
+  BOT_TOKEN=123:abc deno task cli setup
 `,
 } as const;

@@ -1,0 +1,123 @@
+import { DatabaseSync } from "node:sqlite";
+import { basename, dirname, join } from "node:path";
+import { CliError, EXIT, usageError } from "./cli_error.ts";
+import type { CliIo } from "./io.ts";
+
+/** Options of `backup`. */
+export interface BackupOptions {
+  /** The new backup file; it must not exist. */
+  out: string;
+  io: CliIo;
+}
+
+/**
+ * Writes a consistent snapshot of the SQLite database at `databasePath` to
+ * a new file (mode 0600) while the bot keeps running. SQLite's `VACUUM INTO`
+ * reads one snapshot through its own read-only connection, so writers are
+ * not blocked and the copy holds only live rows, none of the deleted ones.
+ * The snapshot is built under a temporary name beside `out` and linked into
+ * place, so `out` is either absent or complete, and an existing file is
+ * never overwritten (exit 2).
+ */
+export async function backup(
+  databasePath: string,
+  options: BackupOptions,
+): Promise<void> {
+  const { out, io } = options;
+  if (await exists(out)) throw existing(out);
+  const partial = join(
+    dirname(out),
+    `.${basename(out)}.partial-${crypto.randomUUID().slice(0, 8)}`,
+  );
+  try {
+    await createEmpty(partial);
+  } catch (error) {
+    throw usageError(
+      `Cannot create the backup file "${out}": ${(error as Error).message}`,
+    );
+  }
+  try {
+    snapshot(databasePath, partial);
+    const file = await Deno.open(partial, { read: true, write: true });
+    try {
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await publish(partial, out);
+  } finally {
+    await Deno.remove(partial).catch(() => {});
+    await syncDirectory(dirname(out)).catch(() => {});
+  }
+  const size = (await Deno.stat(out)).size;
+  await io.stderr.write(
+    `Wrote a snapshot of "${databasePath}" to "${out}" (${size} bytes, mode 0600); it is encrypted with the data key, so keep a copy of the key apart from it\n`,
+  );
+}
+
+// SQLite keeps the mode of an existing, empty target file.
+async function createEmpty(path: string): Promise<void> {
+  const file = await Deno.open(path, {
+    write: true,
+    createNew: true,
+    mode: 0o600,
+  });
+  file.close();
+  if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
+}
+
+function snapshot(databasePath: string, target: string): void {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(databasePath, { readOnly: true });
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.prepare("VACUUM INTO ?").run(target);
+  } catch (error) {
+    throw new CliError(
+      `Cannot take a snapshot of the SQLite database at "${databasePath}": ${
+        (error as Error).message
+      }`,
+      EXIT.store,
+    );
+  } finally {
+    db?.close();
+  }
+}
+
+// link(2) fails when `out` exists, so a file that appeared meanwhile is kept.
+async function publish(partial: string, out: string): Promise<void> {
+  try {
+    await Deno.link(partial, out);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) throw existing(out);
+    throw usageError(
+      `Cannot create the backup file "${out}": ${(error as Error).message}`,
+    );
+  }
+}
+
+function existing(out: string): CliError {
+  return usageError(
+    `The file "${out}" already exists; backup never overwrites: choose a new name`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  const directory = await Deno.open(path, { read: true });
+  try {
+    await directory.sync();
+  } finally {
+    directory.close();
+  }
+}

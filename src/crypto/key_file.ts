@@ -1,0 +1,116 @@
+import { basename, dirname, join } from "node:path";
+import { encodeKey } from "./data_key.ts";
+
+/** A key file already exists where a new one was to be written. */
+export class KeyFileExistsError extends Error {
+  /** The path that is taken. */
+  readonly path: string;
+
+  /** Names the existing file. */
+  constructor(path: string) {
+    super(`The file "${path}" already exists`);
+    this.name = "KeyFileExistsError";
+    this.path = path;
+  }
+}
+
+/**
+ * Writes `key` to a new file at `path` with mode 0600 and flushes it to disk
+ * (the file and its directory entry). Never overwrites: an existing file
+ * throws `KeyFileExistsError` and is left as it was.
+ */
+export async function writeNewKeyFile(
+  path: string,
+  key: Uint8Array,
+): Promise<void> {
+  await ensureDirectory(dirname(path));
+  await writeKey(path, key);
+  await syncDirectory(dirname(path));
+}
+
+/** A new key written next to the live key file, not yet in its place. */
+export interface StagedKeyFile {
+  /** Where the new key waits until `commit`. */
+  readonly stagedPath: string;
+  /** Renames the staged file over the live one and flushes the directory. */
+  commit(): Promise<void>;
+  /** Removes the staged file; the live key file is untouched. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes `key` to `<path>.new` (mode 0600, flushed to disk) so that a
+ * rotation can commit the database knowing the new key is already saved,
+ * then move it into place. A leftover `<path>.new` is never overwritten: it
+ * may be the only copy of a key (`KeyFileExistsError`).
+ */
+export async function stageKeyFile(
+  path: string,
+  key: Uint8Array,
+): Promise<StagedKeyFile> {
+  const directory = dirname(path);
+  const stagedPath = join(directory, `${basename(path)}.new`);
+  await ensureDirectory(directory);
+  await writeKey(stagedPath, key);
+  await syncDirectory(directory);
+  return {
+    stagedPath,
+    async commit() {
+      // rename(2) replaces the old file atomically: a reader sees the old
+      // key or the new one, never a missing or half-written file.
+      await Deno.rename(stagedPath, path);
+      await syncDirectory(directory);
+    },
+    async discard() {
+      await Deno.remove(stagedPath).catch(() => {});
+      await syncDirectory(directory).catch(() => {});
+    },
+  };
+}
+
+async function writeKey(path: string, key: Uint8Array): Promise<void> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, {
+      write: true,
+      createNew: true,
+      mode: 0o600,
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) {
+      throw new KeyFileExistsError(path);
+    }
+    throw error;
+  }
+  try {
+    // The umask can only narrow the mode; this makes it exactly 0600.
+    if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
+    const bytes = new TextEncoder().encode(`${encodeKey(key)}\n`);
+    let written = 0;
+    while (written < bytes.length) {
+      written += await file.write(bytes.subarray(written));
+    }
+    await file.sync();
+  } catch (error) {
+    file.close();
+    await Deno.remove(path).catch(() => {});
+    throw error;
+  }
+  file.close();
+}
+
+async function ensureDirectory(path: string): Promise<void> {
+  // Owner-only, like the default secrets/ directory the bot creates.
+  await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+}
+
+// A new or renamed file is only durable once its directory entry is.
+async function syncDirectory(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  const directory = await Deno.open(path, { read: true });
+  try {
+    await directory.sync();
+  } finally {
+    directory.close();
+  }
+}
