@@ -1,10 +1,14 @@
+import {
+  type DatabaseLocation,
+  parseDatabaseUrl as parseLocation,
+  postgresFromEnv,
+} from "./store/database_url.ts";
+
 /** How the bot receives updates. */
 export type BotMode = "polling" | "webhook";
 
 /** Where the records are stored, parsed from `DATABASE_URL`. */
-export type DatabaseLocation =
-  | { kind: "sqlite"; path: string }
-  | { kind: "postgres"; url: string };
+export type { DatabaseLocation };
 
 /** The validated configuration of the bot (SPEC section 3). */
 export interface Config {
@@ -82,35 +86,30 @@ export function loadConfig(env: Env): Config {
   };
 }
 
-/** Parses `DATABASE_URL` (or its default); shared by the bot and the CLI. */
+/**
+ * Parses `DATABASE_URL`; when it is unset, PostgreSQL from the libpq
+ * variables if `PGHOST` is set, else the default SQLite file. Shared by the
+ * bot and the CLI.
+ */
 export function loadDatabaseLocation(
   env: Env,
   variable = "DATABASE_URL",
 ): DatabaseLocation {
-  return parseDatabaseUrl(
-    nonEmpty(env[variable]) ?? DEFAULT_DATABASE_URL,
-    variable,
-  );
+  const value = nonEmpty(env[variable]);
+  if (value === undefined) {
+    const postgres = postgresFromEnv(env);
+    if (postgres !== undefined) return postgres;
+  }
+  return parseLocation(value ?? DEFAULT_DATABASE_URL, { variable, env });
 }
 
 /** Parses a database URL: `sqlite:PATH`, a bare path, or `postgres://…`. */
 export function parseDatabaseUrl(
   value: string,
   variable = "DATABASE_URL",
+  env: Env = {},
 ): DatabaseLocation {
-  if (/^postgres(ql)?:\/\//.test(value)) {
-    return { kind: "postgres", url: value };
-  }
-  const path = value.startsWith("sqlite:")
-    ? value.slice("sqlite:".length)
-    : value;
-  if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    throw new ConfigError(
-      variable,
-      `must be sqlite:PATH, a file path or postgres://…, got "${value}"`,
-    );
-  }
-  return { kind: "sqlite", path };
+  return parseLocation(value, { variable, env });
 }
 
 function readToken(env: Env): string {

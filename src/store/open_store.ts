@@ -1,7 +1,7 @@
-import type { DatabaseLocation } from "../config.ts";
+import type { DatabaseLocation } from "./database_url.ts";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import { openSqliteStore } from "./sqlite_store.ts";
-import { type Store, StoreError } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /** Options for `openStore`. */
 export interface OpenStoreOptions {
@@ -10,7 +10,11 @@ export interface OpenStoreOptions {
   create?: boolean;
 }
 
-/** Opens the store at `location`, picking the engine from its kind. */
+/**
+ * Opens the store at `location`, picking the engine from its kind. The
+ * PostgreSQL driver is loaded only when a PostgreSQL database is named, so
+ * a SQLite bot does not pay for it at start-up.
+ */
 export async function openStore(
   location: DatabaseLocation,
   options: OpenStoreOptions = {},
@@ -18,5 +22,8 @@ export async function openStore(
   if (location.kind === "sqlite") {
     return await openSqliteStore(location.path, options);
   }
-  throw new StoreError("PostgreSQL is not supported yet");
+  const { openPostgresStore } = await import("./postgres_store.ts");
+  return await openPostgresStore(location.connection, {
+    cipher: options.cipher,
+  });
 }
