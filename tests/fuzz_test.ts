@@ -226,7 +226,7 @@ const INVALID_UTF8 = [
 ];
 
 interface Case {
-  body: Uint8Array;
+  body: Uint8Array<ArrayBuffer>;
   /** The status the webhook must answer. */
   expected: number;
 }
@@ -251,7 +251,7 @@ function generate(rnd: () => number): { cases: Case[]; bad: number } {
     const update = baseUpdate(n, Math.floor(rnd() * 1000));
     const mutations = 1 + Math.floor(rnd() * 3);
     for (let i = 0; i < mutations; i++) mutate(update, rnd);
-    let body = encoder.encode(toText(update));
+    let body: Uint8Array<ArrayBuffer> = encoder.encode(toText(update));
     const roll = rnd();
     if (roll < 0.08) {
       body = body.slice(0, Math.floor(rnd() * body.byteLength));
