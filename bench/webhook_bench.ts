@@ -1,0 +1,633 @@
+/**
+ * The webhook measurement: the project (`main.ts` in webhook mode, encryption
+ * on, SQLite in a temporary directory), bare grammY and a naive bot (bare
+ * grammY plus one autocommit `node:sqlite` upsert per update), each a
+ * subprocess on loopback under autocannon, in one run, against a small fake
+ * Bot API served here. Then, when PostgreSQL is reachable, the project on
+ * PostgreSQL next to SQLite; and the start-up time and idle memory of each.
+ *
+ * Run with `deno task bench` (options: `--duration SECONDS`, `--rounds N`,
+ * `--startup-rounds N`, `--skip-load`, `--skip-startup`).
+ */
+import autocannon from "autocannon";
+import { parseArgs } from "node:util";
+import {
+  commit,
+  dataKey,
+  type FreshPostgres,
+  freshPostgres,
+  inheritedEnv,
+  median,
+  memoryOf,
+  number,
+  range,
+  root,
+  taskFlags,
+} from "./_measure.ts";
+const TOKEN = "123456789:AAHbenchSECRETtokenPART_0123456789abc";
+const SECRET = "bench-webhook-secret";
+const ROUTE = "/webhook";
+const KNOWN_SENDERS = 1_000;
+
+const { values: options } = parseArgs({
+  args: Deno.args,
+  options: {
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    "startup-rounds": { type: "string", default: "5" },
+    "skip-load": { type: "boolean", default: false },
+    "skip-startup": { type: "boolean", default: false },
+  },
+});
+const DURATION = positive(options.duration, "--duration");
+const ROUNDS = positive(options.rounds, "--rounds");
+const STARTUP_ROUNDS = positive(options["startup-rounds"], "--startup-rounds");
+
+function positive(text: string | undefined, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`error: ${flag} takes a positive integer, got "${text}"`);
+    Deno.exit(2);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------- fake Bot API
+
+const botInfo = {
+  id: 4242,
+  is_bot: true,
+  first_name: "Bench Bot",
+  username: "bench_privacy_bot",
+  can_join_groups: true,
+  can_read_all_group_messages: false,
+  supports_inline_queries: false,
+  can_connect_to_business: false,
+  has_main_web_app: false,
+};
+
+/** Bot API calls received, by method: a bot that calls Telegram per update shows here. */
+const apiCalls = new Map<string, number>();
+
+const botApi = Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  onListen: () => {},
+}, async (request) => {
+  const method = /\/bot[^/]+\/([A-Za-z]+)$/.exec(new URL(request.url).pathname)
+    ?.[1] ?? "?";
+  await request.body?.cancel();
+  apiCalls.set(method, (apiCalls.get(method) ?? 0) + 1);
+  return Response.json({
+    ok: true,
+    result: method === "getMe" ? botInfo : true,
+  });
+});
+const API_ROOT = `http://127.0.0.1:${botApi.addr.port}`;
+
+// ---------------------------------------------------------------- updates
+
+let nextUpdateId = 1;
+// New senders never repeat, across scenarios and rounds.
+let nextNewSender = 10_000_000;
+
+function update(senderId: number): string {
+  const id = nextUpdateId++;
+  const from = {
+    id: senderId,
+    is_bot: false,
+    first_name: `Sender ${senderId}`,
+    last_name: "Bench",
+    username: `sender_${senderId}`,
+    language_code: "en",
+  };
+  return JSON.stringify({
+    update_id: id,
+    message: {
+      message_id: id,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: senderId, type: "private", first_name: from.first_name },
+      from,
+      text: "hello",
+    },
+  });
+}
+
+// ---------------------------------------------------------------- servers
+
+interface Target {
+  name: string;
+  script: string;
+  flags: string[];
+  env(dir: string, tag: string): Record<string, string>;
+}
+
+const commonEnv = {
+  BOT_TOKEN: TOKEN,
+  BOT_API_ROOT: API_ROOT,
+  WEBHOOK_SECRET: SECRET,
+};
+
+const projectFlags = await taskFlags("start");
+const projectKey = dataKey();
+
+function project(name: string, database: (dir: string, tag: string) => string) {
+  return {
+    name,
+    script: "main.ts",
+    flags: projectFlags,
+    env: (dir: string, tag: string) => ({
+      ...commonEnv,
+      BOT_MODE: "webhook",
+      DATABASE_URL: database(dir, tag),
+      DATA_ENCRYPTION_KEY: projectKey,
+      DATA_KEY_FILE: `${dir}/${tag}.unused.key`,
+    }),
+  };
+}
+
+const PROJECT: Target = project(
+  "project",
+  (dir, tag) => `sqlite:${dir}/project_${tag}.db`,
+);
+const BARE: Target = {
+  name: "bare grammY",
+  script: "bench/_bare_bot.ts",
+  flags: ["--allow-net", "--allow-env"],
+  env: () => ({ ...commonEnv }),
+};
+const NAIVE: Target = {
+  name: "naive bot",
+  script: "bench/_naive_bot.ts",
+  flags: ["--allow-net", "--allow-env", "--allow-read", "--allow-write"],
+  env: (dir, tag) => ({ ...commonEnv, DB_PATH: `${dir}/naive_${tag}.db` }),
+};
+
+/** A target running as a subprocess, answering on `port`. */
+class Server {
+  readonly target: Target;
+  readonly port: number;
+  readonly pid: number;
+  /** Milliseconds from spawn to the first 200. */
+  startupMs = 0;
+  #child: Deno.ChildProcess;
+  #stderr = "";
+  #exited = false;
+
+  private constructor(target: Target, port: number, child: Deno.ChildProcess) {
+    this.target = target;
+    this.port = port;
+    this.#child = child;
+    this.pid = child.pid;
+    child.status.then(() => this.#exited = true);
+    (async () => {
+      const text = child.stderr.pipeThrough(new TextDecoderStream());
+      // Only the tail matters, for a failure message.
+      for await (const chunk of text) {
+        this.#stderr = (this.#stderr + chunk).slice(-4096);
+      }
+    })();
+  }
+
+  /** Spawns `target` and resolves once it answered a first update with 200. */
+  static async start(target: Target, dir: string, tag: string) {
+    const port = freePort();
+    const started = performance.now();
+    const child = new Deno.Command("deno", {
+      args: ["run", ...target.flags, target.script],
+      cwd: root,
+      clearEnv: true,
+      env: {
+        ...inheritedEnv(),
+        ...target.env(dir, tag),
+        PORT: String(port),
+      },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const server = new Server(target, port, child);
+    try {
+      await server.#firstOk(started);
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    return server;
+  }
+
+  /** The last line the process wrote to stderr. */
+  get lastLine(): string {
+    return this.#stderr.trim().split("\n").at(-1) ?? "";
+  }
+
+  async #firstOk(started: number): Promise<void> {
+    const deadline = started + 30_000;
+    const body = update(1);
+    while (performance.now() < deadline) {
+      if (this.#exited) {
+        throw new Error(
+          `${this.target.name} exited before answering: ${this.lastLine}`,
+        );
+      }
+      try {
+        const response = await fetch(`http://127.0.0.1:${this.port}${ROUTE}`, {
+          method: "POST",
+          headers: headers(),
+          body,
+        });
+        await response.body?.cancel();
+        if (response.status === 200) {
+          this.startupMs = performance.now() - started;
+          return;
+        }
+        throw new Error(
+          `${this.target.name} answered ${response.status}: ${this.lastLine}`,
+        );
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error;
+        // Not listening yet.
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }
+    throw new Error(`${this.target.name} did not answer within 30 s`);
+  }
+
+  /** Resident memory now and at its peak, in KiB, from /proc. */
+  memory(): Promise<{ rssKiB: number; peakKiB: number }> {
+    return memoryOf(this.pid);
+  }
+
+  /** SIGTERM, then SIGKILL if it is still running after 10 s. */
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    this.#child.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 10_000);
+    await this.#child.status;
+    clearTimeout(timer);
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function headers(): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "x-telegram-bot-api-secret-token": SECRET,
+  };
+}
+
+// ---------------------------------------------------------------- load
+
+interface Scenario {
+  name: string;
+  connections: number;
+  sender: () => number;
+}
+
+let knownCursor = 0;
+const NEW_1: Scenario = {
+  name: "new senders, 1 connection",
+  connections: 1,
+  sender: () => nextNewSender++,
+};
+const NEW_10: Scenario = {
+  ...NEW_1,
+  name: "new senders, 10 connections",
+  connections: 10,
+};
+const NEW_40: Scenario = {
+  ...NEW_1,
+  name: "new senders, 40 connections",
+  connections: 40,
+};
+const KNOWN_10: Scenario = {
+  name: "known senders, 10 connections",
+  connections: 10,
+  sender: () => 1 + (knownCursor++ % KNOWN_SENDERS),
+};
+
+interface Measure {
+  rate: number;
+  p50: number;
+  p99: number;
+  failures: number;
+}
+
+/** Runs `scenario` against `server` for `seconds` (or `amount` requests). */
+async function load(
+  server: Server,
+  scenario: Scenario,
+  limit: { seconds?: number; amount?: number },
+): Promise<Measure> {
+  const latencies: number[] = [];
+  const instance = autocannon({
+    url: `http://127.0.0.1:${server.port}`,
+    connections: scenario.connections,
+    ...(limit.amount === undefined
+      ? { duration: limit.seconds }
+      : { amount: limit.amount }),
+    timeout: 10,
+    requests: [{
+      method: "POST",
+      path: ROUTE,
+      headers: headers(),
+      setupRequest: (request: Record<string, unknown>) => ({
+        ...request,
+        body: update(scenario.sender()),
+      }),
+    }],
+  });
+  // autocannon's own percentiles are whole milliseconds; this keeps fractions.
+  instance.on(
+    "response",
+    (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    },
+  );
+  const result = await instance;
+  latencies.sort((a, b) => a - b);
+  const at = (share: number) =>
+    latencies[
+      Math.min(latencies.length - 1, Math.floor(share * latencies.length))
+    ] ??
+      NaN;
+  return {
+    rate: result["2xx"] / result.duration,
+    p50: at(0.5),
+    p99: at(0.99),
+    failures: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+// ---------------------------------------------------------------- report
+
+interface Goal {
+  name: string;
+  /** Per-round ratios, each of two figures measured in the same round. */
+  ratios: number[];
+  /** The ratio of the medians. */
+  ratio: number;
+  goal: string;
+  met: boolean;
+}
+
+const goals: Goal[] = [];
+
+function compare(
+  name: string,
+  pair: { ours: number[]; theirs: number[] },
+  goal: { atLeast?: number; atMost?: number },
+): void {
+  const ratios = pair.ours.map((value, i) => value / pair.theirs[i]!);
+  const ratio = median(pair.ours) / median(pair.theirs);
+  goals.push(
+    goal.atLeast !== undefined
+      ? {
+        name,
+        ratios,
+        ratio,
+        goal: `≥ ${goal.atLeast}×`,
+        met: ratio >= goal.atLeast,
+      }
+      : {
+        name,
+        ratios,
+        ratio,
+        goal: `≤ ${goal.atMost}×`,
+        met: ratio <= goal.atMost!,
+      },
+  );
+}
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")
+    .trimEnd();
+}
+
+function figure(values: number[], digits = 0): string {
+  return `${number(median(values), digits)} (${range(values, digits)})`;
+}
+
+// ---------------------------------------------------------------- run
+
+/** Throughput of every target under every scenario, interleaved by round. */
+async function measureLoad(dir: string): Promise<void> {
+  const targets: Target[] = [PROJECT, NAIVE, BARE];
+  for (const target of targets) {
+    servers.push(await Server.start(target, dir, "load"));
+  }
+  pg = await freshPostgres("webhook");
+  let pgServer: Server | undefined;
+  let pgNote = typeof pg === "string" ? pg : "";
+  if (typeof pg !== "string") {
+    const url = pg.url;
+    try {
+      pgServer = await Server.start(
+        project("project on PostgreSQL", () => url),
+        dir,
+        "pg",
+      );
+      servers.push(pgServer);
+    } catch (error) {
+      pgNote = `the project does not run on PostgreSQL yet: ${
+        (error as Error).message
+      }`;
+    }
+  }
+
+  // Warm the JIT, then register the known senders once.
+  for (const server of servers) {
+    await load(server, NEW_10, { seconds: 1 });
+    knownCursor = 0;
+    await load(server, KNOWN_10, { amount: KNOWN_SENDERS });
+  }
+
+  const scenarios = [NEW_1, NEW_10, NEW_40, KNOWN_10];
+  const results = new Map<string, Measure[]>();
+  const key = (scenario: Scenario, target: Target) =>
+    `${scenario.name}|${target.name}`;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const scenario of scenarios) {
+      // PostgreSQL runs only the registration scenario it is compared on.
+      const here = servers.filter((server) =>
+        server !== pgServer || scenario === NEW_40
+      );
+      // Rotate the order so that no target always runs first or last.
+      const shift = round % here.length;
+      for (const server of [...here.slice(shift), ...here.slice(0, shift)]) {
+        const measure = await load(server, scenario, { seconds: DURATION });
+        const id = key(scenario, server.target);
+        results.set(id, [...results.get(id) ?? [], measure]);
+      }
+    }
+    console.error(`  round ${round + 1} of ${ROUNDS} done`);
+  }
+
+  const widths = [30, 22, 22, 20, 22, 6];
+  console.log("");
+  console.log(
+    row(
+      ["scenario", "server", "updates/s", "p50 ms", "p99 ms", "failed"],
+      widths,
+    ),
+  );
+  for (const scenario of scenarios) {
+    for (const server of servers) {
+      const measures = results.get(key(scenario, server.target));
+      if (measures === undefined) continue;
+      console.log(row([
+        scenario.name,
+        server.target.name,
+        figure(measures.map((m) => m.rate)),
+        figure(measures.map((m) => m.p50), 2),
+        figure(measures.map((m) => m.p99), 2),
+        String(measures.reduce((sum, m) => sum + m.failures, 0)),
+      ], widths));
+    }
+  }
+  if (pgNote !== "") console.log(`PostgreSQL: ${pgNote}`);
+
+  const rates = (scenario: Scenario, target: Target) =>
+    results.get(key(scenario, target))!.map((m) => m.rate);
+  const versus = (scenario: Scenario, ours: Target, theirs: Target) => ({
+    ours: rates(scenario, ours),
+    theirs: rates(scenario, theirs),
+  });
+  console.log("");
+  for (const scenario of [NEW_1, NEW_10]) {
+    const ours = median(rates(scenario, PROJECT));
+    console.log(
+      `${scenario.name}: project ${
+        (ours / median(rates(scenario, NAIVE))).toFixed(2)
+      }× naive, ${(ours / median(rates(scenario, BARE))).toFixed(2)}× bare`,
+    );
+  }
+  if (pgServer !== undefined) {
+    const ours = median(rates(NEW_40, pgServer.target));
+    console.log(
+      `${NEW_40.name}: project on PostgreSQL ${
+        (ours / median(rates(NEW_40, PROJECT))).toFixed(2)
+      }× project on SQLite, ${
+        (ours / median(rates(NEW_40, NAIVE))).toFixed(2)
+      }× naive (SQLite), ${
+        (ours / median(rates(NEW_40, BARE))).toFixed(2)
+      }× bare`,
+    );
+  }
+  compare(
+    "new senders, 40 conn., project / naive",
+    versus(NEW_40, PROJECT, NAIVE),
+    {
+      atLeast: 2,
+    },
+  );
+  compare(
+    "new senders, 40 conn., project / bare",
+    versus(NEW_40, PROJECT, BARE),
+    {
+      atLeast: 0.4,
+    },
+  );
+  compare(
+    "known senders, 10 conn., project / bare",
+    versus(KNOWN_10, PROJECT, BARE),
+    { atLeast: 0.85 },
+  );
+  for (const server of servers) {
+    const memory = await server.memory();
+    console.log(
+      `${server.target.name}: RSS ${
+        number(memory.rssKiB / 1024)
+      } MiB after the load, peak ${number(memory.peakKiB / 1024)} MiB`,
+    );
+  }
+  for (const server of servers.splice(0)) await server.stop();
+}
+
+/** Spawn to first 200, and resident memory once idle, of each target. */
+async function measureStartup(dir: string): Promise<void> {
+  // The first spawn of each compiles its modules into Deno's cache and
+  // creates its database; the measured ones start as a restart would.
+  const targets: Target[] = [PROJECT, NAIVE, BARE];
+  const startup = new Map<Target, number[]>();
+  const rss = new Map<Target, number[]>();
+  for (let round = -1; round < STARTUP_ROUNDS; round++) {
+    for (const target of targets) {
+      const server = await Server.start(target, dir, "startup");
+      servers.push(server);
+      // Idle: the first update answered, then nothing for a second.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const memory = await server.memory();
+      await server.stop();
+      servers.pop();
+      if (round < 0) continue;
+      startup.set(target, [...startup.get(target) ?? [], server.startupMs]);
+      rss.set(target, [...rss.get(target) ?? [], memory.rssKiB / 1024]);
+    }
+  }
+  const widths = [24, 22, 20];
+  console.log("");
+  console.log(
+    `start-up and idle memory, ${STARTUP_ROUNDS} rounds (median and range)`,
+  );
+  console.log(row(["server", "spawn to first 200 ms", "idle RSS MiB"], widths));
+  for (const target of targets) {
+    console.log(row([
+      target.name,
+      figure(startup.get(target)!),
+      figure(rss.get(target)!, 1),
+    ], widths));
+  }
+  compare("start-up, project / bare", {
+    ours: startup.get(PROJECT)!,
+    theirs: startup.get(BARE)!,
+  }, { atMost: 1.5 });
+  compare("idle RSS, project / bare", {
+    ours: rss.get(PROJECT)!,
+    theirs: rss.get(BARE)!,
+  }, { atMost: 1.3 });
+}
+
+const servers: Server[] = [];
+let pg: FreshPostgres | string | undefined;
+const dir = await Deno.makeTempDir({ prefix: "webhook_bench_" });
+try {
+  console.log(
+    `webhook bench: commit ${await commit()}, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${DURATION} s per run, ${ROUNDS} rounds (median and range)`,
+  );
+  console.log(
+    "each update: a private message from a sender with username, first and last name (the project encrypts all three)",
+  );
+  if (!options["skip-load"]) await measureLoad(dir);
+  if (!options["skip-startup"]) await measureStartup(dir);
+
+  console.log("");
+  console.log("goals: ratio of the medians (range of the per-round ratios)");
+  for (const goal of goals) {
+    console.log(row([
+      goal.name,
+      `${goal.ratio.toFixed(2)}× (${range(goal.ratios, 2)})`,
+      `goal ${goal.goal}`,
+      goal.met ? "met" : "NOT met",
+    ], [40, 20, 12]));
+  }
+  const calls = [...apiCalls].map(([method, count]) => `${method} ${count}`);
+  console.log(`Bot API calls received: ${calls.join(", ") || "none"}`);
+} finally {
+  for (const server of servers) await server.stop();
+  if (typeof pg === "object") await pg.drop();
+  await botApi.shutdown();
+  await Deno.remove(dir, { recursive: true });
+}
