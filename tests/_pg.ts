@@ -47,18 +47,17 @@ export function postgresUnavailable(): Promise<string | undefined> {
   return reachable;
 }
 
+// Asked once, when a test file that needs PostgreSQL is loaded.
+const unavailable = await postgresUnavailable();
+
 /**
  * Registers `title` as a test that needs PostgreSQL: it runs when the
- * server is reachable, is skipped with the reason otherwise, and fails
- * under `CI=true` when it is not.
+ * server is reachable and is skipped, saying why, otherwise. Under
+ * `CI=true` an unreachable server fails the run instead.
  */
-export async function pgTest(
-  title: string,
-  body: () => Promise<void>,
-): Promise<void> {
-  const why = await postgresUnavailable();
-  if (why !== undefined) {
-    console.warn(`skipping "${title}": ${why}`);
+export function pgTest(title: string, body: () => Promise<void>): void {
+  if (unavailable !== undefined) {
+    console.warn(`skipping "${title}": ${unavailable}`);
     Deno.test({ name: title, ignore: true, fn: () => {} });
     return;
   }

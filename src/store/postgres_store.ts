@@ -34,7 +34,8 @@ import {
 
 /** A postgres.js connection pool. */
 export type Sql = postgres.Sql<Record<string, never>>;
-type Tx = postgres.TransactionSql<Record<string, never>>;
+/** A postgres.js transaction. */
+export type Tx = postgres.TransactionSql<Record<string, never>>;
 
 const PAGE_SIZE = 1000;
 const CRYPTO_BATCH = 100;
