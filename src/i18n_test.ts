@@ -47,8 +47,12 @@ Deno.test("every key the code asks for exists", async () => {
   const used = new Set<string>();
   for await (const file of sourceFiles(new URL("./", import.meta.url))) {
     const code = await Deno.readTextFile(file);
-    for (const match of code.matchAll(/\bt\(\s*"([a-z][a-z0-9-]*)"/g)) {
-      used.add(match[1]!);
+    for (const args of callArguments(code, /\bt\(/g)) {
+      // The key itself, or either key of a choice between two.
+      const keys = args.matchAll(
+        /(?:^|[?:])\s*"([a-z][a-z0-9]*(?:-[a-z0-9]+)*)"\s*(?=[,?:]|$)/g,
+      );
+      for (const match of keys) used.add(match[1]!);
     }
     // Keys built from a kind: `button-export-${kind}` and the like.
     for (const match of code.matchAll(/t\(\s*`([a-z-]+)\$\{kind\}`/g)) {
@@ -57,9 +61,11 @@ Deno.test("every key the code asks for exists", async () => {
     }
   }
   assert.ok(
-    used.has("privacy-policy") && used.has("button-export-group"),
+    used.has("privacy-policy") && used.has("button-export-group") &&
+      used.has("admin-check-failed"),
     "the code was not read",
   );
+  assert.ok(!used.has("user"), "a value was taken for a key");
   assert.deepEqual([...used].filter((key) => !english.has(key)), []);
 });
 
@@ -92,5 +98,19 @@ async function* sourceFiles(dir: URL): AsyncIterable<URL> {
     } else if (entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) {
       yield new URL(entry.name, dir);
     }
+  }
+}
+
+// The text between the parentheses of every call that `opener` finds.
+function* callArguments(code: string, opener: RegExp): Iterable<string> {
+  for (const match of code.matchAll(opener)) {
+    const start = match.index! + match[0].length;
+    let depth = 1;
+    let end = start;
+    for (; end < code.length && depth > 0; end++) {
+      if (code[end] === "(") depth++;
+      else if (code[end] === ")") depth--;
+    }
+    yield code.slice(start, end - 1).trim();
   }
 }

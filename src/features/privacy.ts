@@ -1,4 +1,4 @@
-import { Composer, InlineKeyboard, InputFile } from "grammy";
+import { Composer, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import type { RecordRef } from "../store/audit.ts";
 import { CliError, EXIT } from "../cli/cli_error.ts";
 import { renderExport } from "../privacy/export.ts";
@@ -46,57 +46,71 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
   const now = options.now ?? Date.now;
   const composer = new Composer<BotContext>();
 
-  composer.chatType("private").command("privacy", async (ctx) => {
-    const target = { kind: "user" as const, id: ctx.from.id };
-    const user = await store.getUser(ctx.from.id);
-    const parts = [ctx.t("privacy-policy")];
-    if (options.contact !== undefined) {
-      parts.push(ctx.t("privacy-contact", { contact: options.contact }));
-    }
-    parts.push(
-      user === undefined
-        ? ctx.t("privacy-nothing-stored", { whom: "user" })
-        : describeUser(ctx, user),
-    );
-    await ctx.reply(parts.join("\n\n"), {
-      reply_markup: menu(
-        ctx,
-        { target, opener: ctx.from.id },
-        options.policyUrl,
-      ),
-    });
-  });
+  composer.chatType("private").command(
+    "privacy",
+    (ctx) =>
+      replyOnFailure(ctx, async () => {
+        const target = { kind: "user" as const, id: ctx.from.id };
+        const user = await store.getUser(ctx.from.id);
+        const parts = [ctx.t("privacy-policy")];
+        if (options.contact !== undefined) {
+          parts.push(ctx.t("privacy-contact", { contact: options.contact }));
+        }
+        parts.push(
+          user === undefined
+            ? ctx.t("privacy-nothing-stored", { whom: "user" })
+            : describeUser(ctx, user),
+        );
+        await ctx.reply(parts.join("\n\n"), {
+          reply_markup: menu(
+            ctx,
+            { target, opener: ctx.from.id },
+            options.policyUrl,
+          ),
+        });
+      }),
+  );
 
-  composer.chatType(["group", "supergroup"]).command("privacy", async (ctx) => {
-    const anonymous = ctx.message.sender_chat?.id === ctx.chat.id;
-    if (!anonymous && !await isAdmin(ctx, ctx.from.id)) {
-      await ctx.reply(ctx.t("privacy-admins-only"));
-      return;
-    }
-    const target = { kind: "group" as const, id: ctx.chat.id };
-    const group = await store.getGroup(ctx.chat.id);
-    await ctx.reply(
-      group === undefined
-        ? ctx.t("privacy-nothing-stored", { whom: "group" })
-        : describeGroup(ctx, group),
-      {
-        reply_markup: menu(ctx, {
-          target,
-          // An anonymous admin cannot be told apart: any admin may press.
-          opener: anonymous ? 0 : ctx.from.id,
-        }, options.policyUrl),
-      },
-    );
-  });
+  composer.chatType(["group", "supergroup"]).command(
+    "privacy",
+    (ctx) =>
+      replyOnFailure(ctx, async () => {
+        const anonymous = ctx.message.sender_chat?.id === ctx.chat.id;
+        if (!anonymous) {
+          const admin = await checkAdmin(ctx, ctx.from.id, options.reporter);
+          if (admin !== true) {
+            await ctx.reply(
+              ctx.t(
+                admin === false ? "privacy-admins-only" : "admin-check-failed",
+              ),
+            );
+            return;
+          }
+        }
+        const target = { kind: "group" as const, id: ctx.chat.id };
+        const group = await store.getGroup(ctx.chat.id);
+        await ctx.reply(
+          group === undefined
+            ? ctx.t("privacy-nothing-stored", { whom: "group" })
+            : describeGroup(ctx, group),
+          {
+            reply_markup: menu(ctx, {
+              target,
+              // An anonymous admin cannot be told apart: any admin may press.
+              opener: anonymous ? 0 : ctx.from.id,
+            }, options.policyUrl),
+          },
+        );
+      }),
+  );
 
   composer.callbackQuery(/^prv:/, async (ctx) => {
-    // Every press is answered, so no client is left spinning, whatever happens.
+    // Every press is answered with a text, so no client is left spinning or
+    // guessing, whatever happens.
     let answered = false;
-    const answer = async (text?: string, alert = false) => {
+    const answer = async (text: string, alert = false) => {
       answered = true;
-      await ctx.answerCallbackQuery(
-        text === undefined ? {} : { text, show_alert: alert },
-      );
+      await ctx.answerCallbackQuery({ text, show_alert: alert });
     };
     try {
       const button = parseButton(ctx.callbackQuery.data);
@@ -112,8 +126,14 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         if (chat === undefined || chat.id !== button.target.id) {
           return await answer(ctx.t("button-invalid"));
         }
-        if (!await isAdmin(ctx, ctx.from.id)) {
-          return await answer(ctx.t("privacy-admins-only"), true);
+        const admin = await checkAdmin(ctx, ctx.from.id, options.reporter);
+        if (admin !== true) {
+          return await answer(
+            ctx.t(
+              admin === false ? "privacy-admins-only" : "admin-check-failed",
+            ),
+            true,
+          );
         }
       }
       switch (button.action) {
@@ -128,7 +148,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
             ),
             { reply_markup: confirmation(ctx, button) },
           );
-          return await answer();
+          return await answer(ctx.t("button-answer-confirm"));
         case "y": {
           const deleted = await store.purge(button.target, "bot");
           // The next update from them registers them again (SPEC 2 rule 6);
@@ -143,14 +163,19 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
                   : "delete-done-group",
               ),
           );
-          return await answer();
+          return await answer(ctx.t("button-answer-deleted"));
         }
         case "n":
           await ctx.editMessageText(ctx.t("delete-cancelled"));
-          return await answer();
+          return await answer(ctx.t("delete-cancelled"));
       }
     } finally {
-      if (!answered) await ctx.answerCallbackQuery().catch(() => {});
+      if (!answered) {
+        await ctx.answerCallbackQuery({
+          text: ctx.t("button-failed"),
+          show_alert: true,
+        }).catch(() => {});
+      }
     }
   });
 
@@ -262,10 +287,43 @@ function confirmation(ctx: BotContext, button: Button): InlineKeyboard {
     .text(ctx.t("button-no-keep"), callbackData({ ...button, action: "n" }));
 }
 
-async function isAdmin(ctx: BotContext, userId: number): Promise<boolean> {
+/**
+ * Whether the user is an admin (or the creator) of the current chat: true,
+ * false, or "unknown" when Telegram could not be asked; that failure is
+ * reported.
+ */
+async function checkAdmin(
+  ctx: BotContext,
+  userId: number,
+  reporter: Reporter,
+): Promise<boolean | "unknown"> {
+  // Telegram's stand-in for anonymous admins cannot be asked about; their
+  // menus are open to every admin instead.
   if (userId === ANONYMOUS_ADMIN_ID) return false;
-  const member = await ctx.getChatMember(userId);
+  let member;
+  try {
+    member = await ctx.getChatMember(userId);
+  } catch (error) {
+    reporter.report(error, ctx.update);
+    return "unknown";
+  }
   return member.status === "creator" || member.status === "administrator";
+}
+
+// A command whose work failed still gets a reply, unless sending the reply
+// is what failed. The error goes on to the error boundary to be reported.
+async function replyOnFailure(
+  ctx: BotContext,
+  work: () => Promise<void>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (!(error instanceof GrammyError && error.method === "sendMessage")) {
+      await ctx.reply(ctx.t("command-failed")).catch(() => {});
+    }
+    throw error;
+  }
 }
 
 function describeUser(ctx: BotContext, user: UserRecord): string {

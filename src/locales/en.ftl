@@ -95,3 +95,9 @@ delete-cancelled = Nothing was deleted.
 
 button-not-yours = This menu belongs to someone else: send /privacy to open your own.
 button-invalid = This button is no longer valid: send /privacy again.
+
+admin-check-failed = I could not check your admin rights just now. Please try again.
+command-failed = Sorry, something went wrong. Please try again later.
+button-failed = Sorry, something went wrong. Please try again later.
+button-answer-confirm = Please confirm below.
+button-answer-deleted = Deleted.

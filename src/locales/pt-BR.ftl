@@ -95,3 +95,9 @@ delete-cancelled = Nada foi apagado.
 
 button-not-yours = Este menu é de outra pessoa: envie /privacy para abrir o seu.
 button-invalid = Este botão não vale mais: envie /privacy de novo.
+
+admin-check-failed = Não consegui verificar seus direitos de administrador agora. Tente de novo.
+command-failed = Desculpe, algo deu errado. Tente de novo mais tarde.
+button-failed = Desculpe, algo deu errado. Tente de novo mais tarde.
+button-answer-confirm = Confirme abaixo.
+button-answer-deleted = Apagado.
