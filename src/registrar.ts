@@ -11,73 +11,166 @@ export type { RegistrationPlan };
 export interface RegistrarOptions {
   /** How many records the write cache remembers. */
   cacheSize?: number;
-  /** How often to ask the store whether another process changed it, in ms. */
-  recheckMs?: number;
+  /** The most plans one transaction takes; more wait for the next one. */
+  maxBatch?: number;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
 }
 
+interface Pending {
+  plan: RegistrationPlan;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Applies registration plans to the store, skipping writes that would not
- * change anything. It remembers what it last wrote for each id (a bounded
- * LRU), and forgets everything when another process (the CLI) changed the
- * store, so a purged user is registered again by their next update.
+ * Applies registration plans to the store with group commit: plans that
+ * arrive while a transaction is being committed wait and go together into
+ * the next one, so concurrent updates share one commit and one fsync. Each
+ * caller's promise settles with its own batch: it resolves only once that
+ * batch is durably committed, and rejects if the batch failed.
+ *
+ * It remembers what it last wrote for each id (a bounded LRU) and skips
+ * writes that would change nothing, so a known sender costs no write and no
+ * encryption. Before each batch it reads the store's erasure counter: when
+ * any process deleted, moved or purged a record since, the whole cache is
+ * dropped, so an erased person's next update registers them again at once.
  */
 export class Registrar {
   #store: Store;
   #written = new Map<number, string>();
   #cacheSize: number;
-  #recheckMs: number;
+  #maxBatch: number;
   #now: () => number;
-  #checkedAt = -Infinity;
   #version: number | undefined;
+  #queue: Pending[] = [];
+  #draining = false;
 
   /** Builds a registrar writing to `store`. */
   constructor(store: Store, options: RegistrarOptions = {}) {
     this.#store = store;
     this.#cacheSize = options.cacheSize ?? 50_000;
-    this.#recheckMs = options.recheckMs ?? 1_000;
+    this.#maxBatch = options.maxBatch ?? 1_000;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Applies one plan; resolves once every needed write is committed. */
-  async apply(plan: RegistrationPlan): Promise<void> {
-    const nowMs = this.#now();
-    if (nowMs - this.#checkedAt >= this.#recheckMs) {
-      await this.#recheck(nowMs);
-    }
-    const now = Math.floor(nowMs / 1000);
-    if (plan.user !== undefined) {
-      const user = plan.user;
-      const key = userKey(user);
-      if (this.#changed(user.id, key)) {
-        await this.#store.upsertUser(user, now);
-        this.#remember(user.id, key);
+  /**
+   * Applies one plan; resolves once it is durably committed (or was found
+   * unneeded against fresh knowledge of erasures). Calls made in the same
+   * turn of the event loop, or while a transaction is in flight, share one
+   * transaction.
+   */
+  apply(plan: RegistrationPlan): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ plan, resolve, reject });
+      if (!this.#draining) {
+        this.#draining = true;
+        // A microtask later, so that calls made together (Promise.all over
+        // apply) are taken as one batch.
+        queueMicrotask(() => this.#drain());
       }
-    }
-    if (plan.move !== undefined) {
-      const { fromId, toId } = plan.move;
-      this.#written.delete(fromId);
-      this.#written.delete(toId);
-      await this.#store.moveGroup(fromId, toId);
-    }
-    if (plan.group !== undefined) {
-      const group = plan.group;
-      const key = groupKey(group);
-      if (this.#changed(group.id, key)) {
-        await this.#store.upsertGroup(group, now);
-        this.#remember(group.id, key);
-      }
-    }
-    if (plan.removeGroupId !== undefined) {
-      this.#written.delete(plan.removeGroupId);
-      await this.#store.deleteGroup(plan.removeGroupId);
-    }
+    });
+  }
+
+  /**
+   * Applies several plans (one `getUpdates` batch) in one transaction, as
+   * long as they are no more than `maxBatch`; resolves once all are
+   * committed and rejects if any batch failed.
+   */
+  async applyAll(plans: readonly RegistrationPlan[]): Promise<void> {
+    await Promise.all(plans.map((plan) => this.apply(plan)));
   }
 
   /** Forgets what was written for an id, after it was deleted elsewhere in the bot. */
   forget(id: number): void {
     this.#written.delete(id);
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        try {
+          await this.#commit(batch.map((pending) => pending.plan));
+        } catch (error) {
+          for (const pending of batch) pending.reject(error);
+          continue;
+        }
+        for (const pending of batch) pending.resolve();
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #commit(plans: RegistrationPlan[]): Promise<void> {
+    const version = await this.#store.erasureVersion();
+    if (version !== this.#version) this.#written.clear();
+    this.#version = version;
+    const needed: RegistrationPlan[] = [];
+    // What this batch will write per id, so that the same sender twice in
+    // one batch is written once (unless a later one is dated later).
+    const pending = new Map<number, { key: string; sentAt: number }>();
+    const fresh = (id: number, key: string, sentAt: number) => {
+      const queued = pending.get(id);
+      if (queued !== undefined) {
+        if (queued.key === key && queued.sentAt >= sentAt) return false;
+      } else if (!this.#changed(id, key)) {
+        return false;
+      }
+      pending.set(id, { key, sentAt });
+      return true;
+    };
+    for (const plan of plans) {
+      const sentAt = plan.sentAt ?? Infinity;
+      const reduced: RegistrationPlan = { ...plan };
+      if (plan.move !== undefined) {
+        pending.delete(plan.move.fromId);
+        pending.delete(plan.move.toId);
+      }
+      if (plan.removeGroupId !== undefined) pending.delete(plan.removeGroupId);
+      if (
+        plan.user !== undefined &&
+        !fresh(plan.user.id, userKey(plan.user), sentAt)
+      ) {
+        delete reduced.user;
+      }
+      if (
+        plan.group !== undefined &&
+        !fresh(plan.group.id, groupKey(plan.group), sentAt)
+      ) {
+        delete reduced.group;
+      }
+      if (
+        reduced.user !== undefined || reduced.group !== undefined ||
+        reduced.move !== undefined || reduced.removeGroupId !== undefined
+      ) {
+        needed.push(reduced);
+      }
+    }
+    if (needed.length === 0) return;
+    const { erased } = await this.#store.register(
+      needed,
+      Math.floor(this.#now() / 1000),
+    );
+    // Only what the committed transaction surely left in the store is
+    // remembered; erased and deleted ids are forgotten.
+    for (const plan of needed) {
+      if (plan.user !== undefined) {
+        this.#remember(plan.user.id, userKey(plan.user));
+      }
+      if (plan.move !== undefined) {
+        this.#written.delete(plan.move.fromId);
+        this.#written.delete(plan.move.toId);
+      }
+      if (plan.group !== undefined) {
+        this.#remember(plan.group.id, groupKey(plan.group));
+      }
+      if (plan.removeGroupId !== undefined) {
+        this.#written.delete(plan.removeGroupId);
+      }
+    }
+    for (const id of erased) this.#written.delete(id);
   }
 
   #changed(id: number, key: string): boolean {
@@ -96,15 +189,6 @@ export class Registrar {
       const oldest = this.#written.keys().next().value;
       if (oldest !== undefined) this.#written.delete(oldest);
     }
-  }
-
-  async #recheck(nowMs: number): Promise<void> {
-    const version = await this.#store.erasureVersion();
-    if (this.#version !== undefined && version !== this.#version) {
-      this.#written.clear();
-    }
-    this.#version = version;
-    this.#checkedAt = nowMs;
   }
 }
 

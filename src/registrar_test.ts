@@ -1,23 +1,53 @@
 import assert from "node:assert/strict";
 import { Registrar } from "./registrar.ts";
 import { openSqliteStore } from "./store/sqlite_store.ts";
-import type { Store } from "./store/store.ts";
+import type { RegistrationPlan, Store } from "./store/store.ts";
 
-// The real SQLite store, with a count of the calls that write.
-async function countingStore(): Promise<{ store: Store; writes: string[] }> {
-  const real = await openSqliteStore(":memory:");
-  const writes: string[] = [];
-  const store = new Proxy(real, {
+interface Counted {
+  store: Store;
+  /** Every `register` call, as the ids of the records each plan writes. */
+  calls: number[][];
+  /** Makes the next `register` calls fail while set. */
+  failWith?: Error;
+}
+
+// The real SQLite store, with a record of the register calls.
+function counting(real: Store): Counted {
+  const counted: Counted = { store: real, calls: [] };
+  counted.store = new Proxy(real, {
     get(target, key) {
       const value = Reflect.get(target, key, target);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
-        if (/^(upsert|move|delete)/.test(String(key))) writes.push(String(key));
+        if (key === "register") {
+          const plans = args[0] as RegistrationPlan[];
+          counted.calls.push(
+            plans.flatMap((plan) =>
+              [plan.user?.id, plan.group?.id].filter((id) => id !== undefined)
+            ),
+          );
+          if (counted.failWith !== undefined) {
+            return Promise.reject(counted.failWith);
+          }
+        }
         return value.apply(target, args);
       };
     },
   });
-  return { store, writes };
+  return counted;
+}
+
+async function countingStore(): Promise<Counted> {
+  return counting(await openSqliteStore(":memory:"));
+}
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 const alice = {
@@ -27,67 +57,155 @@ const alice = {
   last_name: null,
   language_code: "en",
 };
+const user = (id: number) => ({ ...alice, id });
 
 Deno.test("an unchanged sender is not written again", async () => {
-  const { store, writes } = await countingStore();
+  const { store, calls } = await countingStore();
   const registrar = new Registrar(store);
   await registrar.apply({ user: alice });
   await registrar.apply({ user: alice });
   await registrar.apply({ user: { ...alice } });
-  assert.deepEqual(writes, ["upsertUser"]);
+  assert.deepEqual(calls, [[1]]);
   await registrar.apply({ user: { ...alice, last_name: "null" } });
   await registrar.apply({ user: { ...alice, last_name: null } });
-  assert.deepEqual(writes, ["upsertUser", "upsertUser", "upsertUser"]);
+  assert.deepEqual(calls, [[1], [1], [1]]);
   await store.close();
 });
 
 Deno.test("the cache is bounded and forgets the least recently seen", async () => {
-  const { store, writes } = await countingStore();
+  const { store, calls } = await countingStore();
   const registrar = new Registrar(store, { cacheSize: 2 });
-  const user = (id: number) => ({ ...alice, id });
   await registrar.apply({ user: user(1) });
   await registrar.apply({ user: user(2) });
   await registrar.apply({ user: user(1) }); // 1 is now the most recent
   await registrar.apply({ user: user(3) }); // evicts 2
-  writes.length = 0;
+  calls.length = 0;
   await registrar.apply({ user: user(1) });
   await registrar.apply({ user: user(3) });
-  assert.deepEqual(writes, []);
+  assert.deepEqual(calls, []);
   await registrar.apply({ user: user(2) });
-  assert.deepEqual(writes, ["upsertUser"]);
+  assert.deepEqual(calls, [[2]]);
   await store.close();
 });
 
-Deno.test("a change by another process empties the cache at the next check", async () => {
-  const { store, writes } = await countingStore();
-  let clock = 0;
-  let version = 1;
-  const watched = Object.assign(Object.create(store), {
-    erasureVersion: () => Promise.resolve(version),
-  }) as Store;
-  const registrar = new Registrar(watched, {
-    recheckMs: 1000,
-    now: () => clock,
-  });
-  await registrar.apply({ user: alice });
-  version = 2;
-  clock = 500; // not yet re-checked
-  await registrar.apply({ user: alice });
-  assert.deepEqual(writes, ["upsertUser"]);
-  clock = 1000;
-  await registrar.apply({ user: alice });
-  assert.deepEqual(writes, ["upsertUser", "upsertUser"]);
+Deno.test("plans applied together are written in one transaction", async () => {
+  const { store, calls } = await countingStore();
+  const registrar = new Registrar(store);
+  await Promise.all(
+    Array.from(
+      { length: 50 },
+      (_, i) => registrar.apply({ user: user(i + 1) }),
+    ),
+  );
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0]!.length, 50);
+  await registrar.applyAll([{ user: user(100) }, { user: user(101) }]);
+  assert.deepEqual(calls.slice(1), [[100, 101]]);
+  for (let id = 1; id <= 50; id++) assert.ok(await store.getUser(id));
   await store.close();
+});
+
+Deno.test("plans arriving while a transaction is in flight share the next one", async () => {
+  const { store, calls } = await countingStore();
+  const registrar = new Registrar(store);
+  const first = registrar.apply({ user: user(1) });
+  // Wait until the first batch has reached the store, then send ten more.
+  while (calls.length === 0) await new Promise((r) => setTimeout(r, 0));
+  const rest = Array.from(
+    { length: 10 },
+    (_, i) => registrar.apply({ user: user(i + 2) }),
+  );
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(calls, [[1], [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]);
+  await store.close();
+});
+
+Deno.test("the same sender twice in one batch is written once", async () => {
+  const { store, calls } = await countingStore();
+  const registrar = new Registrar(store);
+  await Promise.all([
+    registrar.apply({ user: alice, sentAt: 10 }),
+    registrar.apply({ user: alice, sentAt: 10 }),
+    registrar.apply({ user: { ...alice, first_name: "Al" }, sentAt: 11 }),
+  ]);
+  assert.deepEqual(calls, [[1, 1]]);
+  assert.equal((await store.getUser(1))?.first_name, "Al");
+  await store.close();
+});
+
+Deno.test("each caller settles with its own batch: a failed batch rejects only its callers", async () => {
+  const counted = await countingStore();
+  const registrar = new Registrar(counted.store);
+  counted.failWith = new Error("database or disk is full");
+  const failed = Promise.allSettled([
+    registrar.apply({ user: user(1) }),
+    registrar.apply({ user: user(2) }),
+  ]);
+  const settled = await failed;
+  counted.failWith = undefined;
+  assert.deepEqual(settled.map((s) => s.status), ["rejected", "rejected"]);
+  assert.match(
+    ((settled[0] as PromiseRejectedResult).reason as Error).message,
+    /disk is full/,
+  );
+  // Nothing failed is remembered as written: the same plans go again.
+  await Promise.all([
+    registrar.apply({ user: user(1) }),
+    registrar.apply({ user: user(2) }),
+  ]);
+  assert.deepEqual(counted.calls, [[1, 2], [1, 2]]);
+  assert.ok(await counted.store.getUser(2));
+  await counted.store.close();
+});
+
+Deno.test("a purge by another process is seen by the very next update, every time", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const counted = counting(await openSqliteStore(path));
+    const cli = await openSqliteStore(path);
+    const registrar = new Registrar(counted.store);
+    await registrar.apply({ user: alice });
+    await registrar.apply({ user: alice });
+    assert.equal(counted.calls.length, 1);
+    for (let round = 0; round < 10; round++) {
+      assert.equal(await cli.purge({ kind: "user", id: 1 }, "cli"), 1);
+      await registrar.apply({ user: alice });
+      assert.ok(await counted.store.getUser(1), `round ${round}`);
+    }
+    assert.equal(counted.calls.length, 11);
+    await cli.close();
+    await counted.store.close();
+  });
+});
+
+Deno.test("an update sent before an erasure neither registers nor is remembered", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const counted = counting(await openSqliteStore(path));
+    const cli = await openSqliteStore(path);
+    const registrar = new Registrar(counted.store);
+    await registrar.apply({ user: alice });
+    await cli.purge({ kind: "user", id: 1 }, "cli");
+    const at = (await cli.recentAudit(1))[0]!.at;
+    await registrar.apply({ user: alice, sentAt: at - 1 });
+    assert.equal(await counted.store.getUser(1), undefined);
+    // The erased plan was not cached: a later one with the same fields writes.
+    await registrar.apply({ user: alice, sentAt: at });
+    assert.equal((await counted.store.getUser(1))?.first_name, "Alice");
+    assert.equal(counted.calls.length, 3);
+    await cli.close();
+    await counted.store.close();
+  });
 });
 
 Deno.test("a moved or removed group is written again when seen again", async () => {
-  const { store, writes } = await countingStore();
+  const { store, calls } = await countingStore();
   const registrar = new Registrar(store);
   const group = { id: -5, username: null, title: "G", type: "group" as const };
   await registrar.apply({ group });
   await registrar.apply({ removeGroupId: -5 });
   await registrar.apply({ group });
   assert.deepEqual(await store.getGroup(-5).then((g) => g?.title), "G");
-  assert.deepEqual(writes, ["upsertGroup", "deleteGroup", "upsertGroup"]);
+  assert.deepEqual(calls, [[-5], [], [-5]]);
   await store.close();
 });

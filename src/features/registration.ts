@@ -21,8 +21,24 @@ export function registration<C extends Context>(
   return composer;
 }
 
-/** Decides what an update registers, moves or deletes (SPEC section 2). */
+/**
+ * Decides what an update registers, moves or deletes, and when the person
+ * acted (`sentAt`): someone who erased their data after that is not
+ * registered again by this update.
+ */
 export function planRegistration(ctx: Context): RegistrationPlan {
+  const plan = planRecords(ctx);
+  const sentAt = actedAt(ctx);
+  if (
+    sentAt !== undefined &&
+    (plan.user !== undefined || plan.group !== undefined)
+  ) {
+    plan.sentAt = sentAt;
+  }
+  return plan;
+}
+
+function planRecords(ctx: Context): RegistrationPlan {
   const plan: RegistrationPlan = {};
   const from = ctx.from;
   // Rule 1: only the sender, and only a person. Replied-to, forwarded,
@@ -68,6 +84,19 @@ export function planRegistration(ctx: Context): RegistrationPlan {
     type: chat.type,
   };
   return plan;
+}
+
+// When the person did what the update reports, in Unix seconds: an edit
+// counts from when it was made. A button press carries no date: it is an
+// action now, and leaving it undefined says so.
+function actedAt(ctx: Context): number | undefined {
+  const update = ctx.update;
+  const edited = update.edited_message ?? update.edited_channel_post;
+  const date = edited !== undefined
+    ? edited.edit_date ?? edited.date
+    : (update.message ?? update.channel_post ?? update.my_chat_member ??
+      update.chat_member ?? update.chat_join_request)?.date;
+  return Number.isSafeInteger(date) ? date : undefined;
 }
 
 function botWasRemoved(ctx: Context): boolean {

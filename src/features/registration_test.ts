@@ -52,6 +52,7 @@ Deno.test("a private message registers its sender and no group", () => {
         last_name: null,
         language_code: "en",
       },
+      sentAt: 0,
     },
   );
 });
@@ -214,4 +215,51 @@ Deno.test("the bot blocked in private removes nothing", () => {
   });
   assert.equal(result.removeGroupId, undefined);
   assert.equal(result.user?.id, 7);
+});
+
+Deno.test("a plan carries when the person acted: the message date, or the edit's", () => {
+  const from = alice;
+  const chat = { id: 7, type: "private" };
+  assert.equal(
+    plan({ message: { message_id: 1, date: 1_700_000_000, chat, from } })
+      .sentAt,
+    1_700_000_000,
+  );
+  assert.equal(
+    plan({
+      edited_message: {
+        message_id: 1,
+        date: 1_700_000_000,
+        edit_date: 1_700_000_500,
+        chat,
+        from,
+      },
+    }).sentAt,
+    1_700_000_500,
+  );
+  assert.equal(
+    plan({
+      my_chat_member: {
+        chat: group,
+        from,
+        date: 1_700_000_900,
+        old_chat_member: { status: "left", user: me },
+        new_chat_member: { status: "member", user: me },
+      },
+    }).sentAt,
+    1_700_000_900,
+  );
+});
+
+Deno.test("a button press has no date: it is an action now", () => {
+  const result = plan({
+    callback_query: {
+      id: "1",
+      from: alice,
+      chat_instance: "x",
+      message: { message_id: 1, date: 1_600_000_000, chat: group },
+    },
+  });
+  assert.equal(result.user?.id, 7);
+  assert.equal("sentAt" in result, false);
 });

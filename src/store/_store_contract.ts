@@ -1,18 +1,44 @@
 import assert from "node:assert/strict";
 import type { Store } from "./store.ts";
 
+/** How the contract reaches the engine under test. */
+export interface ContractTarget {
+  /** Opens a store on a fresh, empty database. */
+  open(): Promise<Store>;
+  /**
+   * Opens another, independent connection to the database `store` is on, as
+   * a second process or instance would.
+   */
+  connectAgain(store: Store): Promise<Store>;
+  /** How many migrations the engine has; a fresh store is at this version. */
+  migrations: number;
+}
+
 /**
- * The behaviour every `Store` must have (SPEC section 2). Each store's test
- * file calls this with a function that opens a fresh, empty store.
+ * The behaviour every `Store` must have, whatever the engine. Each store's
+ * test file calls this with a target that opens fresh, empty databases.
  */
-export function storeContract(name: string, open: () => Promise<Store>): void {
+export function storeContract(name: string, target: ContractTarget): void {
   const test = (title: string, body: (store: Store) => Promise<void>) =>
     Deno.test(`${name}: ${title}`, async () => {
-      const store = await open();
+      const store = await target.open();
       try {
         await body(store);
       } finally {
         await store.close();
+      }
+    });
+  // A second connection to the same database, closed after the test.
+  const twoConnections = (
+    title: string,
+    body: (store: Store, other: Store) => Promise<void>,
+  ) =>
+    test(title, async (store) => {
+      const other = await target.connectAgain(store);
+      try {
+        await body(store, other);
+      } finally {
+        await other.close();
       }
     });
 
@@ -134,11 +160,169 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     assert.equal(await store.getUser(1), undefined);
   });
 
-  test("the store answers pings and knows its schema version", async (store) => {
+  test("a ping succeeds while the store answers and rejects once it is closed", async (store) => {
     await store.ping();
-    assert.ok(await store.schemaVersion() >= 1);
-    assert.equal(typeof await store.erasureVersion(), "number");
+    await store.close();
+    await assert.rejects(store.ping());
   });
+
+  test("the schema version is the number of migrations", async (store) => {
+    assert.equal(await store.schemaVersion(), target.migrations);
+    assert.equal((await store.summary()).schemaVersion, target.migrations);
+  });
+
+  twoConnections(
+    "a purge, deletion or move by another connection changes the erasure version",
+    async (store, other) => {
+      await store.upsertUser(alice, 1);
+      await store.upsertUser({ ...alice, id: 2 }, 1);
+      await store.upsertGroup({
+        id: -5,
+        username: null,
+        title: "G",
+        type: "group",
+      }, 1);
+      await store.register([{ user: { ...alice, first_name: "Al" } }], 2);
+      const seen = new Set([await store.erasureVersion()]);
+      assert.equal(seen.size, 1, "registering is not an erasure");
+      const changed = async (what: string) => {
+        const version = await store.erasureVersion();
+        assert.ok(!seen.has(version), `${what} did not change the version`);
+        seen.add(version);
+      };
+      await other.purge({ kind: "user", id: 1 }, "cli");
+      await changed("another connection's purge");
+      await other.deleteUser(2);
+      await changed("another connection's deletion");
+      await other.moveGroup(-5, -1005);
+      await changed("another connection's move");
+      await store.deleteGroup(-1005);
+      await changed("this connection's deletion");
+      assert.equal(await other.purge({ kind: "user", id: 1 }, "cli"), 0);
+      assert.equal(await other.deleteUser(2), false);
+      assert.ok(
+        seen.has(await store.erasureVersion()),
+        "nothing deleted, nothing changed",
+      );
+    },
+  );
+
+  test("a batch of plans is written all or nothing", async (store) => {
+    await store.upsertUser(alice, 1);
+    await assert.rejects(
+      store.register([
+        { user: { ...alice, id: 2 } },
+        { user: { ...alice, first_name: "Changed" } },
+        { removeGroupId: -9 },
+        // Not a type a group can have: the database refuses it.
+        {
+          group: {
+            id: -5,
+            username: null,
+            title: "C",
+            type: "channel" as "group",
+          },
+        },
+      ], 5),
+    );
+    assert.equal(await store.getUser(2), undefined);
+    assert.equal((await store.getUser(1))?.first_name, "Alice");
+    assert.equal(await store.getGroup(-5), undefined);
+    const result = await store.register([
+      { user: { ...alice, id: 2 } },
+      { user: { ...alice, first_name: "Changed" } },
+      { group: { id: -5, username: null, title: "G", type: "group" } },
+    ], 5);
+    assert.deepEqual(result.erased, []);
+    assert.equal((await store.getUser(1))?.first_name, "Changed");
+    assert.equal((await store.getUser(1))?.registered_at, 1);
+    assert.equal((await store.getUser(2))?.registered_at, 5);
+    assert.equal((await store.getGroup(-5))?.registered_at, 5);
+  });
+
+  test("an update sent before the user's purge does not register them; the same second does", async (store) => {
+    await store.upsertUser(alice, 1);
+    await store.purge({ kind: "user", id: 1 }, "bot");
+    const at = (await store.recentAudit(1))[0]!.at;
+    assert.deepEqual(
+      await store.register([{ user: alice, sentAt: at - 1 }], at + 5),
+      { erased: [1] },
+    );
+    assert.equal(await store.getUser(1), undefined);
+    // Another user's purge is not this user's.
+    await store.register([{ user: { ...alice, id: 2 }, sentAt: at - 1 }], at);
+    assert.ok(await store.getUser(2));
+    assert.deepEqual(
+      await store.register([{ user: alice, sentAt: at }], at + 5),
+      { erased: [] },
+    );
+    assert.equal((await store.getUser(1))?.registered_at, at + 5);
+    await store.purge({ kind: "user", id: 1 }, "bot");
+    await store.register([{ user: alice, sentAt: at + 1 }], at + 6);
+    assert.equal((await store.getUser(1))?.registered_at, at + 6);
+    // Without a date (a button pressed now) it registers.
+    await store.purge({ kind: "user", id: 1 }, "bot");
+    await store.register([{ user: alice }], at + 7);
+    assert.ok(await store.getUser(1));
+  });
+
+  test("a purge of all records, or of a group, holds back older updates too", async (store) => {
+    const group = {
+      id: -5,
+      username: null,
+      title: "G",
+      type: "group" as const,
+    };
+    await store.register([{ user: alice, group }], 1);
+    await store.purge({ kind: "all" }, "cli");
+    const at = (await store.recentAudit(1))[0]!.at;
+    const old = await store.register(
+      [{ user: alice, group, sentAt: at - 1 }],
+      at,
+    );
+    assert.deepEqual(old.erased.sort(), [-5, 1]);
+    assert.equal(await store.getUser(1), undefined);
+    assert.equal(await store.getGroup(-5), undefined);
+    await store.register([{ user: alice, group, sentAt: at }], at);
+    assert.ok(await store.getUser(1));
+    assert.ok(await store.getGroup(-5));
+    await store.purge({ kind: "group", id: -5 }, "cli");
+    const groupAt = (await store.recentAudit(1))[0]!.at;
+    const late = await store.register([{ group, sentAt: groupAt - 1 }], 9);
+    assert.deepEqual(late.erased, [-5]);
+    assert.equal(await store.getGroup(-5), undefined);
+    // The group's purge is not its members' erasure.
+    assert.ok(await store.getUser(1));
+  });
+
+  twoConnections(
+    "concurrent first sightings on two connections keep one registered_at",
+    async (store, other) => {
+      for (let id = 1; id <= 20; id++) {
+        const user = { ...alice, id };
+        await Promise.all([
+          store.register([{ user }], 100 + id),
+          other.register(
+            [{ user: { ...user, first_name: "Other" } }],
+            200 + id,
+          ),
+        ]);
+        const [mine, theirs] = [
+          await store.getUser(id),
+          await other.getUser(id),
+        ];
+        assert.deepEqual(mine, theirs);
+        assert.ok(
+          mine?.registered_at === 100 + id || mine?.registered_at === 200 + id,
+        );
+        await other.register([{ user }], 300 + id);
+        assert.equal(
+          (await store.getUser(id))?.registered_at,
+          mine?.registered_at,
+        );
+      }
+    },
+  );
 
   test("iteration streams every record in id order", async (store) => {
     for (const id of [3, 1, 2]) await store.upsertUser({ ...alice, id }, id);

@@ -12,13 +12,16 @@ import {
   TamperedError,
   WrongKeyError,
 } from "../crypto/field_cipher.ts";
-import { FieldCodec } from "../crypto/field_codec.ts";
+import { FieldCodec, type GroupCells } from "../crypto/field_codec.ts";
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,
   type GroupFields,
   type GroupRecord,
+  type ProgressCallback,
+  type RegisterResult,
   type RegistrationPlan,
+  type RotateKeyOptions,
   type Store,
   StoreError,
   type StoreSummary,
@@ -31,13 +34,20 @@ const USER_COLUMNS =
   "id, username, first_name, last_name, language_code, registered_at";
 const GROUP_COLUMNS = "id, username, title, type, registered_at";
 const CRYPTO_BATCH = 100;
+const DEFAULT_LOCK_TIMEOUT_MS = 5000;
+const FIRST_RETRY_MS = 2;
+const MAX_RETRY_MS = 50;
 
 /** Options for `openSqliteStore`. */
 export interface SqliteStoreOptions {
   /** Migrations to apply; defaults to the files in `migrations/`. */
   migrations?: Migration[];
-  /** How long to wait for another process's write lock, in milliseconds. */
-  busyTimeoutMs?: number;
+  /**
+   * How long a write waits for another process's write lock before it fails
+   * with "locked", in milliseconds (default 5000). The wait is a timer, so
+   * the event loop keeps serving meanwhile.
+   */
+  lockTimeoutMs?: number;
   /** Create the file (and its directory) when missing; default true. */
   create?: boolean;
   /**
@@ -46,6 +56,8 @@ export interface SqliteStoreOptions {
    * it later with another key, or with none, fails with `WrongKeyError`.
    */
   cipher?: FieldCipher;
+  /** Told how the first encryption of a plaintext database is going. */
+  onProgress?: ProgressCallback;
 }
 
 /**
@@ -57,23 +69,29 @@ export async function openSqliteStore(
   options: SqliteStoreOptions = {},
 ): Promise<SqliteStore> {
   const migrations = options.migrations ?? await loadMigrations();
+  const lock = new LockWait(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let db: DatabaseSync | undefined;
   try {
     if (path !== ":memory:") prepareFile(path, options.create ?? true);
     db = new DatabaseSync(path);
-    db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    db.exec("PRAGMA journal_mode = WAL");
+    const open = db;
+    // node:sqlite's busy handler sleeps on the calling thread, which here is
+    // the event loop: a lock held by another process would freeze every
+    // request. Lock waits are retried on a timer instead (`LockWait`).
+    open.exec("PRAGMA busy_timeout = 0");
+    await lock.retry(() => open.exec("PRAGMA journal_mode = WAL"));
     // FULL makes every commit survive a power cut, which is what lets the
     // webhook answer 200 only after a registration is durable.
-    db.exec("PRAGMA synchronous = FULL");
+    open.exec("PRAGMA synchronous = FULL");
     // Deleted and overwritten values are zeroed in the file, not left behind.
-    db.exec("PRAGMA secure_delete = ON");
-    migrate(db, migrations);
+    open.exec("PRAGMA secure_delete = ON");
+    await migrate(open, migrations, lock);
+    if (path !== ":memory:") ownerOnly(path);
     const codec = new FieldCodec(options.cipher);
-    await bindDataKey(db, codec);
-    return new SqliteStore(db, codec);
+    await bindDataKey(open, codec, { lock, onProgress: options.onProgress });
+    return new SqliteStore(open, codec, lock);
   } catch (error) {
-    db?.close();
+    if (db?.isOpen) db.close();
     if (error instanceof WrongKeyError) throw error;
     throw new StoreError(
       `Cannot open the SQLite database at "${path}": ${messageOf(error)}`,
@@ -86,6 +104,7 @@ export async function openSqliteStore(
 export class SqliteStore implements Store {
   #db: DatabaseSync;
   #codec: FieldCodec;
+  #lock: LockWait;
   #upsertUser: StatementSync;
   #upsertGroup: StatementSync;
   #getUser: StatementSync;
@@ -93,15 +112,20 @@ export class SqliteStore implements Store {
   #deleteUser: StatementSync;
   #deleteGroup: StatementSync;
   #moveGroup: StatementSync;
-  #dataVersion: StatementSync;
+  #groupSince: StatementSync;
+  #erasedAfter: StatementSync;
+  #bumpErasure: StatementSync;
+  #erasureVersion: StatementSync;
   #insertAudit: StatementSync;
   #keyCheck: StatementSync;
+  #touchHealth: StatementSync;
   #auditKey: Uint8Array;
 
   /** Wraps an open, migrated database; use `openSqliteStore`. */
-  constructor(db: DatabaseSync, codec: FieldCodec) {
+  constructor(db: DatabaseSync, codec: FieldCodec, lock: LockWait) {
     this.#db = db;
     this.#codec = codec;
+    this.#lock = lock;
     this.#upsertUser = db.prepare(
       `INSERT INTO users (id, username, first_name, last_name, language_code, registered_at)
        VALUES (?, ?, ?, ?, ?, ?)
@@ -129,9 +153,29 @@ export class SqliteStore implements Store {
        ON CONFLICT (id) DO UPDATE SET
          registered_at = min(groups.registered_at, excluded.registered_at)`,
     );
-    this.#dataVersion = db.prepare("PRAGMA data_version");
+    this.#groupSince = db.prepare(
+      "SELECT registered_at FROM groups WHERE id = ?",
+    );
+    // Both halves are look-ups in the audit_log_subject index: the record's
+    // own purges, and purges of everything (whose subject is null).
+    this.#erasedAfter = db.prepare(
+      `SELECT EXISTS (SELECT 1 FROM audit_log
+                       WHERE subject = ?1 AND action = 'purge' AND at > ?2)
+           OR EXISTS (SELECT 1 FROM audit_log
+                       WHERE subject IS NULL AND action = 'purge' AND at > ?2
+                         AND kind = 'all') AS erased`,
+    );
+    this.#bumpErasure = db.prepare(
+      "UPDATE erasure_version SET version = version + 1 WHERE id = 1",
+    );
+    this.#erasureVersion = db.prepare(
+      "SELECT version FROM erasure_version WHERE id = 1",
+    );
     this.#keyCheck = db.prepare(
       "SELECT key_id FROM data_key_check WHERE id = 1",
+    );
+    this.#touchHealth = db.prepare(
+      "UPDATE health SET checked_at = ? WHERE id = 1",
     );
     this.#insertAudit = db.prepare(
       "INSERT INTO audit_log (at, actor, action, kind, subject, records) VALUES (?, ?, ?, ?, ?, ?)",
@@ -151,31 +195,14 @@ export class SqliteStore implements Store {
   async upsertUser(user: UserFields, now: number): Promise<void> {
     const current = await this.#readable(() => this.getUser(user.id));
     if (current !== undefined && sameUser(current, user)) return;
-    const [username, firstName, lastName] = await this.#codec.encodeUser(user);
-    await run(() =>
-      this.#write(() => {
-        this.#upsertUser.run(
-          user.id,
-          username,
-          firstName,
-          lastName,
-          user.language_code,
-          now,
-        );
-      })
-    );
+    await this.register([{ user }], now);
   }
 
   /** Inserts the group, or updates its fields keeping `registered_at`. */
   async upsertGroup(group: GroupFields, now: number): Promise<void> {
     const current = await this.#readable(() => this.getGroup(group.id));
     if (current !== undefined && sameGroup(current, group)) return;
-    const [username, title] = await this.#codec.encodeGroup(group);
-    await run(() =>
-      this.#write(() => {
-        this.#upsertGroup.run(group.id, username, title, group.type, now);
-      })
-    );
+    await this.register([{ group }], now);
   }
 
   /**
@@ -184,33 +211,24 @@ export class SqliteStore implements Store {
    * each ciphertext is bound to.
    */
   async moveGroup(fromId: number, toId: number): Promise<boolean> {
-    const old = await this.#readable(() => this.getGroup(fromId));
-    const cells = old === undefined
-      ? undefined
-      : await this.#codec.encodeGroup({ ...old, id: toId, type: "supergroup" });
-    return await run(() =>
-      this.#write(() => {
-        if (old !== undefined && cells !== undefined) {
-          this.#moveGroup.run(toId, cells[0], cells[1], old.registered_at);
-        }
-        return Number(this.#deleteGroup.run(fromId).changes) > 0;
-      })
-    );
+    const codec = this.#codec;
+    const cells = await this.#movedCells(codec, fromId, toId);
+    return await this.#write(codec, () => this.#move(fromId, toId, cells));
   }
 
   /** Deletes a user; returns whether one was there. */
   deleteUser(id: number): Promise<boolean> {
-    return run(() => Number(this.#deleteUser.run(id).changes) > 0);
+    return this.#transaction(() => this.#delete(this.#deleteUser, id) > 0);
   }
 
   /** Deletes a group; returns whether one was there. */
   deleteGroup(id: number): Promise<boolean> {
-    return run(() => Number(this.#deleteGroup.run(id).changes) > 0);
+    return this.#transaction(() => this.#delete(this.#deleteGroup, id) > 0);
   }
 
   /** The user with this id, if stored; `TamperedError` if it fails its check. */
   async getUser(id: number): Promise<UserRecord | undefined> {
-    const row = await run(() =>
+    const row = await this.#read(() =>
       this.#getUser.get(id) as UserRecord | undefined
     );
     return row === undefined ? undefined : await this.#codec.decodeUser(row);
@@ -218,23 +236,73 @@ export class SqliteStore implements Store {
 
   /** The group with this id, if stored; `TamperedError` if it fails its check. */
   async getGroup(id: number): Promise<GroupRecord | undefined> {
-    const row = await run(() =>
+    const row = await this.#read(() =>
       this.#getGroup.get(id) as GroupRecord | undefined
     );
     return row === undefined ? undefined : await this.#codec.decodeGroup(row);
   }
 
-  /** SQLite's `data_version`: it changes when another connection commits. */
+  /**
+   * Applies the plans in order in one transaction, encrypting every value
+   * before it begins so that the write lock is held only for the writes.
+   */
+  async register(
+    plans: readonly RegistrationPlan[],
+    now: number,
+  ): Promise<RegisterResult> {
+    const codec = this.#codec;
+    const prepared = await Promise.all(
+      plans.map((plan) => this.#prepare(codec, plan)),
+    );
+    return await this.#write(codec, () => {
+      const erased: number[] = [];
+      for (const { plan, user, group, move } of prepared) {
+        if (plan.user !== undefined && user !== undefined) {
+          if (this.#erased(user.subject, plan.sentAt)) {
+            erased.push(plan.user.id);
+          } else {
+            this.#upsertUser.run(
+              plan.user.id,
+              ...user.cells,
+              plan.user.language_code,
+              now,
+            );
+          }
+        }
+        if (plan.move !== undefined) {
+          this.#move(plan.move.fromId, plan.move.toId, move);
+        }
+        if (plan.group !== undefined && group !== undefined) {
+          if (this.#erased(group.subject, plan.sentAt)) {
+            erased.push(plan.group.id);
+          } else {
+            this.#upsertGroup.run(
+              plan.group.id,
+              ...group.cells,
+              plan.group.type,
+              now,
+            );
+          }
+        }
+        if (plan.removeGroupId !== undefined) {
+          this.#delete(this.#deleteGroup, plan.removeGroupId);
+        }
+      }
+      return { erased };
+    });
+  }
+
+  /** The counter every deletion, move and purge raises, read now. */
   erasureVersion(): Promise<number> {
-    return run(() =>
-      Number((this.#dataVersion.get() as { data_version: number }).data_version)
+    return this.#read(() =>
+      Number((this.#erasureVersion.get() as { version: number }).version)
     );
   }
 
   /** Every user in id order, read a page at a time. */
   iterateUsers(): AsyncIterable<UserRecord> {
     return decodePages(
-      rawPages<UserRecord>(this.#db, "users"),
+      rawPages<UserRecord>(this.#db, "users", this.#lock),
       (row) => this.#codec.decodeUser(row),
     );
   }
@@ -242,7 +310,7 @@ export class SqliteStore implements Store {
   /** Every group in id order, read a page at a time. */
   iterateGroups(): AsyncIterable<GroupRecord> {
     return decodePages(
-      rawPages<GroupRecord>(this.#db, "groups"),
+      rawPages<GroupRecord>(this.#db, "groups", this.#lock),
       (row) => this.#codec.decodeGroup(row),
     );
   }
@@ -252,17 +320,23 @@ export class SqliteStore implements Store {
    * transaction: a crash midway leaves the old key valid and nothing lost.
    * Returns how many records were re-encrypted.
    */
-  async rotateKey(next: FieldCipher): Promise<number> {
+  async rotateKey(
+    next: FieldCipher,
+    options: RotateKeyOptions = {},
+  ): Promise<number> {
     const codec = new FieldCodec(next);
-    const count = await reencodeAll(this.#db, this.#codec, codec);
+    const count = await reencodeAll(this.#db, this.#codec, codec, {
+      lock: this.#lock,
+      onProgress: options.onProgress,
+    });
     this.#codec = codec;
-    checkpoint(this.#db);
+    await checkpoint(this.#db, this.#lock);
     return count;
   }
 
   /** Counts, schema version, registration range and size. */
   summary(): Promise<StoreSummary> {
-    return run(() => {
+    return this.#read(() => {
       const row = this.#db.prepare(
         `SELECT (SELECT count(*) FROM users) AS users,
                 (SELECT count(*) FROM groups) AS groups,
@@ -285,29 +359,27 @@ export class SqliteStore implements Store {
 
   /** Deletes the target and records the purge, in one transaction. */
   purge(target: RecordRef, actor: Actor): Promise<number> {
-    return run(() =>
-      this.#transaction(() => {
-        let deleted: number;
-        if (target.kind === "user") {
-          deleted = Number(this.#deleteUser.run(target.id).changes);
-        } else if (target.kind === "group") {
-          deleted = Number(this.#deleteGroup.run(target.id).changes);
-        } else {
-          deleted =
-            Number(this.#db.prepare("DELETE FROM users").run().changes) +
-            Number(this.#db.prepare("DELETE FROM groups").run().changes);
-        }
-        if (deleted > 0) {
-          this.#audit({ actor, action: "purge", target, records: deleted });
-        }
-        return deleted;
-      })
-    );
+    return this.#transaction(() => {
+      let deleted: number;
+      if (target.kind === "user") {
+        deleted = Number(this.#deleteUser.run(target.id).changes);
+      } else if (target.kind === "group") {
+        deleted = Number(this.#deleteGroup.run(target.id).changes);
+      } else {
+        deleted = Number(this.#db.prepare("DELETE FROM users").run().changes) +
+          Number(this.#db.prepare("DELETE FROM groups").run().changes);
+      }
+      if (deleted > 0) {
+        this.#bumpErasure.run();
+        this.#audit({ actor, action: "purge", target, records: deleted });
+      }
+      return deleted;
+    });
   }
 
   /** Appends an entry to the audit log. */
   recordAudit(record: AuditRecord): Promise<void> {
-    return run(() => this.#audit(record));
+    return this.#transaction(() => this.#audit(record));
   }
 
   /** When `actor` last did `action` to the record (Unix seconds), if ever. */
@@ -316,7 +388,7 @@ export class SqliteStore implements Store {
     action: AuditEntry["action"],
     actor: Actor,
   ): Promise<number | undefined> {
-    return run(() => {
+    return this.#read(() => {
       const row = this.#db.prepare(
         "SELECT max(at) AS at FROM audit_log WHERE subject IS ? AND action = ? AND actor = ?",
       ).get(subjectRef(this.#auditKey, target), action, actor) as {
@@ -328,7 +400,7 @@ export class SqliteStore implements Store {
 
   /** The most recent audit entries, newest first. */
   recentAudit(limit: number): Promise<AuditEntry[]> {
-    return run(() =>
+    return this.#read(() =>
       this.#db.prepare(
         "SELECT at, actor, action, kind, subject, records FROM audit_log ORDER BY id DESC LIMIT ?",
       ).all(limit).map((row) => ({ ...row }) as unknown as AuditEntry)
@@ -342,36 +414,29 @@ export class SqliteStore implements Store {
 
   /** Succeeds when the database answers a query. */
   ping(): Promise<void> {
-    return run(() => {
+    return this.#read(() => {
       this.#db.prepare("SELECT 1").get();
     });
   }
 
-  /** TODO(issue 8/10): one transaction for all plans; erasure dates. */
-  async register(
-    plans: readonly RegistrationPlan[],
-    now: number,
-  ): Promise<void> {
-    for (const plan of plans) {
-      if (plan.user !== undefined) await this.upsertUser(plan.user, now);
-      if (plan.move !== undefined) {
-        await this.moveGroup(plan.move.fromId, plan.move.toId);
-      }
-      if (plan.group !== undefined) await this.upsertGroup(plan.group, now);
-      if (plan.removeGroupId !== undefined) {
-        await this.deleteGroup(plan.removeGroupId);
-      }
-    }
-  }
-
-  /** TODO(issue 8): a real write probe. */
+  /**
+   * Commits a one-row write under the same key check as a registration,
+   * without waiting for a lock: a lock held elsewhere, a full disk or a key
+   * rotated by another process all reject at once.
+   */
   checkWritable(): Promise<void> {
-    return this.ping();
+    const codec = this.#codec;
+    return settle(() =>
+      this.#transactionNow(() => {
+        this.#checkKey(codec);
+        this.#touchHealth.run(Math.floor(Date.now() / 1000));
+      })
+    );
   }
 
   /** The bot's own profile stored by `setup`, if any. */
   botProfile(): Promise<UserFromGetMe | undefined> {
-    return run(() => {
+    return this.#read(() => {
       const row = this.#db.prepare(
         "SELECT profile FROM bot_profile WHERE id = 1",
       ).get() as { profile: string } | undefined;
@@ -381,7 +446,7 @@ export class SqliteStore implements Store {
 
   /** Stores the bot's own profile (`getMe`). */
   saveBotProfile(profile: UserFromGetMe): Promise<void> {
-    return run(() => {
+    return this.#transaction(() => {
       this.#db.prepare(
         `INSERT INTO bot_profile (id, profile, saved_at) VALUES (1, ?, ?)
          ON CONFLICT (id) DO UPDATE SET profile = excluded.profile, saved_at = excluded.saved_at`,
@@ -391,12 +456,12 @@ export class SqliteStore implements Store {
 
   /** The highest applied migration. */
   schemaVersion(): Promise<number> {
-    return run(() => currentVersion(this.#db));
+    return this.#read(() => currentVersion(this.#db));
   }
 
   /** Closes the database; safe to call twice. */
   close(): Promise<void> {
-    return run(() => {
+    return settle(() => {
       if (this.#db.isOpen) this.#db.close();
     });
   }
@@ -412,6 +477,68 @@ export class SqliteStore implements Store {
     );
   }
 
+  // What a plan needs that takes a cipher or a keyed hash, computed before
+  // the transaction. The hash is needed only to look for a later erasure.
+  async #prepare(codec: FieldCodec, plan: RegistrationPlan) {
+    const subject = (ref: RecordRef) =>
+      plan.sentAt === undefined ? null : subjectRef(this.#auditKey, ref);
+    const [user, group, move] = await Promise.all([
+      plan.user === undefined ? undefined : codec.encodeUser(plan.user).then(
+        (cells) => ({
+          cells,
+          subject: subject({ kind: "user", id: plan.user!.id }),
+        }),
+      ),
+      plan.group === undefined ? undefined : codec.encodeGroup(plan.group).then(
+        (cells) => ({
+          cells,
+          subject: subject({ kind: "group", id: plan.group!.id }),
+        }),
+      ),
+      plan.move === undefined
+        ? undefined
+        : this.#movedCells(codec, plan.move.fromId, plan.move.toId),
+    ]);
+    return { plan, user, group, move };
+  }
+
+  // The values of the group at `fromId` encrypted for `toId`, if it is there.
+  async #movedCells(
+    codec: FieldCodec,
+    fromId: number,
+    toId: number,
+  ): Promise<GroupCells | undefined> {
+    const old = await this.#readable(() => this.getGroup(fromId));
+    if (old === undefined) return undefined;
+    return await codec.encodeGroup({ ...old, id: toId, type: "supergroup" });
+  }
+
+  // Inside a transaction. The old record is looked up again under the write
+  // lock: if another process deleted it meanwhile, it is not brought back.
+  #move(fromId: number, toId: number, cells: GroupCells | undefined): boolean {
+    const old = this.#groupSince.get(fromId) as
+      | { registered_at: number }
+      | undefined;
+    if (old !== undefined && cells !== undefined) {
+      this.#moveGroup.run(toId, cells[0], cells[1], old.registered_at);
+    }
+    return this.#delete(this.#deleteGroup, fromId) > 0;
+  }
+
+  // Inside a transaction: a deletion raises the erasure counter with it.
+  #delete(statement: StatementSync, id: number): number {
+    const changes = Number(statement.run(id).changes);
+    if (changes > 0) this.#bumpErasure.run();
+    return changes;
+  }
+
+  // Whether the record was purged (alone or with everything) after `sentAt`.
+  #erased(subject: string | null, sentAt: number | undefined): boolean {
+    if (sentAt === undefined || subject === null) return false;
+    const row = this.#erasedAfter.get(subject, sentAt) as { erased: number };
+    return Number(row.erased) !== 0;
+  }
+
   // A record that fails its integrity check counts as absent for writes:
   // the update being written replaces it with values that check out.
   async #readable<T>(read: () => Promise<T>): Promise<T | undefined> {
@@ -423,47 +550,130 @@ export class SqliteStore implements Store {
     }
   }
 
-  // Writes values encoded before the transaction began. The key check is
-  // read inside it, so if another process bound or rotated the key
+  // Writes values encoded by `codec` before the transaction began. The key
+  // check is read inside it, so if another process bound or rotated the key
   // meanwhile (a first keyed open, rotate-key), nothing is written under the
   // old key, nor as plaintext into an encrypted database.
-  #write<T>(body: () => T): T {
+  #write<T>(codec: FieldCodec, body: () => T): Promise<T> {
     return this.#transaction(() => {
-      const check = this.#keyCheck.get() as { key_id: string } | undefined;
-      if (check !== undefined && check.key_id !== this.#codec.cipher?.keyId) {
-        throw new WrongKeyError(
-          `The database was encrypted with key ${check.key_id} by another process: restart with that key in DATA_ENCRYPTION_KEY`,
-        );
-      }
+      this.#checkKey(codec);
       return body();
     });
   }
 
-  #transaction<T>(body: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = body();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
+  #checkKey(codec: FieldCodec): void {
+    const check = this.#keyCheck.get() as { key_id: string } | undefined;
+    if (check !== undefined && check.key_id !== codec.cipher?.keyId) {
+      throw new WrongKeyError(
+        `The database was encrypted with key ${check.key_id} by another process: restart with that key in DATA_ENCRYPTION_KEY`,
+      );
+    }
+  }
+
+  // A write transaction, retried on a timer while another process holds
+  // the write lock (see `LockWait`).
+  #transaction<T>(body: () => T): Promise<T> {
+    return settle(() => this.#lock.retry(() => this.#transactionNow(body)));
+  }
+
+  #transactionNow<T>(body: () => T): T {
+    // A long transaction of this connection (rotate-key) is awaiting between
+    // pages: wait for it like for another process's lock.
+    if (this.#db.isTransaction) throw new LockedError();
+    return transaction(this.#db, body);
+  }
+
+  // Reads never wait for writers in WAL mode, but can meet a lock briefly
+  // (another process recovering or truncating the log).
+  #read<T>(body: () => T): Promise<T> {
+    return settle(() => this.#lock.retry(body));
+  }
+}
+
+/** Thrown for our own connection being mid-transaction; retried as a lock. */
+class LockedError extends Error {
+  constructor() {
+    super("database is locked");
+  }
+}
+
+/**
+ * Waits for another process's write lock on a timer (2 ms, doubling up to
+ * 50 ms) instead of SQLite's busy handler, which sleeps on the event loop's
+ * thread; gives up with "locked by another process" after the bound.
+ */
+class LockWait {
+  #timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async retry<T>(attempt: () => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#timeoutMs;
+    let delay = FIRST_RETRY_MS;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new StoreError(
+            `The database is locked by another process: no write was possible within ${
+              this.#timeoutMs / 1000
+            } s`,
+            { cause: error },
+          );
+        }
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(delay, left))
+        );
+        delay = Math.min(delay * 2, MAX_RETRY_MS);
+      }
     }
   }
 }
 
-// Keeps the async Store contract for a synchronous driver: errors become
-// rejections instead of synchronous throws.
-function run<T>(body: () => T): Promise<T> {
+function isBusy(error: unknown): boolean {
+  return error instanceof LockedError ||
+    (error instanceof Error && /^database is locked/.test(error.message));
+}
+
+// BEGIN IMMEDIATE takes the write lock at once (or fails busy), so the body
+// never meets a lock halfway. When COMMIT itself fails (disk full) SQLite may
+// already have rolled back, and ROLLBACK would throw "no transaction is
+// active" over the real cause: the original error is what propagates.
+function transaction<T>(db: DatabaseSync, body: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
   try {
-    return Promise.resolve(body());
+    const result = body();
+    db.exec("COMMIT");
+    return result;
   } catch (error) {
-    return Promise.reject(
-      error instanceof StoreError
-        ? error
-        : new StoreError(`SQLite failed: ${messageOf(error)}`, {
-          cause: error,
-        }),
+    rollback(db);
+    throw error;
+  }
+}
+
+function rollback(db: DatabaseSync): void {
+  if (!db.isOpen || !db.isTransaction) return;
+  try {
+    db.exec("ROLLBACK");
+  } catch {
+    // The error that led here is the one worth reporting.
+  }
+}
+
+// Keeps the async Store contract for a synchronous driver: errors become
+// rejections of `StoreError`, carrying SQLite's own message.
+async function settle<T>(body: () => T | Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    throw error instanceof StoreError ? error : new StoreError(
+      `SQLite failed: ${messageOf(error)}`,
+      { cause: error },
     );
   }
 }
@@ -474,6 +684,7 @@ function run<T>(body: () => T): Promise<T> {
 async function* rawPages<T extends { id: number }>(
   db: DatabaseSync,
   table: "users" | "groups",
+  lock: LockWait,
 ): AsyncIterable<T[]> {
   const page = db.prepare(
     `SELECT ${table === "users" ? USER_COLUMNS : GROUP_COLUMNS} FROM ${table}
@@ -481,7 +692,9 @@ async function* rawPages<T extends { id: number }>(
   );
   let after = Number.MIN_SAFE_INTEGER;
   for (;;) {
-    const rows = await run(() => page.all(after) as unknown as T[]);
+    const rows = await settle(() =>
+      lock.retry(() => page.all(after) as unknown as T[])
+    );
     if (rows.length > 0) yield rows;
     if (rows.length < PAGE_SIZE) return;
     after = rows[rows.length - 1]!.id;
@@ -496,9 +709,8 @@ async function* decodePages<T>(
   for await (const rows of pages) yield* await inBatches(rows, decode);
 }
 
-// Maps CRYPTO_BATCH rows at a time with all their calls in flight together:
-// WebCrypto calls are slow one by one and faster overlapped, and a bounded
-// batch keeps memory flat.
+// Maps CRYPTO_BATCH rows at a time with all their calls in flight together,
+// and a bounded batch keeps memory flat.
 async function inBatches<T, R>(
   rows: T[],
   map: (row: T) => Promise<R>,
@@ -512,12 +724,19 @@ async function inBatches<T, R>(
   return results;
 }
 
+interface LongWorkOptions {
+  lock: LockWait;
+  onProgress?: ProgressCallback;
+}
+
 // Rewrites every record's encrypted columns from one codec to another and
-// stores the new key check, in one transaction.
+// stores the new key check, in one transaction. Other processes' writers
+// wait on their own timers meanwhile; their reads go on.
 async function reencodeAll(
   db: DatabaseSync,
   from: FieldCodec,
   to: FieldCodec,
+  options: LongWorkOptions,
 ): Promise<number> {
   const updateUser = db.prepare(
     "UPDATE users SET username = ?, first_name = ?, last_name = ? WHERE id = ?",
@@ -525,24 +744,35 @@ async function reencodeAll(
   const updateGroup = db.prepare(
     "UPDATE groups SET username = ?, title = ? WHERE id = ?",
   );
+  const { lock, onProgress } = options;
   let count = 0;
-  db.exec("BEGIN IMMEDIATE");
+  await lock.retry(() => {
+    if (db.isTransaction) throw new LockedError();
+    db.exec("BEGIN IMMEDIATE");
+  });
   try {
-    for await (const rows of rawPages<UserRecord>(db, "users")) {
+    const totals = db.prepare(
+      "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM groups) AS total",
+    ).get() as { total: number };
+    const total = Number(totals.total);
+    onProgress?.(0, total);
+    for await (const rows of rawPages<UserRecord>(db, "users", lock)) {
       const cells = await inBatches(
         rows,
         async (row) => to.encodeUser(await from.decodeUser(row)),
       );
       rows.forEach((row, i) => updateUser.run(...cells[i]!, row.id));
       count += rows.length;
+      onProgress?.(count, total);
     }
-    for await (const rows of rawPages<GroupRecord>(db, "groups")) {
+    for await (const rows of rawPages<GroupRecord>(db, "groups", lock)) {
       const cells = await inBatches(
         rows,
         async (row) => to.encodeGroup(await from.decodeGroup(row)),
       );
       rows.forEach((row, i) => updateGroup.run(...cells[i]!, row.id));
       count += rows.length;
+      onProgress?.(count, total);
     }
     db.prepare(
       `INSERT INTO data_key_check (id, key_id, check_value) VALUES (1, ?, ?)
@@ -550,7 +780,7 @@ async function reencodeAll(
     ).run(to.cipher!.keyId, await to.keyCheck());
     db.exec("COMMIT");
   } catch (error) {
-    db.exec("ROLLBACK");
+    rollback(db);
     throw error;
   }
   return count;
@@ -558,7 +788,11 @@ async function reencodeAll(
 
 // Checks the key against the database. The first key a database meets is
 // bound to it, and rows written in plaintext before then are encrypted.
-async function bindDataKey(db: DatabaseSync, codec: FieldCodec): Promise<void> {
+async function bindDataKey(
+  db: DatabaseSync,
+  codec: FieldCodec,
+  options: LongWorkOptions,
+): Promise<void> {
   const check = db.prepare(
     "SELECT key_id, check_value FROM data_key_check WHERE id = 1",
   ).get() as { key_id: string; check_value: string } | undefined;
@@ -574,14 +808,20 @@ async function bindDataKey(db: DatabaseSync, codec: FieldCodec): Promise<void> {
     await codec.verifyKeyCheck(check.key_id, check.check_value);
     return;
   }
-  const migrated = await reencodeAll(db, new FieldCodec(), codec);
-  if (migrated > 0) checkpoint(db);
+  const migrated = await reencodeAll(db, new FieldCodec(), codec, options);
+  if (migrated > 0) await checkpoint(db, options.lock);
 }
 
 // Moves everything from the WAL into the database file and empties the WAL,
-// so that the old plaintext or old ciphertexts do not linger in it.
-function checkpoint(db: DatabaseSync): void {
-  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+// so that the old plaintext or old ciphertexts do not linger in it. A
+// reader in another process can make it report busy: it is tried again.
+async function checkpoint(db: DatabaseSync, lock: LockWait): Promise<void> {
+  await lock.retry(() => {
+    const row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as
+      | { busy: number }
+      | undefined;
+    if (row !== undefined && Number(row.busy) !== 0) throw new LockedError();
+  });
 }
 
 function sameUser(a: UserFields, b: UserFields): boolean {
@@ -594,16 +834,35 @@ function sameGroup(a: GroupFields, b: GroupFields): boolean {
 }
 
 // Creates the data directory and an owner-only file before SQLite opens it;
-// SQLite gives the -wal and -shm files the same mode as the database.
+// SQLite gives new -wal and -shm files the same mode as the database.
 function prepareFile(path: string, create: boolean): void {
   if (!create) {
     if (!existsFile(path)) throw new Error("there is no database file there");
-    return;
+  } else {
+    Deno.mkdirSync(dirname(path), { recursive: true });
+    const file = Deno.openSync(path, {
+      create: true,
+      write: true,
+      mode: 0o600,
+    });
+    file.close();
   }
-  Deno.mkdirSync(dirname(path), { recursive: true });
-  const file = Deno.openSync(path, { create: true, write: true, mode: 0o600 });
-  file.close();
-  if (Deno.build.os !== "windows") Deno.chmodSync(path, 0o600);
+  ownerOnly(path);
+}
+
+// An existing file keeps its mode through an open, and so do -wal and -shm
+// files left from before: each is made owner-only on every open.
+function ownerOnly(path: string): void {
+  if (Deno.build.os === "windows") return;
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((Deno.statSync(file).mode! & 0o777) !== 0o600) {
+        Deno.chmodSync(file, 0o600);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
 }
 
 function existsFile(path: string): boolean {
@@ -615,25 +874,33 @@ function existsFile(path: string): boolean {
   }
 }
 
-function migrate(db: DatabaseSync, migrations: Migration[]): void {
+async function migrate(
+  db: DatabaseSync,
+  migrations: Migration[],
+  lock: LockWait,
+): Promise<void> {
   // An up-to-date database is opened without taking the write lock, so the
   // CLI and the bot can start while the other is writing.
-  const current = currentVersion(db);
+  const current = await lock.retry(() => currentVersion(db));
   for (const migration of migrations) {
     if (migration.version <= current) continue;
-    db.exec("BEGIN IMMEDIATE");
     try {
-      // Checked inside the write lock, so two processes starting together
-      // never apply the same migration twice.
-      if (currentVersion(db) < migration.version) {
-        db.exec(migration.sql);
-        db.prepare(
-          "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-        ).run(migration.version, migration.name, Math.floor(Date.now() / 1000));
-      }
-      db.exec("COMMIT");
+      await lock.retry(() =>
+        transaction(db, () => {
+          // Checked inside the write lock, so two processes starting
+          // together never apply the same migration twice.
+          if (currentVersion(db) >= migration.version) return;
+          db.exec(migration.sql);
+          db.prepare(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+          ).run(
+            migration.version,
+            migration.name,
+            Math.floor(Date.now() / 1000),
+          );
+        })
+      );
     } catch (error) {
-      db.exec("ROLLBACK");
       throw new Error(
         `migration ${migration.version} "${migration.name}" failed: ${
           messageOf(error)

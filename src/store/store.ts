@@ -2,7 +2,7 @@ import type { Actor, AuditEntry, RecordRef } from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 
-/** A registered Telegram user, exactly the columns of SPEC section 2. */
+/** A registered Telegram user, exactly the columns the privacy policy lists. */
 export interface UserRecord {
   id: number;
   username: string | null;
@@ -13,7 +13,7 @@ export interface UserRecord {
   registered_at: number;
 }
 
-/** A registered group or supergroup, exactly the columns of SPEC section 2. */
+/** A registered group or supergroup, exactly the columns the privacy policy lists. */
 export interface GroupRecord {
   id: number;
   username: string | null;
@@ -48,6 +48,25 @@ export interface RegistrationPlan {
    * dated in the same second as the purge does register them.
    */
   sentAt?: number;
+}
+
+/** What `Store.register` did beyond writing. */
+export interface RegisterResult {
+  /**
+   * Ids of users and groups that a plan did not register because they were
+   * erased (purged) after the plan's `sentAt`. A cache of what was written
+   * must not remember them.
+   */
+  erased: number[];
+}
+
+/** Called as long work goes on: `done` of `total` records so far. */
+export type ProgressCallback = (done: number, total: number) => void;
+
+/** Options for `Store.rotateKey`. */
+export interface RotateKeyOptions {
+  /** Told after each page of records; the last call has `done === total`. */
+  onProgress?: ProgressCallback;
 }
 
 /** Figures about a store for `inspect`. */
@@ -98,11 +117,18 @@ export interface Store {
   getGroup(id: number): Promise<GroupRecord | undefined>;
   /**
    * Applies the plans in order in one transaction (group commit: concurrent
-   * updates share one commit and one fsync). Resolves only once that
-   * transaction is durably committed; rejects with `StoreError` (or
-   * `WrongKeyError`) when it could not be, having written nothing.
+   * updates share one commit and one fsync). A user or group whose latest
+   * purge (of them, or of all records) is later than a plan's `sentAt` is
+   * not registered by that plan; the same second does register. Resolves
+   * only once that transaction is durably committed; rejects with
+   * `StoreError` (or `WrongKeyError`) when it could not be, having written
+   * nothing. Waits for another process's write lock without blocking the
+   * event loop, up to a bound, then rejects saying the database is locked.
    */
-  register(plans: readonly RegistrationPlan[], now: number): Promise<void>;
+  register(
+    plans: readonly RegistrationPlan[],
+    now: number,
+  ): Promise<RegisterResult>;
   /**
    * The erasure counter: it changes whenever any process or instance
    * deleted or moved a record, so that in-memory caches of what was written
@@ -136,17 +162,18 @@ export interface Store {
   recentAudit(limit: number): Promise<AuditEntry[]>;
   /**
    * Re-encrypts every record with `next` and binds that key, in one
-   * transaction; returns how many records were re-encrypted.
+   * transaction; returns how many records were re-encrypted. Writers in
+   * other processes wait (without blocking their event loop) meanwhile.
    */
-  rotateKey(next: FieldCipher): Promise<number>;
+  rotateKey(next: FieldCipher, options?: RotateKeyOptions): Promise<number>;
   /** The audit log's reference for a record (see `subjectRef`). */
   auditSubject(target: RecordRef): Promise<string | null>;
   /** Succeeds when the store answers queries. */
   ping(): Promise<void>;
   /**
    * Succeeds only when a write like a registration's could be committed now
-   * (lock free, disk writable, data key current); for `/healthz`. Never waits
-   * long for a lock.
+   * (lock free, disk writable, data key current); for `/healthz`. It writes
+   * a one-row probe, and never waits for a lock: a held lock rejects.
    */
   checkWritable(): Promise<void>;
   /** The bot's own profile stored by `setup`, if any. */
