@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Update } from "grammy/types";
 import { type ApiCall, FakeBotApi } from "./_fake_bot_api.ts";
-import { readDb, tempDir } from "./_db.ts";
+import { execDb, readDb, tempDir } from "./_db.ts";
 import {
   runCliProcess,
   type RunningProgram,
@@ -453,6 +453,213 @@ Deno.test("/start speaks English, Brazilian Portuguese, and English for unknown 
       "Exportar meus dados",
       "Apagar meus dados",
     ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("when getChatMember fails, the group /privacy and its buttons still get an answer", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  const admin = user(5001, { language_code: "en" });
+  const brazilian = user(5002, { language_code: "pt-br" });
+  const chat = group(-700, "Garden club");
+  h.api.members.set("-700:5001", "administrator");
+  h.api.members.set("-700:5002", "administrator");
+  h.api.failures.set("getChatMember", {
+    status: 500,
+    description: "Internal Server Error",
+  });
+  try {
+    let replies = await h.during(
+      "sendMessage",
+      () => h.send(message(admin, chat, command("/privacy"))),
+    );
+    assert.equal(replies.length, 1, "the command got no reply");
+    assert.equal(
+      replies[0]!.params.text,
+      "I could not check your admin rights just now. Please try again.",
+    );
+    assert.deepEqual(buttons(replies[0]), []);
+    replies = await h.during(
+      "sendMessage",
+      () => h.send(message(brazilian, chat, command("/privacy"))),
+    );
+    assert.equal(
+      replies[0]?.params.text,
+      "Não consegui verificar seus direitos de administrador agora. Tente de novo.",
+    );
+    assert.match(
+      h.bot.stderr,
+      /error: handling update \d+ failed: GrammyError: Call to 'getChatMember' failed!/,
+    );
+
+    const answers = await h.during(
+      "answerCallbackQuery",
+      () => h.send(callback(admin, chat, "prv:x:g:-700:5001")),
+    );
+    assert.deepEqual(answerOf(answers), {
+      callback_query_id: answers[0]!.params.callback_query_id,
+      text: "I could not check your admin rights just now. Please try again.",
+      show_alert: true,
+    });
+    assert.deepEqual(h.api.callsOf("sendDocument"), []);
+
+    // Once Telegram answers again, so does the menu.
+    h.api.failures.delete("getChatMember");
+    replies = await h.during(
+      "sendMessage",
+      () => h.send(message(admin, chat, command("/privacy"))),
+    );
+    assert.match(replies[0]?.params.text as string, /^Stored about this group/);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("every button press is answered with a text, also when its work fails", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  try {
+    await h.send(message(zoe, zoeChat, command("/privacy")));
+    const texts: (string | undefined)[] = [];
+    for (const data of ["prv:d:u:4001:4001", "prv:n:u:4001:4001"]) {
+      const answers = await h.during(
+        "answerCallbackQuery",
+        () => h.send(callback(zoe, zoeChat, data)),
+      );
+      texts.push(answerOf(answers).text);
+    }
+    assert.deepEqual(texts, ["Please confirm below.", "Nothing was deleted."]);
+
+    h.api.failures.set("editMessageText", {
+      status: 400,
+      description: "Bad Request: message to edit not found",
+    });
+    const answers = await h.during(
+      "answerCallbackQuery",
+      () => h.send(callback(zoe, zoeChat, "prv:d:u:4001:4001")),
+    );
+    assert.deepEqual(answerOf(answers), {
+      callback_query_id: answers[0]!.params.callback_query_id,
+      text: "Sorry, something went wrong. Please try again later.",
+      show_alert: true,
+    });
+    assert.match(
+      h.bot.stderr,
+      /error: handling update \d+ failed: GrammyError: Call to 'editMessageText' failed!/,
+    );
+    h.api.failures.delete("editMessageText");
+
+    const deleted = await h.during(
+      "answerCallbackQuery",
+      () => h.send(callback(zoe, zoeChat, "prv:y:u:4001:4001")),
+    );
+    assert.equal(answerOf(deleted).text, "Deleted.");
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a group's creator is an admin, also when posting anonymously and pressing the anonymous menu", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  const creator = user(5003, { language_code: "en" });
+  const chat = group(-701, "Founders");
+  h.api.members.set("-701:5003", "creator");
+  try {
+    let replies = await h.during(
+      "sendMessage",
+      () => h.send(message(creator, chat, command("/privacy"))),
+    );
+    assert.match(
+      replies[0]?.params.text as string,
+      /^Stored about this group right now:\n- id: -701\n/,
+    );
+    assert.deepEqual(buttons(replies[0])[0]!.map((b) => b.callback_data), [
+      "prv:x:g:-701:5003",
+      "prv:d:g:-701:5003",
+    ]);
+
+    // Posting as the group, the creator's menu is open to every admin; the
+    // press itself comes from the creator's own account.
+    const anonymous = user(1087968824, {
+      is_bot: true,
+      first_name: "Group",
+      username: "GroupAnonymousBot",
+    });
+    replies = await h.during(
+      "sendMessage",
+      () =>
+        h.send(
+          message(anonymous, chat, {
+            ...command("/privacy"),
+            sender_chat: { id: -701, type: "group", title: "Founders" },
+          }),
+        ),
+    );
+    assert.deepEqual(buttons(replies[0])[0]!.map((b) => b.callback_data), [
+      "prv:x:g:-701:0",
+      "prv:d:g:-701:0",
+    ]);
+    let sent: ApiCall[] = [];
+    const answers = await h.during("answerCallbackQuery", async () => {
+      sent = await h.during(
+        "sendDocument",
+        () => h.send(callback(creator, chat, "prv:x:g:-701:0")),
+      );
+    });
+    assert.equal(answerOf(answers).text, "Your export is on its way.");
+    assert.equal(sent[0]?.params.chat_id, "-701");
+
+    // A press Telegram attributes to the anonymous stand-in itself cannot be
+    // checked, so it is refused, with a text.
+    const refused = await h.during(
+      "answerCallbackQuery",
+      () => h.send(callback(anonymous, chat, "prv:y:g:-701:0")),
+    );
+    assert.match(
+      answerOf(refused).text ?? "",
+      /^Only the admins of this group/,
+    );
+    assert.equal((await readDb(h.dbPath)).groups.length, 1);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("the export limit ends after PRIVACY_EXPORT_INTERVAL_MINUTES", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path, { PRIVACY_EXPORT_INTERVAL_MINUTES: "1" });
+  const press = () =>
+    h.during(
+      "sendDocument",
+      () => h.send(callback(zoe, zoeChat, "prv:x:u:4001:4001")),
+    );
+  try {
+    await h.send(message(zoe, zoeChat));
+    assert.equal((await press()).length, 1);
+    assert.deepEqual(await press(), [], "a second file came within the minute");
+    // A minute passes, as far as the audit log can tell.
+    execDb(h.dbPath, "UPDATE audit_log SET at = at - 60");
+    assert.equal((await press()).length, 1, "the limit did not end");
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("PRIVACY_EXPORT_INTERVAL_MINUTES=0 means no export limit", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path, { PRIVACY_EXPORT_INTERVAL_MINUTES: "0" });
+  try {
+    await h.send(message(zoe, zoeChat));
+    for (let i = 0; i < 3; i++) {
+      const sent = await h.during(
+        "sendDocument",
+        () => h.send(callback(zoe, zoeChat, "prv:x:u:4001:4001")),
+      );
+      assert.equal(sent.length, 1, `export ${i + 1} was refused`);
+    }
   } finally {
     await h.stop();
   }
