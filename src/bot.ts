@@ -1,13 +1,11 @@
-import { Bot, type BotError } from "grammy";
+import { Bot, type BotError, Composer } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import type { I18n } from "@grammyjs/i18n";
-import { help } from "./features/help.ts";
-import { type BotContext, createI18n } from "./i18n.ts";
-import { privacy } from "./features/privacy.ts";
+import type { BotContext } from "./i18n.ts";
 import { Registrar } from "./registrar.ts";
 import { registration } from "./features/registration.ts";
 import type { Reporter } from "./reporter.ts";
-import type { Store } from "./store/store.ts";
+import type { RegistrationPlan, Store } from "./store/store.ts";
 
 /** The settings `createBot` reads. */
 export interface BotSettings {
@@ -25,16 +23,27 @@ export interface BotSettings {
 export interface BotDeps {
   store: Store;
   reporter: Reporter;
-  /** Known bot identity; skips `getMe` (benchmarks, tests). */
+  /** Known bot identity (stored by setup, or from `getMe`); skips `getMe`. */
   botInfo?: UserFromGetMe;
   /** The clock in milliseconds, for the export rate limit. */
   now?: () => number;
+  /**
+   * Whether each update is registered by the bot's first middleware (the
+   * default, for webhooks). The polling loop registers whole batches itself
+   * before handling them and turns this off.
+   */
+  registerEachUpdate?: boolean;
 }
 
-/** A built bot and its message catalogs (for per-language command menus). */
+/** A built bot, its registrar and its message catalogs (loaded in the background). */
 export interface BuiltBot {
   bot: Bot<BotContext>;
-  i18n: I18n<BotContext>;
+  /** Writes registrations with group commit; the polling loop uses it directly. */
+  registrar: Registrar;
+  /** Stores the plans of one `getUpdates` batch in one transaction. */
+  register(plans: RegistrationPlan[]): Promise<void>;
+  /** The message catalogs, for per-language command menus. */
+  i18n: Promise<I18n<BotContext>>;
 }
 
 /** The updates the bot asks Telegram for; `my_chat_member` tells of its removal. */
@@ -49,24 +58,57 @@ export const ALLOWED_UPDATES = [
  * Builds the bot: registration first (its store errors fail the update so a
  * webhook request is retried), then the features behind an error boundary
  * that reports and lets the bot serve the next update.
+ *
+ * The features and their message catalogs are loaded in the background,
+ * starting now: most updates are plain messages that only need registering,
+ * and they do not wait for code that only commands and buttons use.
  */
 export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   const bot = new Bot<BotContext>(settings.token, {
     botInfo: deps.botInfo,
     client: { apiRoot: settings.apiRoot },
   });
-  const i18n = createI18n();
   const registrar = new Registrar(deps.store);
   const report = (error: BotError<BotContext>) =>
     deps.reporter.report(error.error, error.ctx.update);
+  const loaded = loadFeatures(settings, deps, registrar);
+  // Awaited by the first command or button; a failure is reported there.
+  loaded.catch(() => {});
 
-  bot.use(registration(registrar));
+  if (deps.registerEachUpdate ?? true) bot.use(registration(registrar));
   // Most updates are plain messages that no feature answers: after
   // registration they leave with one filter check, and locale negotiation
   // and the features' own filters run only for commands and buttons.
-  const answerable = bot.on(["message:entities:bot_command", "callback_query"]);
-  answerable.use(i18n);
-  answerable.errorBoundary(report).use(
+  bot.on(["message:entities:bot_command", "callback_query"])
+    .errorBoundary(report)
+    .use(async (ctx, next) => (await loaded).features(ctx, next));
+  return {
+    bot,
+    registrar,
+    register: (plans) => registrar.applyAll(plans),
+    i18n: loaded.then((parts) => parts.i18n),
+  };
+}
+
+interface Features {
+  i18n: I18n<BotContext>;
+  features: ReturnType<Composer<BotContext>["middleware"]>;
+}
+
+async function loadFeatures(
+  settings: BotSettings,
+  deps: BotDeps,
+  registrar: Registrar,
+): Promise<Features> {
+  const [{ createI18n }, { help }, { privacy }] = await Promise.all([
+    import("./i18n.ts"),
+    import("./features/help.ts"),
+    import("./features/privacy.ts"),
+  ]);
+  const i18n = createI18n();
+  const composer = new Composer<BotContext>();
+  composer.use(
+    i18n,
     help(),
     privacy({
       store: deps.store,
@@ -78,7 +120,5 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
       now: deps.now,
     }),
   );
-  // Polling mode only: what escapes the boundary (a failed registration).
-  bot.catch(report);
-  return { bot, i18n };
+  return { i18n, features: composer.middleware() };
 }

@@ -20,6 +20,12 @@ export interface Config {
   webhookPath: string;
   webhookSecret: string | undefined;
   port: number;
+  /** The address the webhook server listens on, from `HOSTNAME`. */
+  hostname: string;
+  /** Whether the bot runs on Deno Deploy (`DENO_DEPLOYMENT_ID` is set). */
+  onDeploy: boolean;
+  /** How long a stop may take before the process exits anyway, in ms. */
+  stopTimeoutMs: number;
   sentry: SentryConfig | undefined;
   /** Who users write to for privacy requests, from `PRIVACY_CONTACT`. */
   privacyContact: string | undefined;
@@ -54,6 +60,9 @@ export const DEFAULT_DATABASE_URL = "sqlite:data/bot.db";
 const DEFAULT_API_ROOT = "https://api.telegram.org";
 const DEFAULT_WEBHOOK_PATH = "/webhook";
 const DEFAULT_PORT = 8000;
+// Every interface, as before the address could be chosen.
+const DEFAULT_HOSTNAME = "0.0.0.0";
+const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
 // Telegram's own shape: numeric bot id, colon, a 35-character secret.
 const TOKEN_PATTERN = /^\d{1,20}:[A-Za-z0-9_-]{30,}$/;
 // Telegram accepts 1-256 characters from this set for secret_token.
@@ -68,6 +77,13 @@ export function loadConfig(env: Env): Config {
   const webhookUrl = readWebhookUrl(env);
   const webhookSecret = readSecret(env, mode);
   const port = readPort(env);
+  const onDeploy = nonEmpty(env.DENO_DEPLOYMENT_ID) !== undefined;
+  if (onDeploy && database.kind === "sqlite") {
+    throw new ConfigError(
+      "DATABASE_URL",
+      "must name a PostgreSQL database on Deno Deploy (postgres://…, or assign one to the app so that Deploy sets it): a SQLite file there is lost whenever Deploy starts a new instance",
+    );
+  }
   return {
     token,
     mode,
@@ -79,6 +95,9 @@ export function loadConfig(env: Env): Config {
       : new URL(webhookUrl).pathname,
     webhookSecret,
     port,
+    hostname: readHostname(env),
+    onDeploy,
+    stopTimeoutMs: readStopTimeout(env),
     sentry: readSentry(env),
     privacyContact: nonEmpty(env.PRIVACY_CONTACT),
     privacyPolicyUrl: readHttpUrl(env, "PRIVACY_POLICY_URL"),
@@ -202,6 +221,35 @@ function readPort(env: Env): number {
     );
   }
   return port;
+}
+
+// An IP address or a host name; Deno.serve resolves a name itself.
+const HOSTNAME_PATTERN =
+  /^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$/;
+
+function readHostname(env: Env): string {
+  const value = nonEmpty(env.HOSTNAME);
+  if (value === undefined) return DEFAULT_HOSTNAME;
+  if (!HOSTNAME_PATTERN.test(value)) {
+    throw new ConfigError(
+      "HOSTNAME",
+      `must be an IP address or host name to listen on, e.g. 127.0.0.1, got "${value}"`,
+    );
+  }
+  return value.replace(/^\[(.*)\]$/, "$1");
+}
+
+function readStopTimeout(env: Env): number {
+  const value = nonEmpty(env.STOP_TIMEOUT_SECONDS);
+  if (value === undefined) return DEFAULT_STOP_TIMEOUT_SECONDS * 1000;
+  const seconds = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= 1 && seconds <= 3600)) {
+    throw new ConfigError(
+      "STOP_TIMEOUT_SECONDS",
+      `must be a whole number of seconds from 1 to 3600, got "${value}"`,
+    );
+  }
+  return seconds * 1000;
 }
 
 function readExportInterval(env: Env): number {

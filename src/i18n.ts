@@ -66,27 +66,42 @@ export function commandsFor(
   }));
 }
 
+/** Options for `setCommandMenus`. */
+export interface CommandMenuOptions {
+  /** Told of each locale whose menu could not be set; the rest go on. */
+  onError: (locale: string, error: Error) => void;
+  /** Aborts the calls (a stop); default none. */
+  signal?: AbortSignal;
+  /** How long each call may take, in ms; default 10,000. */
+  timeoutMs?: number;
+}
+
 /**
  * Sets the command menu once per locale: the default locale's for everyone,
- * the others for their two-letter language. A failure is passed to
- * `onError` and the rest go on: the menu is a convenience.
+ * the others for their two-letter language. The calls run together, each
+ * bounded in time. A failure is passed to `onError` and the rest go on: the
+ * menu is a convenience.
  */
 export async function setCommandMenus(
   api: Api,
   i18n: I18n<BotContext>,
-  onError: (locale: string, error: Error) => void,
+  options: CommandMenuOptions,
 ): Promise<void> {
-  for (const locale of i18n.locales) {
+  await Promise.all(i18n.locales.map(async (locale) => {
     const language = locale === DEFAULT_LOCALE
       ? undefined
       : locale.split("-")[0] as LanguageCode;
+    const signals = [AbortSignal.timeout(options.timeoutMs ?? 10_000)];
+    if (options.signal !== undefined) signals.push(options.signal);
     try {
       await api.setMyCommands(
         commandsFor(i18n, locale),
         language === undefined ? {} : { language_code: language },
+        // grammY's npm build types its own AbortSignal; the platform's works.
+        AbortSignal.any(signals) as never,
       );
     } catch (error) {
-      onError(locale, error as Error);
+      options.onError(locale, error as Error);
     }
-  }
+  }));
 }

@@ -1,4 +1,3 @@
-import * as Sentry from "@sentry/deno";
 import type { Update } from "grammy/types";
 import type { SentryConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
@@ -21,49 +20,81 @@ export interface ReporterOptions {
 // The default of 3 would cut an update (update.message.from.id is four deep).
 const NORMALIZE_DEPTH = 10;
 
+type SentryModule = typeof import("@sentry/deno");
+
 /**
  * Builds the reporter: a log line always, and a Sentry event when Sentry is
- * configured. Without `sentry` nothing is sent anywhere.
+ * configured. Without `sentry` nothing is sent anywhere, and the Sentry SDK
+ * is not even loaded: it is a sizeable share of the start-up time. With it,
+ * the SDK loads in the background; reports made meanwhile wait for it.
  */
 export function createReporter(
   sentry: SentryConfig | undefined,
   options: ReporterOptions,
 ): Reporter {
   const { log, redact } = options;
+  let client: Promise<SentryModule | undefined> = Promise.resolve(undefined);
   if (sentry !== undefined) {
-    Sentry.init({
-      dsn: sentry.dsn,
-      environment: sentry.environment,
-      release: sentry.release,
-      normalizeDepth: NORMALIZE_DEPTH,
-      sendDefaultPii: false,
-      // Events, breadcrumbs (including request URLs with /bot<token>/) and
-      // messages all pass through the redactor before they leave.
-      beforeSend: (event) => redactDeep(event, redact),
-      beforeBreadcrumb: (breadcrumb) => redactDeep(breadcrumb, redact),
+    client = import("@sentry/deno").then((Sentry) => {
+      initSentry(Sentry, sentry, redact);
+      return Sentry;
+    }).catch((error) => {
+      log.error(
+        `crash reports are off: the Sentry SDK could not be loaded: ${
+          (error as Error).message
+        }`,
+      );
+      return undefined;
     });
   }
   return {
     report(error, update) {
       log.error(describe(error, update));
       if (sentry === undefined) return;
-      Sentry.withScope((scope) => {
-        const ids = idsOf(update);
-        if (ids.userId !== undefined) scope.setUser({ id: String(ids.userId) });
-        if (ids.chatId !== undefined) {
-          scope.setTag("chat_id", String(ids.chatId));
-        }
-        if (update !== undefined) {
-          scope.setTag("update_id", String(update.update_id));
-          scope.setExtra("update", update);
-        }
-        Sentry.captureException(error);
-      });
+      void client.then((Sentry) => Sentry && capture(Sentry, error, update));
     },
     async flush(timeoutMs = 2000) {
-      if (sentry !== undefined) await Sentry.flush(timeoutMs);
+      const Sentry = await client;
+      if (Sentry !== undefined) await Sentry.flush(timeoutMs);
     },
   };
+}
+
+function initSentry(
+  Sentry: SentryModule,
+  sentry: SentryConfig,
+  redact: Redactor,
+): void {
+  Sentry.init({
+    dsn: sentry.dsn,
+    environment: sentry.environment,
+    release: sentry.release,
+    normalizeDepth: NORMALIZE_DEPTH,
+    sendDefaultPii: false,
+    // Events, breadcrumbs (including request URLs with /bot<token>/) and
+    // messages all pass through the redactor before they leave.
+    beforeSend: (event) => redactDeep(event, redact),
+    beforeBreadcrumb: (breadcrumb) => redactDeep(breadcrumb, redact),
+  });
+}
+
+function capture(
+  Sentry: SentryModule,
+  error: unknown,
+  update: Update | undefined,
+): void {
+  Sentry.withScope((scope) => {
+    const ids = idsOf(update);
+    if (ids.userId !== undefined) scope.setUser({ id: String(ids.userId) });
+    if (ids.chatId !== undefined) {
+      scope.setTag("chat_id", String(ids.chatId));
+    }
+    if (update !== undefined) {
+      scope.setTag("update_id", String(update.update_id));
+      scope.setExtra("update", update);
+    }
+    Sentry.captureException(error);
+  });
 }
 
 function describe(error: unknown, update: Update | undefined): string {

@@ -7,6 +7,8 @@ export interface ApiCall {
   params: Record<string, unknown>;
   /** When the call arrived (Date.now()). */
   at: number;
+  /** Set once the fake has sent its answer (after any delay). */
+  answered?: boolean;
 }
 
 /** How the fake answers one method instead of succeeding. */
@@ -41,6 +43,12 @@ export class FakeBotApi {
   readonly delays = new Map<string, number>();
   /** Member statuses for `getChatMember`, keyed "chatId:userId"; default "member". */
   readonly members = new Map<string, string>();
+  /**
+   * What happened, in order: "<method> answered" when an answer is sent,
+   * and whatever a test notes with `note`. Tests assert the order of
+   * events here rather than durations.
+   */
+  readonly events: string[] = [];
   #server: Deno.HttpServer<Deno.NetAddr>;
   #queue: Update[] = [];
   #nextUpdateId = 1;
@@ -61,6 +69,16 @@ export class FakeBotApi {
   /** The value for `BOT_API_ROOT`. */
   get url(): string {
     return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** Adds a test's own event to `events`, after everything before it. */
+  note(event: string): void {
+    this.events.push(event);
+  }
+
+  /** The highest `getUpdates` offset seen: every update below it is confirmed. */
+  get confirmedOffset(): number {
+    return this.#confirmed;
   }
 
   /** The calls of one method, in order. */
@@ -126,7 +144,18 @@ export class FakeBotApi {
     if (match === null) return Response.json({ ok: false }, { status: 404 });
     const [, token, method] = match as unknown as [string, string, string];
     const params = await readParams(request);
-    this.calls.push({ method, token, params, at: Date.now() });
+    const call: ApiCall = { method, token, params, at: Date.now() };
+    this.calls.push(call);
+    const response = await this.#respond(method, params);
+    call.answered = true;
+    this.events.push(`${method} answered`);
+    return response;
+  }
+
+  async #respond(
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<Response> {
     const delay = this.delays.get(method);
     if (delay !== undefined) await new Promise((r) => setTimeout(r, delay));
     const failure = this.failures.get(method);

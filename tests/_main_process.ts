@@ -68,6 +68,26 @@ export class RunningProgram {
     }
   }
 
+  /**
+   * Sends a signal to the program's whole process group, as systemd does
+   * to `deno task start` and everything under it. Needs a program started
+   * with `ownGroup`. Goes through `sh`, whose `kill` builtin takes a group.
+   */
+  async killGroup(signal: "TERM" | "INT" = "TERM"): Promise<void> {
+    const { code, stderr } = await new Deno.Command("sh", {
+      args: ["-c", `kill -${signal} -${this.#child.pid}`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      throw new Error(
+        `kill -${signal} of the group failed: ${
+          new TextDecoder().decode(stderr)
+        }`,
+      );
+    }
+  }
+
   /** Waits for the exit and for all output. */
   async exit(): Promise<Deno.CommandStatus> {
     const status = await this.#child.status;
@@ -86,12 +106,26 @@ export class RunningProgram {
   }
 }
 
+/** How `startMain` starts the bot. */
+export interface StartOptions {
+  /** Permission flags instead of the `start` task's (a Deploy-like run). */
+  flags?: string[];
+  /** Run `deno task start` itself, not `deno run`, as an operator does. */
+  viaTask?: boolean;
+  /** Start in a process group of its own, for `killGroup`. */
+  ownGroup?: boolean;
+}
+
 /** Starts `main.ts` as `deno task start` would, with the given environment. */
 export async function startMain(
   env: Record<string, string>,
+  options: StartOptions = {},
 ): Promise<RunningProgram> {
+  const args = options.viaTask
+    ? ["task", "start"]
+    : ["run", ...(options.flags ?? await taskFlags("start")), "main.ts"];
   return new RunningProgram(
-    (await programCommand("start", "main.ts", [], env)).spawn(),
+    programCommandOf(args, env, options.ownGroup ?? false).spawn(),
   );
 }
 
@@ -103,8 +137,22 @@ async function programCommand(
   args: string[],
   env: Record<string, string>,
 ): Promise<Deno.Command> {
+  return programCommandOf(
+    ["run", ...(await taskFlags(task)), script, ...args],
+    env,
+    false,
+  );
+}
+
+function programCommandOf(
+  args: string[],
+  env: Record<string, string>,
+  ownGroup: boolean,
+): Deno.Command {
   return new Deno.Command("deno", {
-    args: ["run", ...(await taskFlags(task)), script, ...args],
+    args,
+    // A session of its own makes the child the leader of a new group.
+    detached: ownGroup,
     cwd: root,
     clearEnv: true,
     env: {
