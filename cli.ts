@@ -2,10 +2,10 @@ import "./src/node_warnings.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RecordRef } from "./src/store/audit.ts";
 import { CliError, EXIT, usageError } from "./src/cli/cli_error.ts";
-import { exportRecords } from "./src/privacy/export.ts";
 import { type Format, FORMATS } from "./src/privacy/formats.ts";
 import { backup } from "./src/cli/backup.ts";
 import { copy } from "./src/cli/copy.ts";
+import { exportCommand } from "./src/cli/export.ts";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "./src/cli/help.ts";
 import { inspect } from "./src/cli/inspect.ts";
 import { type CliIo, processIo } from "./src/cli/io.ts";
@@ -149,9 +149,10 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
   return await withStore(location, open, async (store) => {
     switch (command as Command) {
       case "export":
-        await exportRecords(store, {
+        await exportCommand(store, {
           ...exportOptions!,
           force: values.force === true,
+          quiet,
           io,
         });
         break;
@@ -182,7 +183,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
         });
         break;
       case "copy":
-        await copy(store, { to: copyTo!, io, quiet });
+        await copy(store, { from: location, to: copyTo!, io, quiet });
         break;
       case "setup":
         await setup(store, { env, io });

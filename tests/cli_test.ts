@@ -279,6 +279,63 @@ Deno.test("--out creates an owner-only file and overwrites only with --force", a
   assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
 });
 
+Deno.test("an export whose audit entry cannot be written writes nothing and exits 3", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const out = `${dir.path}/all.ndjson`;
+  // Another process holds the write lock past the CLI's busy timeout: the
+  // records can be read, but the audit entry cannot be written.
+  const blocker = new DatabaseSync(path);
+  blocker.exec("BEGIN IMMEDIATE");
+  let toFile, toStdout;
+  try {
+    toFile = await cli(
+      path,
+      "export",
+      "--all",
+      "--format",
+      "ndjson",
+      "--out",
+      out,
+    );
+    toStdout = await cli(path, "export", "--user", "1001");
+  } finally {
+    blocker.exec("ROLLBACK");
+    blocker.close();
+  }
+  for (const result of [toFile, toStdout]) {
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^error: [^\n]*locked[^\n]*\n$/);
+  }
+  // No file, not even a partial one under another name.
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)].map((entry) => entry.name).filter((
+      name,
+    ) => !name.startsWith("bot.db")),
+    [],
+  );
+  assert.deepEqual(auditRows(path), []);
+});
+
+Deno.test("export --out leaves only the finished file, and a record that is not stored leaves none", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const out = `${dir.path}/nobody.json`;
+  let result = await cli(path, "export", "--user", "42", "--out", out);
+  assert.equal(result.code, 1, result.stderr);
+  result = await cli(path, "export", "--all", "--format", "csv", "--out", out);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)].map((entry) => entry.name).filter((
+      name,
+    ) => !name.startsWith("bot.db")),
+    ["nobody.json"],
+  );
+  assert.equal((await Deno.readTextFile(out)).split("\r\n").length, 5);
+  assert.deepEqual(auditRows(path).map((row) => row.records), [3]);
+});
+
 Deno.test("inspect shows a record readably and a summary with the audit log", async () => {
   await using dir = await tempDir();
   const path = await seeded(dir.path);

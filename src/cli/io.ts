@@ -1,3 +1,11 @@
+import { type TextSink, writerSink } from "../privacy/text_sink.ts";
+
+export {
+  BufferedSink,
+  type TextSink,
+  writerSink,
+} from "../privacy/text_sink.ts";
+
 /** Where a CLI command writes and how it asks questions; injectable for tests. */
 export interface CliIo {
   /** Records (the data). */
@@ -10,67 +18,6 @@ export interface CliIo {
   stderrIsTerminal: boolean;
   /** Asks on stderr and reads one line of the answer; null at end of input. */
   prompt(question: string): Promise<string | null>;
-}
-
-/** Text written in order to a byte stream. */
-export interface TextSink {
-  /** Writes the text; resolves when it has been handed to the stream. */
-  write(text: string): Promise<void>;
-}
-
-const encoder = new TextEncoder();
-
-/** A sink writing UTF-8 to a Deno writer (stdout, stderr, a file). */
-export function writerSink(
-  writer: { write(bytes: Uint8Array): Promise<number> },
-): TextSink {
-  return {
-    async write(text) {
-      let bytes = encoder.encode(text);
-      while (bytes.length > 0) {
-        bytes = bytes.subarray(await writer.write(bytes));
-      }
-    },
-  };
-}
-
-/**
- * Collects small writes into chunks of about 64 KiB, so exporting a million
- * records costs a few thousand writes, not millions; memory stays bounded.
- */
-export class BufferedSink implements TextSink {
-  #sink: TextSink;
-  #parts: string[] = [];
-  #size = 0;
-
-  /** Buffers in front of `sink`; call `flush` at the end. */
-  constructor(sink: TextSink) {
-    this.#sink = sink;
-  }
-
-  /** Queues the text, writing through when the buffer is full. */
-  async write(text: string): Promise<void> {
-    if (this.push(text)) await this.flush();
-  }
-
-  /**
-   * Queues the text without waiting; returns true when the buffer is full
-   * and `flush` is due. Lets a hot loop skip a promise per record.
-   */
-  push(text: string): boolean {
-    this.#parts.push(text);
-    this.#size += text.length;
-    return this.#size >= 64 * 1024;
-  }
-
-  /** Writes out whatever is buffered. */
-  async flush(): Promise<void> {
-    if (this.#parts.length === 0) return;
-    const text = this.#parts.join("");
-    this.#parts = [];
-    this.#size = 0;
-    await this.#sink.write(text);
-  }
 }
 
 /** The real terminal: Deno's stdout and stderr, questions answered on stdin. */

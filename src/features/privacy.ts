@@ -1,7 +1,6 @@
 import { Composer, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import type { RecordRef } from "../store/audit.ts";
-import { CliError, EXIT } from "../cli/cli_error.ts";
-import { renderExport } from "../privacy/export.ts";
+import { RecordNotFoundError, renderExport } from "../privacy/export.ts";
 import { isoTime } from "../privacy/formats.ts";
 import type { BotContext } from "../i18n.ts";
 import type { Registrar } from "../registrar.ts";
@@ -207,7 +206,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         now: Math.floor(now() / 1000),
       });
     } catch (error) {
-      if (error instanceof CliError && error.exitCode === EXIT.notFound) {
+      if (error instanceof RecordNotFoundError) {
         return [ctx.t("privacy-nothing-stored", { whom: target.kind }), true];
       }
       throw error;

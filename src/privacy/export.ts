@@ -1,6 +1,5 @@
-import type { RecordRef } from "../store/audit.ts";
+import type { Actor, RecordRef } from "../store/audit.ts";
 import type { GroupRecord, Store, UserRecord } from "../store/store.ts";
-import { CliError, EXIT, notFound } from "../cli/cli_error.ts";
 import {
   CSV_HEADER,
   csvGroup,
@@ -11,72 +10,124 @@ import {
   isoTime,
   userMembers,
 } from "./formats.ts";
-import { BufferedSink, type CliIo, writerSink } from "../cli/io.ts";
+import { BufferedSink, type TextSink } from "./text_sink.ts";
 
-/** Options of `export`. */
+/** No user or group with the requested id is stored. */
+export class RecordNotFoundError extends Error {
+  /** Which kind of record was asked for. */
+  readonly kind: "user" | "group";
+  /** The id that was asked for. */
+  readonly id: number;
+
+  /** Names the record in the message. */
+  constructor(kind: "user" | "group", id: number) {
+    super(`No ${kind} with id "${id}" is stored`);
+    this.name = "RecordNotFoundError";
+    this.kind = kind;
+    this.id = id;
+  }
+}
+
+/** How many records of each kind were written. */
+export interface ExportCounts {
+  users: number;
+  groups: number;
+}
+
+/**
+ * The records one export will write, looked up before anything is written,
+ * so that a missing record fails before the audit log or the output is
+ * touched.
+ */
+export interface ExportSelection {
+  target: RecordRef;
+  /** How many records are stored for the target now (for the audit log and progress). */
+  expected: number;
+  users: AsyncIterable<UserRecord> | Iterable<UserRecord>;
+  groups: AsyncIterable<GroupRecord> | Iterable<GroupRecord>;
+}
+
+/** Options of `writeExport`. */
+export interface WriteExportOptions {
+  format: Format;
+  /** Export time, Unix seconds. */
+  exportedAt: number;
+  /** Told every few thousand records, and once at the end. */
+  onProgress?: (done: number, total?: number) => void;
+}
+
+/** Options of `exportRecords`. */
 export interface ExportOptions {
   target: RecordRef;
   format: Format;
-  /** Write to this file (created 0600) instead of stdout. */
-  out?: string;
-  /** Overwrite `out` when it exists. */
-  force?: boolean;
-  io: CliIo;
   /** Who asks, for the audit log. */
-  actor?: "cli" | "bot";
+  actor: Actor;
   /** Export time, Unix seconds; defaults to now. */
   now?: number;
+  /** Told as records are written, with the total when known. */
+  onProgress?: (done: number, total?: number) => void;
 }
 
-const PROGRESS_EVERY = 10_000;
+/**
+ * Looks up what an export of `target` will write. A single record must be
+ * stored (`RecordNotFoundError` otherwise); `all` streams every record.
+ */
+export async function selectRecords(
+  store: Store,
+  target: RecordRef,
+): Promise<ExportSelection> {
+  switch (target.kind) {
+    case "all": {
+      const summary = await store.summary();
+      return {
+        target,
+        expected: summary.users + summary.groups,
+        users: store.iterateUsers(),
+        groups: store.iterateGroups(),
+      };
+    }
+    case "user": {
+      const user = await store.getUser(target.id);
+      if (user === undefined) throw new RecordNotFoundError("user", target.id);
+      return { target, expected: 1, users: [user], groups: [] };
+    }
+    case "group": {
+      const group = await store.getGroup(target.id);
+      if (group === undefined) {
+        throw new RecordNotFoundError("group", target.id);
+      }
+      return { target, expected: 1, users: [], groups: [group] };
+    }
+  }
+}
 
 /**
- * Writes the target's records in the chosen format, streaming from the store
- * so memory does not grow with their number, then records the export in the
- * audit log. Exits 1 (via `CliError`) when a single record is not stored.
+ * Exports the target's records to `sink`, streaming so that memory does not
+ * grow with their number. The audit entry is written first: no record
+ * leaves the database unless its export is recorded, and when the entry
+ * cannot be written (the store rejects) nothing reaches `sink`. For `all`
+ * the entry counts the records stored when the export began.
  */
 export async function exportRecords(
   store: Store,
+  sink: TextSink,
   options: ExportOptions,
-): Promise<void> {
-  const { target, io } = options;
-  const records = await selectRecords(store, target);
-  const file = options.out === undefined
-    ? undefined
-    : await createOutput(options.out, options.force ?? false);
-  const sink = new BufferedSink(
-    file === undefined ? io.stdout : writerSink(file),
-  );
-  const progress = new Progress(io);
-  let count: Counts;
-  try {
-    count = await writeDocument(sink, records, {
-      format: options.format,
-      exportedAt: options.now ?? Math.floor(Date.now() / 1000),
-      onRecord: () => progress.tick(),
-    });
-    await sink.flush();
-  } catch (error) {
-    file?.close();
-    // A half-written file would look like a complete export.
-    if (options.out !== undefined) {
-      await Deno.remove(options.out).catch(() => {});
-    }
-    throw error;
-  }
-  file?.close();
-  await progress.done();
+): Promise<ExportCounts> {
+  const selection = await selectRecords(store, options.target);
   await store.recordAudit({
-    actor: options.actor ?? "cli",
+    actor: options.actor,
     action: "export",
-    target,
-    records: count.users + count.groups,
+    target: options.target,
+    records: selection.expected,
   });
-  await io.stderr.write(
-    `Exported ${plural(count.users, "user")} and ${
-      plural(count.groups, "group")
-    }${options.out === undefined ? "" : ` to "${options.out}"`}\n`,
-  );
+  const buffered = new BufferedSink(sink);
+  const counts = await writeExport(buffered, selection, {
+    format: options.format,
+    exportedAt: options.now ?? Math.floor(Date.now() / 1000),
+    onProgress: options.onProgress,
+  });
+  await buffered.flush();
+  return counts;
 }
 
 /** A whole export document held in memory, for one record (the bot's export). */
@@ -87,8 +138,9 @@ export interface RenderedExport {
 
 /**
  * The export of `target` as one string, written by the same code as the
- * CLI's. Records nothing in the audit log: the caller does once the document
- * reached its reader. Throws the CLI's not-found error when nothing is stored.
+ * CLI's. Records nothing in the audit log: the caller does, before the
+ * document reaches its reader. Throws `RecordNotFoundError` when nothing is
+ * stored.
  */
 export async function renderExport(
   store: Store,
@@ -99,50 +151,12 @@ export async function renderExport(
   const sink = new BufferedSink({
     write: (text) => Promise.resolve(void parts.push(text)),
   });
-  const count = await writeDocument(sink, await selectRecords(store, target), {
+  const count = await writeExport(sink, await selectRecords(store, target), {
     format: options.format ?? "json",
     exportedAt: options.now ?? Math.floor(Date.now() / 1000),
-    onRecord: () => {},
   });
   await sink.flush();
   return { text: parts.join(""), records: count.users + count.groups };
-}
-
-/** How many records of each kind were written. */
-interface Counts {
-  users: number;
-  groups: number;
-}
-
-interface Records {
-  users: AsyncIterable<UserRecord> | Iterable<UserRecord>;
-  groups: AsyncIterable<GroupRecord> | Iterable<GroupRecord>;
-}
-
-async function selectRecords(
-  store: Store,
-  target: RecordRef,
-): Promise<Records> {
-  switch (target.kind) {
-    case "all":
-      return { users: store.iterateUsers(), groups: store.iterateGroups() };
-    case "user": {
-      const user = await store.getUser(target.id);
-      if (user === undefined) throw notFound("user", target.id);
-      return { users: [user], groups: [] };
-    }
-    case "group": {
-      const group = await store.getGroup(target.id);
-      if (group === undefined) throw notFound("group", target.id);
-      return { users: [], groups: [group] };
-    }
-  }
-}
-
-interface DocumentOptions {
-  format: Format;
-  exportedAt: number;
-  onRecord: () => void;
 }
 
 /** How one format frames and writes records. */
@@ -181,84 +195,37 @@ const ENCODERS: Record<Format, Encoder> = {
   },
 };
 
+// Progress is reported this often: rarely enough to cost nothing per record.
+const PROGRESS_EVERY = 4096;
+
 /**
- * Writes a whole export document record by record. The JSON document is
- * written incrementally too, so `--all` never holds every record at once.
+ * Writes a whole export document record by record into `sink` (flushing it
+ * when full; the caller flushes at the end). The JSON document is written
+ * incrementally too, so `all` never holds every record at once.
  */
-async function writeDocument(
+export async function writeExport(
   sink: BufferedSink,
-  records: Records,
-  options: DocumentOptions,
-): Promise<Counts> {
+  selection: ExportSelection,
+  options: WriteExportOptions,
+): Promise<ExportCounts> {
   const encoder = ENCODERS[options.format];
-  const count: Counts = { users: 0, groups: 0 };
-  await sink.write(encoder.start(options.exportedAt));
-  for await (const user of records.users) {
-    if (sink.push(encoder.user(user, count.users === 0))) await sink.flush();
-    count.users++;
-    options.onRecord();
+  const progress = options.onProgress;
+  const total = selection.expected;
+  let users = 0;
+  let groups = 0;
+  sink.push(encoder.start(options.exportedAt));
+  for await (const user of selection.users) {
+    if (sink.push(encoder.user(user, users === 0))) await sink.flush();
+    if (++users % PROGRESS_EVERY === 0) progress?.(users, total);
   }
-  await sink.write(encoder.between);
-  for await (const group of records.groups) {
-    if (sink.push(encoder.group(group, count.groups === 0))) await sink.flush();
-    count.groups++;
-    options.onRecord();
+  sink.push(encoder.between);
+  for await (const group of selection.groups) {
+    if (sink.push(encoder.group(group, groups === 0))) await sink.flush();
+    if (++groups % PROGRESS_EVERY === 0) progress?.(users + groups, total);
   }
-  await sink.write(encoder.end);
-  return count;
-}
-
-async function createOutput(
-  path: string,
-  force: boolean,
-): Promise<Deno.FsFile> {
-  try {
-    const file = await Deno.open(path, {
-      write: true,
-      // Without --force an existing file is never touched.
-      createNew: !force,
-      create: true,
-      truncate: true,
-      mode: 0o600,
-    });
-    // mode applies only to a new file; an overwritten one is narrowed too.
-    if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
-    return file;
-  } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) {
-      throw new CliError(
-        `The file "${path}" already exists; pass --force to overwrite it`,
-        EXIT.usage,
-      );
-    }
-    throw new CliError(
-      `Cannot create the file "${path}": ${(error as Error).message}`,
-      EXIT.usage,
-    );
-  }
-}
-
-// Shown only on a terminal and only for long exports.
-class Progress {
-  #io: CliIo;
-  #count = 0;
-  #shown = false;
-
-  constructor(io: CliIo) {
-    this.#io = io;
-  }
-
-  tick(): void {
-    this.#count++;
-    if (this.#io.stderrIsTerminal && this.#count % PROGRESS_EVERY === 0) {
-      this.#shown = true;
-      void this.#io.stderr.write(`\rExported ${this.#count} records…`);
-    }
-  }
-
-  async done(): Promise<void> {
-    if (this.#shown) await this.#io.stderr.write("\n");
-  }
+  sink.push(encoder.end);
+  progress?.(users + groups, Math.max(total, users + groups));
+  return { users, groups };
 }
 
 /** "1 user", "2 users". */

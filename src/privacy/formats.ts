@@ -1,6 +1,6 @@
 import type { GroupRecord, UserRecord } from "../store/store.ts";
 
-/** The export formats of SPEC section 6. */
+/** The export formats: one JSON document, JSON lines, or CSV. */
 export const FORMATS = ["json", "ndjson", "csv"] as const;
 
 /** One of `FORMATS`. */
@@ -32,10 +32,20 @@ function two(value: number): string {
   return value < 10 ? `0${value}` : `${value}`;
 }
 
-const quote = JSON.stringify;
+// Characters that JSON.stringify would escape: quote, backslash, controls
+// and surrogates (a lone one is escaped; pairs are rare enough to pass on).
+// deno-lint-ignore no-control-regex -- control characters are what it finds
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+// JSON.stringify of a string or null; most names need no escaping, and
+// skipping the call for them is a measurable part of a big export.
+function quote(value: string | null): string {
+  if (value === null) return "null";
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
 
 /**
- * A user's fields as JSON members, in the order of SPEC section 6; written
+ * A user's fields as JSON members, in the documented order; written
  * by hand because it runs once per record of a million-record export.
  */
 export function userMembers(user: UserRecord): string {
@@ -46,7 +56,7 @@ export function userMembers(user: UserRecord): string {
   },"registered_at":"${isoTime(user.registered_at)}"`;
 }
 
-/** A group's fields as JSON members, in the order of SPEC section 6. */
+/** A group's fields as JSON members, in the documented order. */
 export function groupMembers(group: GroupRecord): string {
   return `"id":${group.id},"username":${quote(group.username)},"title":${
     quote(group.title)

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { csvGroup, csvUser, isoTime } from "./formats.ts";
+import {
+  csvGroup,
+  csvUser,
+  groupMembers,
+  isoTime,
+  userMembers,
+} from "./formats.ts";
 
 Deno.test("times are ISO 8601 UTC without fractions", () => {
   assert.equal(isoTime(1_795_960_800), "2026-11-29T14:00:00Z");
@@ -28,4 +34,45 @@ Deno.test("CSV fields are quoted per RFC 4180 only when needed", () => {
     }),
     "group,-5,g,,,,🦊,group,1970-01-01T00:00:00Z\r\n",
   );
+});
+
+Deno.test("JSON members are exactly what JSON.stringify writes, for any string", () => {
+  const tricky = [
+    "plain",
+    'a "quote"',
+    "back\\slash",
+    "\u0000\u001f\t\n",
+    "\u007f é ü",
+    "🦊",
+    "lone \ud800 high",
+    "lone \udc00 low",
+    "\u2028\u2029",
+    "",
+  ];
+  for (const text of tricky) {
+    const user = {
+      id: 1,
+      username: text,
+      first_name: text,
+      last_name: null,
+      language_code: text,
+      registered_at: 0,
+    };
+    assert.equal(
+      `{${userMembers(user)}}`,
+      JSON.stringify({ ...user, registered_at: "1970-01-01T00:00:00Z" }),
+      JSON.stringify(text),
+    );
+    const group = {
+      id: -1,
+      username: null,
+      title: text,
+      type: "group" as const,
+      registered_at: 0,
+    };
+    assert.equal(
+      `{${groupMembers(group)}}`,
+      JSON.stringify({ ...group, registered_at: "1970-01-01T00:00:00Z" }),
+    );
+  }
 });

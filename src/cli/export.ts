@@ -1,0 +1,153 @@
+import { basename, dirname, join } from "node:path";
+import type { RecordRef } from "../store/audit.ts";
+import type { Store } from "../store/store.ts";
+import {
+  type ExportCounts,
+  exportRecords,
+  plural,
+  RecordNotFoundError,
+} from "../privacy/export.ts";
+import type { Format } from "../privacy/formats.ts";
+import { writerSink } from "../privacy/text_sink.ts";
+import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
+import type { CliIo } from "./io.ts";
+import { startProgress } from "./progress.ts";
+
+/** Options of `export`. */
+export interface ExportCommandOptions {
+  target: RecordRef;
+  format: Format;
+  /** Write to this file (created 0600) instead of stdout. */
+  out?: string;
+  /** Replace `out` when it exists. */
+  force?: boolean;
+  /** No progress display even on a terminal. */
+  quiet?: boolean;
+  io: CliIo;
+  /** Export time, Unix seconds; defaults to now. */
+  now?: number;
+}
+
+/**
+ * `export`: writes the records to stdout or to `out`. The audit entry is
+ * written before any record; if it cannot be, nothing is written and no
+ * file is left (exit 3). A file is written under a temporary name beside
+ * `out` and moved into place only when complete, so a failed export never
+ * leaves something that looks like a whole one. A record that is not stored
+ * exits 1.
+ */
+export async function exportCommand(
+  store: Store,
+  options: ExportCommandOptions,
+): Promise<void> {
+  const { io, out } = options;
+  if (out !== undefined && !options.force && await exists(out)) {
+    throw alreadyExists(out);
+  }
+  const progress = startProgress(io, {
+    label: "Exporting",
+    quiet: options.quiet || options.target.kind !== "all",
+  });
+  let counts: ExportCounts;
+  try {
+    counts = out === undefined
+      ? await exportRecords(store, io.stdout, {
+        target: options.target,
+        format: options.format,
+        actor: "cli",
+        now: options.now,
+        onProgress: progress.update,
+      })
+      : await exportToFile(store, out, options, progress.update);
+  } catch (error) {
+    if (error instanceof RecordNotFoundError) {
+      throw notFound(error.kind, error.id);
+    }
+    throw error;
+  } finally {
+    await progress.finish();
+  }
+  await io.stderr.write(
+    `Exported ${plural(counts.users, "user")} and ${
+      plural(counts.groups, "group")
+    }${out === undefined ? "" : ` to "${out}"`}\n`,
+  );
+}
+
+async function exportToFile(
+  store: Store,
+  out: string,
+  options: ExportCommandOptions,
+  onProgress: (done: number, total?: number) => void,
+): Promise<ExportCounts> {
+  const partial = join(
+    dirname(out),
+    `.${basename(out)}.partial-${crypto.randomUUID().slice(0, 8)}`,
+  );
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(partial, {
+      write: true,
+      createNew: true,
+      mode: 0o600,
+    });
+    if (Deno.build.os !== "windows") await Deno.chmod(partial, 0o600);
+  } catch (error) {
+    throw usageError(
+      `Cannot create the file "${out}": ${(error as Error).message}`,
+    );
+  }
+  let closed = false;
+  try {
+    const counts = await exportRecords(store, writerSink(file), {
+      target: options.target,
+      format: options.format,
+      actor: "cli",
+      now: options.now,
+      onProgress,
+    });
+    await file.sync();
+    file.close();
+    closed = true;
+    await publish(partial, out, options.force ?? false);
+    return counts;
+  } finally {
+    if (!closed) file.close();
+    await Deno.remove(partial).catch(() => {});
+  }
+}
+
+// Without --force, link(2) refuses an `out` that appeared meanwhile; with
+// it, rename(2) replaces the old file in one step.
+async function publish(
+  partial: string,
+  out: string,
+  force: boolean,
+): Promise<void> {
+  try {
+    if (force) await Deno.rename(partial, out);
+    else await Deno.link(partial, out);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) throw alreadyExists(out);
+    throw new CliError(
+      `Cannot create the file "${out}": ${(error as Error).message}`,
+      EXIT.usage,
+    );
+  }
+}
+
+function alreadyExists(out: string): CliError {
+  return usageError(
+    `The file "${out}" already exists; pass --force to overwrite it`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
