@@ -105,6 +105,31 @@ export function loadConfig(env: Env): Config {
   };
 }
 
+/** What `setup` needs: the token, the Bot API and the webhook to set. */
+export interface SetupConfig {
+  token: string;
+  apiRoot: string;
+  webhookUrl: string | undefined;
+  /** Required with `webhookUrl`. */
+  webhookSecret: string | undefined;
+}
+
+/** Reads the settings of `deno task cli setup`; throws `ConfigError`. */
+export function loadSetupConfig(env: Env): SetupConfig {
+  const token = readToken(env);
+  const apiRoot = readHttpUrl(env, "BOT_API_ROOT") ?? DEFAULT_API_ROOT;
+  const webhookUrl = readWebhookUrl(env);
+  return {
+    token,
+    apiRoot: apiRoot.replace(/\/+$/, ""),
+    webhookUrl,
+    webhookSecret: readSecret(
+      env,
+      webhookUrl === undefined ? "polling" : "webhook",
+    ),
+  };
+}
+
 /**
  * Parses `DATABASE_URL`; when it is unset, PostgreSQL from the libpq
  * variables if `PGHOST` is set, else the default SQLite file. Shared by the

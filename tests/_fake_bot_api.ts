@@ -21,7 +21,8 @@ export interface Failure {
 
 /** The bot user the fake's `getMe` returns. */
 export const FAKE_BOT = {
-  id: 4242,
+  // The id in TEST_TOKEN: a bot token starts with its bot's id.
+  id: 123456789,
   is_bot: true as const,
   first_name: "Test Bot",
   username: "test_privacy_bot",

@@ -1,4 +1,8 @@
+import { loadSetupConfig } from "../config.ts";
+import { createLogger } from "../log.ts";
+import { createRedactor } from "../redact.ts";
 import type { Store } from "../store/store.ts";
+import { CliError, EXIT } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `setup`. */
@@ -8,10 +12,104 @@ export interface SetupOptions {
   io: CliIo;
 }
 
+/** Exit code of `setup` when a Bot API call failed (the rest was still done). */
+export const SETUP_FAILED = 1;
+
 /**
- * The one-time Bot API calls: stores the bot's profile, sets the command
- * menus and, with WEBHOOK_URL, the webhook. Placeholder for now.
+ * The one-time Bot API calls, so that the bot makes none at start: fetches
+ * the bot's profile (`getMe`) and stores it, sets the command menu in every
+ * language, and with `WEBHOOK_URL` sets the webhook with the secret and the
+ * updates the bot reads. A refused token is a usage error (exit 2); another
+ * failed call is reported and gives exit 1 once the others were tried.
  */
-export function setup(_store: Store, _options: SetupOptions): Promise<void> {
-  return Promise.reject(new Error("setup is not built yet"));
+export async function setup(
+  store: Store,
+  options: SetupOptions,
+): Promise<void> {
+  const { io } = options;
+  const config = loadSetupConfig(options.env);
+  // Loaded here, not at the top: the other commands do not need grammY.
+  const [
+    { Api },
+    { apiSignal, describeApiError },
+    { ALLOWED_UPDATES },
+    { BotInfoError, fetchBotInfo },
+    { createI18n, setCommandMenus },
+  ] = await Promise.all([
+    import("grammy"),
+    import("../api_error.ts"),
+    import("../bot.ts"),
+    import("../bot_identity.ts"),
+    import("../i18n.ts"),
+  ]);
+  const redact = createRedactor([config.token, config.webhookSecret]);
+  const say = (line: string) => io.stderr.write(redact(line) + "\n");
+  const lines: string[] = [];
+  const log = createLogger(redact, (line) => lines.push(line));
+  const never = new AbortController().signal;
+
+  let me;
+  try {
+    me = (await fetchBotInfo(config.token, {
+      apiRoot: config.apiRoot,
+      log,
+      signal: never,
+      tries: 3,
+    }))!;
+  } catch (error) {
+    for (const line of lines) await say(line);
+    if (!(error instanceof BotInfoError)) throw error;
+    throw new CliError(
+      redact(error.message),
+      /did not accept BOT_TOKEN/.test(error.message)
+        ? EXIT.usage
+        : SETUP_FAILED,
+    );
+  }
+  for (const line of lines) await say(line);
+  await store.saveBotProfile(me);
+  await say(
+    `Stored the profile of @${me.username} (id ${me.id}): the bot now starts in webhook mode without calling Telegram`,
+  );
+
+  const api = new Api(config.token, { apiRoot: config.apiRoot });
+  const failures: string[] = [];
+  const i18n = createI18n();
+  await setCommandMenus(api, i18n, {
+    onError: (locale, error) =>
+      failures.push(
+        `setMyCommands (${locale}) failed: ${describeApiError(error).reason}`,
+      ),
+  });
+  const menus = i18n.locales.length - failures.length;
+  await say(
+    `Set the command menu in ${menus} of ${i18n.locales.length} languages (${
+      i18n.locales.join(", ")
+    })`,
+  );
+
+  if (config.webhookUrl !== undefined) {
+    try {
+      await api.setWebhook(config.webhookUrl, {
+        secret_token: config.webhookSecret,
+        allowed_updates: ALLOWED_UPDATES,
+      }, apiSignal(AbortSignal.timeout(10_000)));
+      await say(
+        `Set the webhook to ${config.webhookUrl}, with WEBHOOK_SECRET and the updates the bot reads`,
+      );
+    } catch (error) {
+      failures.push(`setWebhook failed: ${describeApiError(error).reason}`);
+    }
+  } else {
+    await say(
+      "WEBHOOK_URL is not set, so no webhook was set (polling mode needs none)",
+    );
+  }
+  if (failures.length > 0) {
+    for (const failure of failures.slice(0, -1)) await say(`error: ${failure}`);
+    throw new CliError(
+      `${failures[failures.length - 1]}; run setup again`,
+      SETUP_FAILED,
+    );
+  }
 }
