@@ -150,7 +150,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
           return await answer(ctx.t("button-answer-confirm"));
         case "y": {
           const deleted = await store.purge(button.target, "bot");
-          // The next update from them registers them again (SPEC 2 rule 6);
+          // The next update from them registers them again (see the erasure rule in PRIVACY.md);
           // this one, already handled by registration, does not.
           options.registrar.forget(button.target.id);
           await ctx.editMessageText(
