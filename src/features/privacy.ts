@@ -150,8 +150,8 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
           return await answer(ctx.t("button-answer-confirm"));
         case "y": {
           const deleted = await store.purge(button.target, "bot");
-          // The next update from them registers them again (see the erasure rule in PRIVACY.md);
-          // this one, already handled by registration, does not.
+          // Their next update registers them again; this one, already
+          // handled by registration, does not.
           options.registrar.forget(button.target.id);
           await ctx.editMessageText(
             deleted === 0
