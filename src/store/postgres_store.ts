@@ -201,8 +201,13 @@ export async function migratePostgres(
 }
 
 async function currentVersion(sql: Sql | Tx): Promise<number> {
-  const [table] = await sql`SELECT to_regclass('schema_migrations') AS t`;
-  if (table?.t === null) return 0;
+  // Read from the catalog table, not through to_regclass(): after waiting
+  // for the migration lock, only a fresh read sees a table another instance
+  // has just created.
+  const [table] = await sql`SELECT count(*) AS n FROM pg_catalog.pg_tables
+                            WHERE tablename = 'schema_migrations'
+                              AND schemaname = ANY (current_schemas(false))`;
+  if (Number(table!.n) === 0) return 0;
   const [row] = await sql`SELECT coalesce(max(version), 0) AS version
                            FROM schema_migrations`;
   return Number(row!.version);
@@ -310,26 +315,18 @@ export class PostgresStore implements Store {
 
   /** Deletes a user; returns whether one was there. */
   deleteUser(id: number): Promise<boolean> {
-    return this.#bounded(
-      "deleting a user",
-      () =>
-        this.#sql.begin(async (tx) => {
-          await lockIds(tx, [id]);
-          return await deleteRecords(tx, "users", id) > 0;
-        }),
-    );
+    return this.#transaction("deleting a user", async (tx) => {
+      await lockIds(tx, [id]);
+      return await deleteRecords(tx, "users", id) > 0;
+    });
   }
 
   /** Deletes a group; returns whether one was there. */
   deleteGroup(id: number): Promise<boolean> {
-    return this.#bounded(
-      "deleting a group",
-      () =>
-        this.#sql.begin(async (tx) => {
-          await lockIds(tx, [id]);
-          return await deleteRecords(tx, "groups", id) > 0;
-        }),
-    );
+    return this.#transaction("deleting a group", async (tx) => {
+      await lockIds(tx, [id]);
+      return await deleteRecords(tx, "groups", id) > 0;
+    });
   }
 
   /** The user with this id, if stored; `TamperedError` if it fails its check. */
@@ -508,38 +505,37 @@ export class PostgresStore implements Store {
 
   /** Deletes the target and records the purge, in one transaction. */
   purge(target: RecordRef, actor: Actor): Promise<number> {
-    return this.#bounded("purging", () =>
-      this.#sql.begin(async (tx) => {
-        let deleted: number;
-        if (target.kind === "all") {
-          await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
-          deleted = await deleteRecords(tx, "users") +
-            await deleteRecords(tx, "groups");
-        } else {
-          await lockIds(tx, [target.id]);
-          deleted = await deleteRecords(
-            tx,
-            target.kind === "user" ? "users" : "groups",
-            target.id,
-          );
-        }
-        if (deleted > 0) {
-          await this.#audit(tx, {
-            actor,
-            action: "purge",
-            target,
-            records: deleted,
-          });
-        }
-        return deleted;
-      }));
+    return this.#transaction("purging", async (tx) => {
+      let deleted: number;
+      if (target.kind === "all") {
+        await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
+        deleted = await deleteRecords(tx, "users") +
+          await deleteRecords(tx, "groups");
+      } else {
+        await lockIds(tx, [target.id]);
+        deleted = await deleteRecords(
+          tx,
+          target.kind === "user" ? "users" : "groups",
+          target.id,
+        );
+      }
+      if (deleted > 0) {
+        await this.#audit(tx, {
+          actor,
+          action: "purge",
+          target,
+          records: deleted,
+        });
+      }
+      return deleted;
+    });
   }
 
   /** Appends an entry to the audit log. */
   recordAudit(record: AuditRecord): Promise<void> {
-    return this.#bounded(
+    return this.#transaction(
       "writing the audit log",
-      () => this.#audit(this.#sql, record),
+      (tx) => this.#audit(tx, record),
     );
   }
 
@@ -588,12 +584,11 @@ export class PostgresStore implements Store {
    */
   async checkWritable(): Promise<void> {
     const codec = this.#codec;
-    await this.#bounded("the write probe", () =>
-      this.#sql.begin(async (tx) => {
-        await tx`SET LOCAL lock_timeout = 1000`;
-        await checkKey(tx, codec);
-        await tx`UPDATE health SET checked_at = ${unixNow()} WHERE id = 1`;
-      }), HEALTH_TIMEOUT_MS);
+    await this.#transaction("the write probe", async (tx) => {
+      await tx`SET LOCAL lock_timeout = 1000`;
+      await checkKey(tx, codec);
+      await tx`UPDATE health SET checked_at = ${unixNow()} WHERE id = 1`;
+    }, HEALTH_TIMEOUT_MS);
   }
 
   /** The bot's own profile stored by `setup`, if any. */
@@ -607,13 +602,13 @@ export class PostgresStore implements Store {
 
   /** Stores the bot's own profile (`getMe`). */
   async saveBotProfile(profile: UserFromGetMe): Promise<void> {
-    await this.#bounded(
+    await this.#transaction(
       "storing the bot profile",
-      () =>
-        this.#sql`INSERT INTO bot_profile (id, profile, saved_at)
-                VALUES (1, ${JSON.stringify(profile)}, ${unixNow()})
-                ON CONFLICT (id) DO UPDATE SET profile = excluded.profile,
-                  saved_at = excluded.saved_at`,
+      (tx) =>
+        tx`INSERT INTO bot_profile (id, profile, saved_at)
+           VALUES (1, ${JSON.stringify(profile)}, ${unixNow()})
+           ON CONFLICT (id) DO UPDATE SET profile = excluded.profile,
+             saved_at = excluded.saved_at`,
     );
   }
 
@@ -709,12 +704,29 @@ export class PostgresStore implements Store {
     ids: number[],
     body: (tx: Tx) => Promise<T>,
   ): Promise<T> {
-    return this.#bounded(what, () =>
+    return this.#transaction(what, async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock_shared(${ALL_RECORDS_LOCK})`;
+      await lockIds(tx, ids);
+      await checkKey(tx, codec);
+      return await body(tx);
+    });
+  }
+
+  // A bounded transaction. A caller told it failed must not see it commit
+  // later: postgres.js sends a query queued on a lost connection again once
+  // it reconnects, so a transaction that starts, or reaches its end, after
+  // the deadline rolls back instead.
+  #transaction<T>(
+    what: string,
+    body: (tx: Tx) => Promise<T>,
+    ms = this.#timeoutMs,
+  ): Promise<T> {
+    return bounded(what, ms, (expired) =>
       this.#sql.begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock_shared(${ALL_RECORDS_LOCK})`;
-        await lockIds(tx, ids);
-        await checkKey(tx, codec);
-        return await body(tx);
+        if (expired()) throw new StoreError(`Gave up ${what}`);
+        const result = await body(tx);
+        if (expired()) throw new StoreError(`Gave up ${what}`);
+        return result;
       }) as Promise<T>);
   }
 
@@ -734,22 +746,22 @@ export class PostgresStore implements Store {
 async function bounded<T>(
   what: string,
   ms: number,
-  body: () => Promise<T>,
+  body: (expired: () => boolean) => Promise<T>,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let late = false;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StoreError(
-            `PostgreSQL did not answer within ${ms / 1000} s (${what})`,
-          ),
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new StoreError(
+          `PostgreSQL did not answer within ${ms / 1000} s (${what})`,
         ),
-      ms,
-    );
+      );
+    }, ms);
   });
   try {
-    return await Promise.race([guard(body), deadline]);
+    return await Promise.race([guard(() => body(() => late)), deadline]);
   } finally {
     clearTimeout(timer);
   }
