@@ -7,8 +7,8 @@ interface Counted {
   store: Store;
   /** Every `register` call, as the ids of the records each plan writes. */
   calls: number[][];
-  /** Makes the next `register` calls fail while set. */
-  failWith?: Error;
+  /** Makes `register` calls with a plan for this id fail while set. */
+  failOn?: number;
 }
 
 // The real SQLite store, with a record of the register calls.
@@ -26,8 +26,11 @@ function counting(real: Store): Counted {
               [plan.user?.id, plan.group?.id].filter((id) => id !== undefined)
             ),
           );
-          if (counted.failWith !== undefined) {
-            return Promise.reject(counted.failWith);
+          if (
+            counted.failOn !== undefined &&
+            plans.some((plan) => plan.user?.id === counted.failOn)
+          ) {
+            return Promise.reject(new Error("database or disk is full"));
           }
         }
         return value.apply(target, args);
@@ -136,25 +139,32 @@ Deno.test("the same sender twice in one batch is written once", async () => {
 Deno.test("each caller settles with its own batch: a failed batch rejects only its callers", async () => {
   const counted = await countingStore();
   const registrar = new Registrar(counted.store);
-  counted.failWith = new Error("database or disk is full");
-  const failed = Promise.allSettled([
-    registrar.apply({ user: user(1) }),
+  counted.failOn = 2;
+  const first = registrar.apply({ user: user(1) });
+  while (counted.calls.length === 0) await new Promise((r) => setTimeout(r, 0));
+  const settled = await Promise.allSettled([
+    first,
     registrar.apply({ user: user(2) }),
+    registrar.apply({ user: user(3) }),
   ]);
-  const settled = await failed;
-  counted.failWith = undefined;
-  assert.deepEqual(settled.map((s) => s.status), ["rejected", "rejected"]);
+  counted.failOn = undefined;
+  assert.deepEqual(counted.calls, [[1], [2, 3]]);
+  assert.deepEqual(settled.map((s) => s.status), [
+    "fulfilled",
+    "rejected",
+    "rejected",
+  ]);
   assert.match(
-    ((settled[0] as PromiseRejectedResult).reason as Error).message,
+    ((settled[1] as PromiseRejectedResult).reason as Error).message,
     /disk is full/,
   );
   // Nothing failed is remembered as written: the same plans go again.
   await Promise.all([
-    registrar.apply({ user: user(1) }),
     registrar.apply({ user: user(2) }),
+    registrar.apply({ user: user(3) }),
   ]);
-  assert.deepEqual(counted.calls, [[1, 2], [1, 2]]);
-  assert.ok(await counted.store.getUser(2));
+  assert.deepEqual(counted.calls.slice(2), [[2, 3]]);
+  assert.ok(await counted.store.getUser(3));
   await counted.store.close();
 });
 
