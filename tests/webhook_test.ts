@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { FakeBotApi } from "./_fake_bot_api.ts";
-import { execDb, readDb, tempDir } from "./_db.ts";
+import { Bot } from "grammy";
+import type { UserFromGetMe } from "grammy/types";
+import { FAKE_BOT, FakeBotApi } from "./_fake_bot_api.ts";
+import { execDb, openTestStore, readDb, tempDir } from "./_db.ts";
 import {
+  runCliProcess,
   type RunningProgram,
   startMain,
   TEST_TOKEN,
   TOKEN_SECRET,
 } from "./_main_process.ts";
+import { WrongKeyError } from "../src/crypto/field_cipher.ts";
+import { createLogger } from "../src/log.ts";
+import { createReporter } from "../src/reporter.ts";
+import { StoreError } from "../src/store/store.ts";
+import { createWebhookHandler } from "../src/webhook.ts";
 import { group, message, privateChat, user, withId } from "./_updates.ts";
 
 const SECRET = "webhook_Secret-123";
@@ -405,5 +413,166 @@ Deno.test("a failing setWebhook or setMyCommands is a warning and the bot still 
     assert.equal((await stop(bot, api)).code, 0, bot.stderr);
   } finally {
     await kill(bot, api);
+  }
+});
+
+Deno.test("/healthz is 503 while a registration could not be written, and 200 once it can", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const dbPath = `${dir.path}/bot.db`;
+  const { bot, base } = await startWebhookBot(api, dbPath);
+  const health = async () => {
+    const res = await fetch(`${base}/healthz`);
+    return { status: res.status, body: await res.json() };
+  };
+  const failing = {
+    status: 503,
+    body: { ok: false, error: "store not writable" },
+  };
+  try {
+    assert.deepEqual(await health(), { status: 200, body: { ok: true } });
+
+    // Another process holds the write lock: reads still work, writes do not.
+    const blocker = new DatabaseSync(dbPath);
+    blocker.exec("BEGIN IMMEDIATE");
+    try {
+      assert.deepEqual(await health(), failing);
+    } finally {
+      blocker.exec("ROLLBACK");
+      blocker.close();
+    }
+    assert.deepEqual(await health(), { status: 200, body: { ok: true } });
+
+    // The data was re-encrypted under a key this running bot does not have.
+    const rotated = await runCliProcess(
+      ["--database", dbPath, "rotate-key"],
+      { NEW_DATA_ENCRYPTION_KEY: NEW_KEY },
+    );
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.deepEqual(await health(), failing);
+
+    assert.equal((await stop(bot, api)).code, 0, bot.stderr);
+  } finally {
+    await kill(bot, api);
+  }
+});
+
+// A data key other than the one the test processes get.
+const NEW_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+
+// The webhook handler in this process, in front of a real grammY bot whose
+// only middleware is `middleware`, and a real store and reporter.
+async function inProcess(
+  dir: string,
+  middleware: () => void,
+): Promise<{
+  handle: (request: Request) => Promise<Response>;
+  log: string[];
+  store: { close(): Promise<void> };
+}> {
+  const store = await openTestStore(`${dir}/bot.db`);
+  const log: string[] = [];
+  const logger = createLogger((text) => text, (line) => log.push(line));
+  const bot = new Bot(TEST_TOKEN, { botInfo: FAKE_BOT as UserFromGetMe });
+  bot.use(middleware);
+  const handle = createWebhookHandler(bot, {
+    path: "/webhook",
+    secret: SECRET,
+    store,
+    reporter: createReporter(undefined, { log: logger, redact: (t) => t }),
+    bodyTimeoutMs: 50,
+  });
+  return { handle, log, store };
+}
+
+function request(body: BodyInit): Request {
+  return new Request("http://127.0.0.1/webhook", {
+    method: "POST",
+    body,
+    headers: { "X-Telegram-Bot-Api-Secret-Token": SECRET },
+  });
+}
+
+// The handler's answer, or a failure if it never comes: a handler that
+// hangs must fail the test, not stall the suite.
+async function answerOf(
+  response: Promise<Response>,
+): Promise<{ status: number; text: string }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const never = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error("The handler never answered")),
+      10_000,
+    );
+  });
+  try {
+    const res = await Promise.race([response, never]);
+    return { status: res.status, text: await res.text() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("a body that stalls is 408 and one that breaks off is 400, and neither reaches the bot", async () => {
+  await using dir = await tempDir();
+  let handled = 0;
+  const { handle, store } = await inProcess(dir.path, () => {
+    handled++;
+  });
+  try {
+    let cancelled!: () => void;
+    const wasCancelled = new Promise<void>((resolve) => cancelled = resolve);
+    const stalled = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"update_id":'));
+      },
+      cancel() {
+        cancelled();
+      },
+    });
+    assert.deepEqual(await answerOf(handle(request(stalled))), {
+      status: 408,
+      text: "Request timeout: the body did not arrive in time",
+    });
+    await wasCancelled;
+
+    const broken = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"update_id":1,'));
+        controller.error(new Error("Connection reset by peer"));
+      },
+    });
+    assert.deepEqual(await answerOf(handle(request(broken))), {
+      status: 400,
+      text: "Bad request: the body ended early",
+    });
+    assert.equal(handled, 0);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("only a store failure is 5xx; any other error in handling is reported and 200", async () => {
+  await using dir = await tempDir();
+  let failure: Error = new TypeError("Cannot read properties of undefined");
+  const { handle, log, store } = await inProcess(dir.path, () => {
+    throw failure;
+  });
+  const update = JSON.stringify(withId(message(user(8001), group(-81)), 1));
+  try {
+    assert.deepEqual(await answerOf(handle(request(update))), {
+      status: 200,
+      text: "OK",
+    });
+    assert.match(
+      log.join("\n"),
+      /handling update 1 failed: TypeError: Cannot read/,
+    );
+    failure = new StoreError("SQLite failed: database or disk is full");
+    assert.equal((await answerOf(handle(request(update)))).status, 500);
+    failure = new WrongKeyError("The data was encrypted with another key");
+    assert.equal((await answerOf(handle(request(update)))).status, 500);
+  } finally {
+    await store.close();
   }
 });
