@@ -85,6 +85,9 @@ function message(value: unknown, path: string): void {
   // chat, its id and date 0.
   nonNegative(msg.message_id, `${path}.message_id`);
   nonNegative(msg.date, `${path}.date`);
+  if (msg.edit_date !== undefined) {
+    nonNegative(msg.edit_date, `${path}.edit_date`);
+  }
   chat(msg.chat, `${path}.chat`);
   if (msg.from !== undefined) user(msg.from, `${path}.from`);
   if (msg.sender_chat !== undefined) {
@@ -139,6 +142,8 @@ function member(value: unknown, path: string): void {
 // setting): grammY's `ctx.from` and `ctx.chat` read their sender and chat.
 function otherKind(value: unknown, path: string): void {
   if (!isRecord(value)) return;
+  // Registration takes the time of a join request from its date.
+  if (value.date !== undefined) nonNegative(value.date, `${path}.date`);
   if (value.from !== undefined) user(value.from, `${path}.from`);
   if (value.user !== undefined) user(value.user, `${path}.user`);
   if (value.chat !== undefined) chat(value.chat, `${path}.chat`);

@@ -224,6 +224,22 @@ const invalid: [string, unknown, RegExp][] = [
     /^message\.date must be a non-negative safe integer/,
   ],
   [
+    "an edit date that is a string",
+    {
+      update_id: 1,
+      edited_message: { ...messageUpdate().message, edit_date: "1" },
+    },
+    /^edited_message\.edit_date must be a non-negative safe integer/,
+  ],
+  [
+    "a join request dated 2^53",
+    {
+      update_id: 1,
+      chat_join_request: { chat: garden, from: alice, date: 2 ** 53 },
+    },
+    /^chat_join_request\.date must be a non-negative safe integer/,
+  ],
+  [
     "an unsafe migration id",
     withField(messageUpdate(), ["message", "migrate_to_chat_id"], -(2 ** 60)),
     /^message\.migrate_to_chat_id must be a negative safe integer/,
