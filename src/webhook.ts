@@ -86,7 +86,11 @@ export function createWebhookHandler<C extends Context>(
       return text(200, "OK");
     } catch (error) {
       const cause = error instanceof BotError ? error.error : error;
-      reporter.report(cause, update);
+      try {
+        reporter.report(cause, update);
+      } catch {
+        // A failing crash report must not turn the answer into a 500.
+      }
       // Only a store that could not write asks Telegram to send the update
       // again; any other failure would fail again the same way, forever.
       return cause instanceof StoreError || cause instanceof WrongKeyError
