@@ -144,6 +144,8 @@ Deno.test("the reporter scrubs the token from breadcrumbs and messages", async (
     { log: createLogger(redact, (line) => lines.push(line)), redact },
   );
   try {
+    // The SDK loads in the background; flushing waits until it is ready.
+    await reporter.flush();
     Sentry.addBreadcrumb({
       category: "fetch",
       message: `POST https://api.telegram.org/bot${TEST_TOKEN}/getMe`,
