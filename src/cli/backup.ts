@@ -1,4 +1,4 @@
-import { DatabaseSync } from "node:sqlite";
+import { backup as copyPages, DatabaseSync } from "node:sqlite";
 import { basename, dirname, join } from "node:path";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
@@ -12,9 +12,11 @@ export interface BackupOptions {
 
 /**
  * Writes a consistent snapshot of the SQLite database at `databasePath` to
- * a new file (mode 0600) while the bot keeps running. SQLite's `VACUUM INTO`
- * reads one snapshot through its own read-only connection, so writers are
- * not blocked and the copy holds only live rows, none of the deleted ones.
+ * a new file (mode 0600) while the bot keeps running. SQLite's online
+ * backup copies every page in one step through its own read-only connection,
+ * under one read transaction: a consistent snapshot, and in WAL mode the
+ * bot's writes go on meanwhile. (`VACUUM INTO` would need ATTACH, which Deno
+ * allows only with --allow-all.)
  * The snapshot is built under a temporary name beside `out` and linked into
  * place, so `out` is either absent or complete, and an existing file is
  * never overwritten (exit 2).
@@ -37,7 +39,7 @@ export async function backup(
     );
   }
   try {
-    snapshot(databasePath, partial);
+    await snapshot(databasePath, partial);
     const file = await Deno.open(partial, { read: true, write: true });
     try {
       await file.sync();
@@ -46,7 +48,9 @@ export async function backup(
     }
     await publish(partial, out);
   } finally {
-    await Deno.remove(partial).catch(() => {});
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+      await Deno.remove(partial + suffix).catch(() => {});
+    }
     await syncDirectory(dirname(out)).catch(() => {});
   }
   const size = (await Deno.stat(out)).size;
@@ -66,12 +70,14 @@ async function createEmpty(path: string): Promise<void> {
   if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
 }
 
-function snapshot(databasePath: string, target: string): void {
+async function snapshot(databasePath: string, target: string): Promise<void> {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(databasePath, { readOnly: true });
     db.exec("PRAGMA busy_timeout = 5000");
-    db.prepare("VACUUM INTO ?").run(target);
+    // All pages in one step: a backup in several steps restarts whenever
+    // another connection writes, and might never finish under a busy bot.
+    await copyPages(db, target, { rate: -1 });
   } catch (error) {
     throw new CliError(
       `Cannot take a snapshot of the SQLite database at "${databasePath}": ${
