@@ -10,7 +10,10 @@ CREATE TABLE erasure_version (
 INSERT INTO erasure_version (id, version) VALUES (1, 0);
 
 -- One row rewritten by the health check: /healthz is 200 only when a write
--- like a registration's could be committed now.
+-- like a registration's could be committed now. checked_at is in Unix
+-- milliseconds, so that every probe really changes the row: SQLite writes
+-- nothing for an update that leaves a row as it was, and would then succeed
+-- on a full disk.
 CREATE TABLE health (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   checked_at INTEGER NOT NULL

@@ -174,8 +174,10 @@ export class SqliteStore implements Store {
     this.#keyCheck = db.prepare(
       "SELECT key_id FROM data_key_check WHERE id = 1",
     );
+    // A probe must change the row: an update to the same value writes
+    // nothing and would commit even on a full disk.
     this.#touchHealth = db.prepare(
-      "UPDATE health SET checked_at = ? WHERE id = 1",
+      "UPDATE health SET checked_at = max(?, checked_at + 1) WHERE id = 1",
     );
     this.#insertAudit = db.prepare(
       "INSERT INTO audit_log (at, actor, action, kind, subject, records) VALUES (?, ?, ?, ?, ?, ?)",
@@ -429,7 +431,7 @@ export class SqliteStore implements Store {
     return settle(() =>
       this.#transactionNow(() => {
         this.#checkKey(codec);
-        this.#touchHealth.run(Math.floor(Date.now() / 1000));
+        this.#touchHealth.run(Date.now());
       })
     );
   }

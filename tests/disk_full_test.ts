@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { readDb } from "./_db.ts";
+import { startWebhookBot } from "./_webhook_bot.ts";
+import { message, privateChat, user, withId } from "./_updates.ts";
+
+// A small tmpfs of its own, so that "disk full" is real and harms nothing.
+async function smallDisk(): Promise<
+  { path: string; [Symbol.asyncDispose](): Promise<void> }
+> {
+  const path = await Deno.makeTempDir({ prefix: "privacy_bot_full_" });
+  const mounted = await sh(
+    `mount -t tmpfs -o size=2m,mode=0700 tmpfs '${path}'`,
+  );
+  if (!mounted.ok) {
+    await Deno.remove(path);
+    throw new Error(
+      `This test needs to mount a tmpfs (run it as root): ${mounted.stderr}`,
+    );
+  }
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await sh(`umount '${path}'`);
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+async function sh(script: string): Promise<{ ok: boolean; stderr: string }> {
+  const output = await new Deno.Command("sh", {
+    args: ["-c", script],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return {
+    ok: output.success,
+    stderr: new TextDecoder().decode(output.stderr).trim(),
+  };
+}
+
+// Writes a file until the file system refuses even one more byte.
+async function fill(path: string): Promise<void> {
+  const file = await Deno.open(path, { create: true, write: true });
+  try {
+    for (const size of [65536, 4096, 512, 1]) {
+      const chunk = new Uint8Array(size);
+      for (let i = 0; i < 100_000; i++) {
+        try {
+          await file.write(chunk);
+        } catch {
+          break;
+        }
+      }
+    }
+    await file.sync();
+  } catch {
+    // Even the flush found the disk full, which is the point.
+  } finally {
+    file.close();
+  }
+}
+
+Deno.test("on a full disk a message is refused with 500, the log names the cause, /healthz is 503; freed, it is stored", async () => {
+  await using disk = await smallDisk();
+  const path = `${disk.path}/bot.db`;
+  const filler = `${disk.path}/filler`;
+  const hook = await startWebhookBot(path);
+  let updateId = 1;
+  const hello = (id: number) => {
+    const sender = user(id);
+    return withId(message(sender, privateChat(sender)), updateId++);
+  };
+  try {
+    assert.equal(await hook.post(hello(9001)), 200);
+    assert.equal(await hook.health(), 200);
+    await fill(filler);
+
+    // Every update is either stored (200) or refused (500), never lost: the
+    // WAL may still have room for a few; new senders soon need more.
+    const answered: number[] = [];
+    let refused: ReturnType<typeof hello> | undefined;
+    for (let id = 9100; id < 9300 && refused === undefined; id++) {
+      const update = hello(id);
+      const status = await hook.post(update);
+      if (status === 200) answered.push(id);
+      else {
+        assert.equal(status, 500);
+        refused = update;
+      }
+    }
+    assert.ok(refused !== undefined, "no write failed on the full disk");
+    assert.equal(await hook.health(), 503);
+    assert.match(hook.bot.stderr, /disk is full/);
+    assert.doesNotMatch(hook.bot.stderr, /cannot rollback/);
+
+    await Deno.remove(filler);
+    // Telegram sends the refused update again: now it is stored.
+    assert.equal(await hook.post(refused), 200);
+    assert.equal(await hook.health(), 200);
+    const { users } = await readDb(path);
+    assert.deepEqual(
+      users.map((u) => u.id),
+      [9001, ...answered, refused.message!.from!.id],
+    );
+  } finally {
+    assert.equal((await hook.stop()).code, 0, hook.bot.stderr);
+  }
+});
