@@ -419,3 +419,91 @@ Deno.test("SIGTERM while an update waits for the store exits 0 without confirmin
     await api.close();
   }
 });
+
+Deno.test("a malformed update in polling is logged once, skipped and confirmed, and the next one is handled", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const dbPath = `${dir.path}/bot.db`;
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: dbPath,
+  });
+  try {
+    await bot.waitForLine(/running in polling mode/);
+    const mallory = user(4001);
+    const bad = message(mallory, privateChat(mallory));
+    // An id that is not a number: nothing of it may be stored.
+    (bad.message as unknown as { from: { id: unknown } }).from.id = "4001";
+    const badId = api.push(bad);
+    const alice = user(4002);
+    const goodId = api.push(message(alice, privateChat(alice)));
+    await api.processed(goodId);
+    assert.ok(api.confirmedOffset > badId);
+    assert.deepEqual((await readDb(dbPath)).users.map((u) => u.id), [4002]);
+    assert.equal(
+      bot.lines.filter((line) =>
+        line.startsWith(`warning: skipping update ${badId}`)
+      ).length,
+      1,
+      bot.stderr,
+    );
+  } finally {
+    bot.kill("SIGTERM");
+    assert.equal((await bot.exit()).code, 0, bot.stderr);
+    await api.close();
+  }
+});
+
+Deno.test("a webhook left set is removed once so that polling works, keeping waiting updates", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const dbPath = `${dir.path}/bot.db`;
+  api.failures.set("getUpdates", {
+    status: 409,
+    description:
+      "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+  });
+  const alice = user(4101);
+  const id = api.push(message(alice, privateChat(alice)));
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: dbPath,
+  });
+  try {
+    const call = await api.waitForCall("deleteWebhook");
+    assert.equal(call.params.drop_pending_updates, false);
+    api.failures.delete("getUpdates");
+    await api.processed(id);
+    assert.deepEqual((await readDb(dbPath)).users.map((u) => u.id), [4101]);
+    await bot.waitForLine(/a webhook is set for this bot/);
+  } finally {
+    bot.kill("SIGTERM");
+    assert.equal((await bot.exit()).code, 0, bot.stderr);
+    await api.close();
+  }
+});
+
+Deno.test("getUpdates refusing the token stops polling with exit 1 and one error line", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  api.failures.set("getUpdates", { status: 401, description: "Unauthorized" });
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `${dir.path}/bot.db`,
+  });
+  try {
+    assert.equal((await bot.exit()).code, 1, bot.stderr);
+    const errors = bot.lines.filter((line) => line.startsWith("error:"));
+    assert.deepEqual(errors, [
+      "error: Telegram refused BOT_TOKEN (Telegram answered 401: Unauthorized): check the token from @BotFather",
+    ]);
+    assert.ok(!bot.stderr.includes(TOKEN_SECRET));
+  } finally {
+    bot.kill("SIGKILL");
+    await bot.exit();
+    await api.close();
+  }
+});
