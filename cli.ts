@@ -11,6 +11,7 @@ import { inspect } from "./src/cli/inspect.ts";
 import { type CliIo, processIo } from "./src/cli/io.ts";
 import { keygen } from "./src/cli/keygen.ts";
 import { migrate } from "./src/cli/migrate.ts";
+import { Progress } from "./src/cli/progress.ts";
 import { type KeyDestination, rotateKey } from "./src/cli/rotate_key.ts";
 import { purge } from "./src/cli/purge.ts";
 import { setup } from "./src/cli/setup.ts";
@@ -145,7 +146,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     : undefined;
   const cipher = dataKey && await FieldCipher.fromKey(dataKey.key);
   if (command !== "migrate") await requireDatabaseFile(location);
-  const open = { create: command === "migrate", cipher };
+  const open = { create: command === "migrate", cipher, io, quiet };
   return await withStore(location, open, async (store) => {
     switch (command as Command) {
       case "export":
@@ -241,14 +242,33 @@ async function requireDatabaseFile(location: DatabaseLocation): Promise<void> {
 
 async function withStore(
   location: DatabaseLocation,
-  options: { create: boolean; cipher: FieldCipher | undefined },
+  options: {
+    create: boolean;
+    cipher: FieldCipher | undefined;
+    io: CliIo;
+    quiet: boolean;
+  },
   body: (store: Store) => Promise<number>,
 ): Promise<number> {
+  // The first key a plaintext database meets encrypts every record in it.
+  const progress = new Progress(options.io, {
+    label: "Encrypting the database",
+    quiet: options.quiet,
+  });
   let store: Store;
   try {
-    store = await openStore(location, options);
+    // A variable, not a literal: the opener's options gain onProgress
+    // separately, and SQLite's already take it.
+    const opening = {
+      create: options.create,
+      cipher: options.cipher,
+      onProgress: progress.update,
+    };
+    store = await openStore(location, opening);
   } catch (error) {
     throw new CliError(describeError(error), EXIT.store);
+  } finally {
+    await progress.finish();
   }
   try {
     return await body(store);
@@ -401,15 +421,9 @@ function readFormat(value: string | boolean | undefined): Format {
   return value as Format;
 }
 
-// Names the database without its password.
 function describe(location: DatabaseLocation): string {
   if (location.kind === "sqlite") return `sqlite:${location.path}`;
-  try {
-    const url = new URL(location.url);
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return "postgres";
-  }
+  return location.description;
 }
 
 if (import.meta.main) Deno.exit(await runCli(Deno.args, processIo()));

@@ -11,7 +11,7 @@ import type { Format } from "../privacy/formats.ts";
 import { writerSink } from "../privacy/text_sink.ts";
 import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
-import { startProgress } from "./progress.ts";
+import { Progress } from "./progress.ts";
 
 /** Options of `export`. */
 export interface ExportCommandOptions {
@@ -44,7 +44,7 @@ export async function exportCommand(
   if (out !== undefined && !options.force && await exists(out)) {
     throw alreadyExists(out);
   }
-  const progress = startProgress(io, {
+  const progress = new Progress(io, {
     label: "Exporting",
     quiet: options.quiet || options.target.kind !== "all",
   });

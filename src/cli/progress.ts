@@ -32,7 +32,7 @@ export class Progress {
   #shown = false;
   #pending: Promise<void> = Promise.resolve();
 
-  /** Prefer `startProgress`, which also draws the first line. */
+  /** Draws nothing until the first `update`. */
   constructor(io: CliIo, options: ProgressOptions) {
     this.#io = io;
     this.#label = options.label;
@@ -93,13 +93,6 @@ export class Progress {
   }
 }
 
-/** Builds a `Progress` and draws its first line at once (0 done). */
-export function startProgress(io: CliIo, options: ProgressOptions): Progress {
-  const progress = new Progress(io, options);
-  progress.update(0);
-  return progress;
-}
-
 function count(value: number): string {
   return value.toLocaleString("en-US");
 }
@@ -109,4 +102,11 @@ function duration(seconds: number): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** Builds a `Progress` and draws its first line at once (0 done). */
+export function startProgress(io: CliIo, options: ProgressOptions): Progress {
+  const progress = new Progress(io, options);
+  progress.update(0);
+  return progress;
 }

@@ -8,7 +8,7 @@ import type { Store } from "../store/store.ts";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
 import { plural } from "../privacy/export.ts";
 import type { CliIo } from "./io.ts";
-import { startProgress } from "./progress.ts";
+import { Progress } from "./progress.ts";
 
 /** Where the new key comes from and where it is kept. */
 export type KeyDestination =
@@ -111,14 +111,12 @@ async function reencrypt(
   next: FieldCipher,
   options: RotateKeyOptions,
 ): Promise<number> {
-  const summary = await store.summary();
-  const progress = startProgress(options.io, {
+  const progress = new Progress(options.io, {
     label: "Re-encrypting",
-    total: summary.users + summary.groups,
     quiet: options.quiet,
   });
   try {
-    return await store.rotateKey(next);
+    return await store.rotateKey(next, { onProgress: progress.update });
   } finally {
     await progress.finish();
   }

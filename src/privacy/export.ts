@@ -213,6 +213,7 @@ export async function writeExport(
   const total = selection.expected;
   let users = 0;
   let groups = 0;
+  progress?.(0, total);
   sink.push(encoder.start(options.exportedAt));
   for await (const user of selection.users) {
     if (sink.push(encoder.user(user, users === 0))) await sink.flush();
