@@ -108,10 +108,19 @@ function secretMatches(given: string | null, expected: Uint8Array): boolean {
 
 // `/healthz` says 200 only when a registration could be written now; a probe
 // that does not settle in time counts as a failure, so the answer is fast.
+// Requests that arrive while a probe runs share it: a burst of health checks
+// is one write, not one each.
 function healthCheck(options: WebhookOptions): () => Promise<Response> {
   const { store, log } = options;
   const timeoutMs = options.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
   let healthy = true;
+  let running: Promise<void> | undefined;
+  const probe = () => {
+    running ??= Promise.resolve().then(() => store.checkWritable()).finally(
+      () => running = undefined,
+    );
+    return running;
+  };
   return async () => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -120,10 +129,10 @@ function healthCheck(options: WebhookOptions): () => Promise<Response> {
         timeoutMs,
       );
     });
-    const probe = store.checkWritable();
-    probe.catch(() => {});
+    const check = probe();
+    check.catch(() => {});
     try {
-      await Promise.race([probe, late]);
+      await Promise.race([check, late]);
       if (!healthy) log?.info("/healthz: the store accepts writes again");
       healthy = true;
       return Response.json({ ok: true });

@@ -123,6 +123,15 @@ const RAW_TOKENS = [
   "0.1e1",
   "-0.0",
   "5e-324",
+  // Not JSON at all, though JavaScript would take some of them.
+  "NaN",
+  "Infinity",
+  "0x10",
+  "01",
+  "+1",
+  ".5",
+  "1.",
+  "1_000",
 ];
 
 function deep(depth: number, rnd: () => number): Json {
