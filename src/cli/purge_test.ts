@@ -20,19 +20,29 @@ async function storeWithAlice() {
   return store;
 }
 
+// The operator said no: a CliError with exit 2 saying nothing was deleted.
+function cancelled(error: unknown): boolean {
+  return error instanceof CliError && error.exitCode === 2 &&
+    error.message === "Cancelled: nothing was deleted";
+}
+
 Deno.test("on a terminal, purge shows the record and deletes only after y", async () => {
   const store = await storeWithAlice();
   let io = memoryIo({ interactive: true, answers: ["N"] });
   await assert.rejects(
     purge(store, { target: { kind: "user", id: 1 }, io }),
-    (error: CliError) => error.exitCode === 2,
+    cancelled,
   );
   assert.match(io.err.join(""), /^user 1\n {2}username: +@alice/);
   assert.deepEqual(io.questions, ["Delete this user? [y/N] "]);
   assert.notEqual(await store.getUser(1), undefined);
 
   io = memoryIo({ interactive: true, answers: [""] });
-  await assert.rejects(purge(store, { target: { kind: "user", id: 1 }, io }));
+  await assert.rejects(
+    purge(store, { target: { kind: "user", id: 1 }, io }),
+    cancelled,
+  );
+  assert.notEqual(await store.getUser(1), undefined);
   io = memoryIo({ interactive: true, answers: ["yes"] });
   await purge(store, { target: { kind: "user", id: 1 }, io });
   assert.equal(await store.getUser(1), undefined);
@@ -46,6 +56,7 @@ Deno.test("purge --all on a terminal needs the exact phrase", async () => {
       target: { kind: "all" },
       io: memoryIo({ interactive: true, answers: ["y"] }),
     }),
+    cancelled,
   );
   assert.equal((await store.summary()).users, 1);
   const io = memoryIo({ interactive: true, answers: [PURGE_ALL_PHRASE] });
@@ -68,5 +79,34 @@ Deno.test("purge with --yes does not ask, even on a terminal", async () => {
     ) => [e.actor, e.action, e.kind, e.records]),
     [["cli", "purge", "group", 1]],
   );
+  await store.close();
+});
+
+Deno.test("a record deleted by someone else between look-up and purge exits 1", async () => {
+  const store = await storeWithAlice();
+  // The real store, with the bot's own deletion landing just before the purge.
+  const racing = new Proxy(store, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (name !== "purge") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (...args: Parameters<typeof target.purge>) => {
+        await target.deleteUser(1);
+        return await target.purge(...args);
+      };
+    },
+  });
+  await assert.rejects(
+    purge(racing, {
+      target: { kind: "user", id: 1 },
+      yes: true,
+      io: memoryIo(),
+    }),
+    (error: unknown) =>
+      error instanceof CliError && error.exitCode === 1 &&
+      error.message === 'No user with id "1" is stored',
+  );
+  assert.deepEqual(await store.recentAudit(5), []);
   await store.close();
 });
