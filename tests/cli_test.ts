@@ -422,6 +422,23 @@ Deno.test("purge --yes deletes one record in one audited transaction", async () 
   }
 });
 
+Deno.test("a purge whose audit entry cannot be written deletes nothing and exits 3", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  const before = await readDb(path);
+  const db = new DatabaseSync(path);
+  db.exec(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+           BEGIN SELECT RAISE(ABORT, 'audit log refused'); END`);
+  db.close();
+  for (const args of [["--user", "1001"], ["--all"]]) {
+    const result = await cli(path, "purge", ...args, "--yes");
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /^error: [^\n]*audit log refused[^\n]*\n$/);
+  }
+  // The deletion was rolled back with the audit entry.
+  assert.deepEqual(await readDb(path), before);
+});
+
 Deno.test("purge --all --yes deletes every record (the bot stops operating)", async () => {
   await using dir = await tempDir();
   const path = await seeded(dir.path);
