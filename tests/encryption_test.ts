@@ -36,6 +36,8 @@ Deno.test("with only BOT_TOKEN the bot makes a key file, stores ciphertext, and 
   const keyFile = `${dir.path}/secrets/data.key`;
   const dbPath = `${dir.path}/data/bot.db`;
   const env = { DATA_ENCRYPTION_KEY: "", DATA_KEY_FILE: keyFile };
+  // Whole seconds, as stored: the registration happens between the two.
+  const startedAt = Math.floor(Date.now() / 1000);
   const bot = await startMain({
     ...env,
     BOT_TOKEN: TEST_TOKEN,
@@ -83,14 +85,23 @@ Deno.test("with only BOT_TOKEN the bot makes a key file, stores ciphertext, and 
     "8001",
   ], env);
   assert.equal(exported.code, 0, exported.stderr);
-  assert.deepEqual(JSON.parse(exported.stdout).users[0], {
+  const exportedAt = Math.floor(Date.now() / 1000);
+  const { registered_at: registeredAt, ...fields } =
+    JSON.parse(exported.stdout).users[0];
+  assert.deepEqual(fields, {
     id: 8001,
     username: "zoe_username",
     first_name: "Zoëfirst",
     last_name: "Zoëlast",
     language_code: null,
-    registered_at: JSON.parse(exported.stdout).users[0].registered_at,
   });
+  // The first sighting, as an ISO 8601 UTC time within the bot's run.
+  assert.match(registeredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  const registered = Date.parse(registeredAt) / 1000;
+  assert.ok(
+    startedAt <= registered && registered <= exportedAt,
+    `${startedAt} <= ${registered} <= ${exportedAt}`,
+  );
   const group = await runCliProcess([
     "--database",
     dbPath,
