@@ -49,7 +49,7 @@ const MAX_DEPTH = 64;
  */
 export function checkUpdate(value: unknown): Update | string {
   try {
-    if (!isRecord(value)) fail("the update", "an object", value);
+    if (!isRecord(value)) fail("the update must be an object", value);
     checkDepth(value);
     checkFields(value);
     return value as unknown as Update;
@@ -94,10 +94,10 @@ function message(value: unknown, path: string): void {
     chat(msg.sender_chat, `${path}.sender_chat`);
   }
   if (msg.migrate_to_chat_id !== undefined) {
-    id(msg.migrate_to_chat_id, `${path}.migrate_to_chat_id`, "negative");
+    negativeId(msg.migrate_to_chat_id, `${path}.migrate_to_chat_id`);
   }
   if (msg.migrate_from_chat_id !== undefined) {
-    id(msg.migrate_from_chat_id, `${path}.migrate_from_chat_id`, "negative");
+    negativeId(msg.migrate_from_chat_id, `${path}.migrate_from_chat_id`);
   }
   if (msg.left_chat_member !== undefined) {
     user(msg.left_chat_member, `${path}.left_chat_member`);
@@ -133,7 +133,7 @@ function member(value: unknown, path: string): void {
   if (
     typeof member.status !== "string" || !MEMBER_STATUSES.has(member.status)
   ) {
-    fail(`${path}.status`, "a known member status", member.status);
+    fail(`${path}.status must be a known member status`, member.status);
   }
   user(member.user, `${path}.user`);
 }
@@ -158,9 +158,9 @@ function otherKind(value: unknown, path: string): void {
 
 function user(value: unknown, path: string): void {
   const person = record(value, path);
-  id(person.id, `${path}.id`, "positive");
+  positiveId(person.id, `${path}.id`);
   if (typeof person.is_bot !== "boolean") {
-    fail(`${path}.is_bot`, "true or false", person.is_bot);
+    fail(`${path}.is_bot must be true or false`, person.is_bot);
   }
   text(person.first_name, `${path}.first_name`);
   optionalText(person.last_name, `${path}.last_name`);
@@ -171,11 +171,12 @@ function user(value: unknown, path: string): void {
 function chat(value: unknown, path: string): void {
   const chat = record(value, path);
   if (typeof chat.type !== "string" || !CHAT_TYPES.has(chat.type)) {
-    fail(`${path}.type`, "a known chat type", chat.type);
+    fail(`${path}.type must be a known chat type`, chat.type);
   }
   // Users have positive ids and groups, supergroups and channels negative
   // ones; the bot keys both kinds of record by id in one place.
-  id(chat.id, `${path}.id`, chat.type === "private" ? "positive" : "negative");
+  if (chat.type === "private") positiveId(chat.id, `${path}.id`);
+  else negativeId(chat.id, `${path}.id`);
   if (chat.type === "private") {
     optionalText(chat.first_name, `${path}.first_name`);
     optionalText(chat.title, `${path}.title`);
@@ -189,7 +190,7 @@ function chat(value: unknown, path: string): void {
 
 function entities(value: unknown, path: string): void {
   if (value === undefined) return;
-  if (!Array.isArray(value)) fail(path, "an array", value);
+  if (!Array.isArray(value)) fail(`${path} must be an array`, value);
   value.forEach((item, index) => {
     const entity = record(item, `${path}[${index}]`);
     text(entity.type, `${path}[${index}].type`);
@@ -198,25 +199,25 @@ function entities(value: unknown, path: string): void {
   });
 }
 
-function id(
-  value: unknown,
-  path: string,
-  sign: "positive" | "negative",
-): void {
-  if (
-    typeof value !== "number" || !Number.isSafeInteger(value) ||
-    (sign === "positive" ? value <= 0 : value >= 0)
-  ) {
-    fail(path, `a ${sign} safe integer`, value);
+function positiveId(value: unknown, path: string): void {
+  if (!isSafeInteger(value) || value <= 0) {
+    fail(`${path} must be a positive safe integer`, value);
   }
 }
 
+function negativeId(value: unknown, path: string): void {
+  if (!isSafeInteger(value) || value >= 0) {
+    fail(`${path} must be a negative safe integer`, value);
+  }
+}
+
+function isSafeInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value);
+}
+
 function nonNegative(value: unknown, path: string): void {
-  if (
-    typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 ||
-    Object.is(value, -0)
-  ) {
-    fail(path, "a non-negative safe integer", value);
+  if (!isSafeInteger(value) || value < 0 || Object.is(value, -0)) {
+    fail(`${path} must be a non-negative safe integer`, value);
   }
 }
 
@@ -226,7 +227,7 @@ function text(value: unknown, path: string): void {
   if (
     typeof value !== "string" || !value.isWellFormed() || value.includes("\0")
   ) {
-    fail(path, "a well-formed string without NUL", value);
+    fail(`${path} must be a well-formed string without NUL`, value);
   }
 }
 
@@ -235,7 +236,7 @@ function optionalText(value: unknown, path: string): void {
 }
 
 function record(value: unknown, path: string): Fields {
-  if (!isRecord(value)) fail(path, "an object", value);
+  if (!isRecord(value)) fail(`${path} must be an object`, value);
   return value;
 }
 
@@ -260,8 +261,9 @@ function checkDepth(root: Fields): void {
   }
 }
 
-function fail(path: string, expected: string, value: unknown): never {
-  throw new Malformed(`${path} must be ${expected}, got ${describe(value)}`);
+// `problem` says what was expected where; the reason adds what came instead.
+function fail(problem: string, value: unknown): never {
+  throw new Malformed(`${problem}, got ${describe(value)}`);
 }
 
 // Says what kind of value arrived without repeating text from the update,

@@ -180,18 +180,19 @@ function badValue(rnd: () => number): Json {
 
 // Every place in `value`, as key paths (objects and arrays alike), down to
 // the depth of a real update: nesting added by earlier mutations is skipped.
-function paths(
-  value: Json,
-  prefix: string[] = [],
-  found: string[][] = [],
-): string[][] {
-  if (typeof value === "object" && value !== null && prefix.length < 8) {
-    for (const [key, child] of Object.entries(value)) {
+function paths(value: Json): string[][] {
+  const found: string[][] = [];
+  const walk = (here: Json, prefix: string[]) => {
+    if (typeof here !== "object" || here === null || prefix.length >= 8) {
+      return;
+    }
+    for (const [key, child] of Object.entries(here)) {
       const path = [...prefix, key];
       found.push(path);
-      paths(child, path, found);
+      walk(child, path);
     }
-  }
+  };
+  walk(value, []);
   return found;
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Bot } from "grammy";
-import type { UserFromGetMe } from "grammy/types";
+import type { Update, UserFromGetMe } from "grammy/types";
 import { FAKE_BOT, FakeBotApi } from "./_fake_bot_api.ts";
 import { execDb, openTestStore, readDb, tempDir } from "./_db.ts";
 import {
@@ -83,17 +83,18 @@ async function kill(bot: RunningProgram, api: FakeBotApi): Promise<void> {
 // never reads.
 function updateOfSize(
   size: number,
-  id: number,
-  from: number,
+  update: Update,
 ): Uint8Array<ArrayBuffer> {
-  const base = JSON.stringify({
-    ...withId(message(user(from), privateChat(user(from))), id),
-    pad: "",
-  });
+  const base = JSON.stringify({ ...update, pad: "" });
   const pad = size - new TextEncoder().encode(base).byteLength;
   return new TextEncoder().encode(
     base.replace('"pad":""', `"pad":"${"x".repeat(pad)}"`),
   );
+}
+
+// A private message from user `from`, as update `id`.
+function fromUser(from: number, id: number): Update {
+  return withId(message(user(from), privateChat(user(from))), id);
 }
 
 // The same bytes as a stream: fetch sends it chunked, without Content-Length.
@@ -197,15 +198,15 @@ Deno.test("the webhook answers every kind of request as documented", async (t) =
       "a body of exactly 1 MiB is taken and 1 MiB + 1 is 413, with or without Content-Length",
       async () => {
         const MiB = 1024 * 1024;
-        const exact = updateOfSize(MiB, nextId++, 5101);
+        const exact = updateOfSize(MiB, fromUser(5101, nextId++));
         assert.equal(exact.byteLength, MiB);
         assert.equal(await status(post(hook, exact)), 200);
-        const streamed = updateOfSize(MiB, nextId++, 5102);
+        const streamed = updateOfSize(MiB, fromUser(5102, nextId++));
         assert.equal(await status(post(hook, streamOf(streamed))), 200);
-        const over = updateOfSize(MiB + 1, nextId++, 5103);
+        const over = updateOfSize(MiB + 1, fromUser(5103, nextId++));
         assert.equal(over.byteLength, MiB + 1);
         assert.equal(await status(post(hook, over)), 413);
-        const overStreamed = updateOfSize(MiB + 1, nextId++, 5104);
+        const overStreamed = updateOfSize(MiB + 1, fromUser(5104, nextId++));
         assert.equal(await status(post(hook, streamOf(overStreamed))), 413);
         const ids = (await readDb(dbPath)).users.map((u) => u.id);
         assert.deepEqual(ids, [5101, 5102]);

@@ -76,7 +76,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
       replyOnFailure(ctx, async () => {
         const anonymous = ctx.message.sender_chat?.id === ctx.chat.id;
         if (!anonymous) {
-          const admin = await checkAdmin(ctx, ctx.from.id, options.reporter);
+          const admin = await checkAdmin(ctx, options.reporter);
           if (admin !== true) {
             await ctx.reply(
               ctx.t(
@@ -125,7 +125,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         if (chat === undefined || chat.id !== button.target.id) {
           return await answer(ctx.t("button-invalid"));
         }
-        const admin = await checkAdmin(ctx, ctx.from.id, options.reporter);
+        const admin = await checkAdmin(ctx, options.reporter);
         if (admin !== true) {
           return await answer(
             ctx.t(
@@ -287,18 +287,18 @@ function confirmation(ctx: BotContext, button: Button): InlineKeyboard {
 }
 
 /**
- * Whether the user is an admin (or the creator) of the current chat: true,
+ * Whether the sender is an admin (or the creator) of the current chat: true,
  * false, or "unknown" when Telegram could not be asked; that failure is
  * reported.
  */
 async function checkAdmin(
   ctx: BotContext,
-  userId: number,
   reporter: Reporter,
 ): Promise<boolean | "unknown"> {
+  const userId = ctx.from?.id;
   // Telegram's stand-in for anonymous admins cannot be asked about; their
   // menus are open to every admin instead.
-  if (userId === ANONYMOUS_ADMIN_ID) return false;
+  if (userId === undefined || userId === ANONYMOUS_ADMIN_ID) return false;
   let member;
   try {
     member = await ctx.getChatMember(userId);
