@@ -438,11 +438,20 @@ Deno.test("/healthz is 503 while a registration could not be written, and 200 on
     blocker.exec("BEGIN IMMEDIATE");
     try {
       assert.deepEqual(await health(), failing);
+      assert.deepEqual(await health(), failing);
     } finally {
       blocker.exec("ROLLBACK");
       blocker.close();
     }
     assert.deepEqual(await health(), { status: 200, body: { ok: true } });
+    // One line when the outage starts and one when it ends, not one a probe.
+    const healthLines = () =>
+      bot.lines.filter((line) => line.includes("/healthz: "));
+    assert.deepEqual(healthLines().map((line) => line.split(":")[0]), [
+      "warning",
+      "info",
+    ]);
+    assert.match(healthLines()[0]!, /the store cannot take writes now: /);
 
     // The data was re-encrypted under a key this running bot does not have.
     const rotated = await runCliProcess(
