@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers";
 import type {
   GroupFields,
   RegistrationPlan,
@@ -16,6 +17,10 @@ export interface RegistrarOptions {
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
 }
+
+// How many turns of the event loop a batch may wait for more plans while
+// they keep coming.
+const MAX_GATHER_TURNS = 8;
 
 interface Pending {
   plan: RegistrationPlan;
@@ -89,6 +94,7 @@ export class Registrar {
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
+        await this.#gather();
         const batch = this.#queue.splice(0, this.#maxBatch);
         try {
           await this.#commit(batch.map((pending) => pending.plan));
@@ -100,6 +106,22 @@ export class Registrar {
       }
     } finally {
       this.#draining = false;
+    }
+  }
+
+  // A commit runs on this thread (SQLite's fsync included), so requests that
+  // arrived meanwhile have not reached apply() yet when it ends: they get
+  // a few turns of the event loop to join, for as long as the queue grows.
+  async #gather(): Promise<void> {
+    let seen = 0;
+    for (
+      let turn = 0;
+      turn < MAX_GATHER_TURNS && this.#queue.length > seen &&
+      this.#queue.length < this.#maxBatch;
+      turn++
+    ) {
+      seen = this.#queue.length;
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
