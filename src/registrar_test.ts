@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { Registrar } from "./registrar.ts";
 import { openSqliteStore } from "./store/sqlite_store.ts";
 import type { RegistrationPlan, Store } from "./store/store.ts";
@@ -120,6 +121,20 @@ Deno.test("plans arriving while a transaction is in flight share the next one", 
   );
   await Promise.all([first, ...rest]);
   assert.deepEqual(calls, [[1], [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]);
+  await store.close();
+});
+
+Deno.test("plans arriving over the next turns of the event loop join the batch", async () => {
+  const { store, calls } = await countingStore();
+  const registrar = new Registrar(store);
+  // As webhook requests do: each reaches apply() in a later turn.
+  const applied = [registrar.apply({ user: user(1) })];
+  for (let id = 2; id <= 4; id++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    applied.push(registrar.apply({ user: user(id) }));
+  }
+  await Promise.all(applied);
+  assert.deepEqual(calls, [[1, 2, 3, 4]]);
   await store.close();
 });
 
