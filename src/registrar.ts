@@ -99,13 +99,28 @@ export class Registrar {
         try {
           await this.#commit(batch.map((pending) => pending.plan));
         } catch (error) {
-          for (const pending of batch) pending.reject(error);
+          if (batch.length > 1 && refusedPlan(error)) await this.#alone(batch);
+          else for (const pending of batch) pending.reject(error);
           continue;
         }
         for (const pending of batch) pending.resolve();
       }
     } finally {
       this.#draining = false;
+    }
+  }
+
+  // The database refused a value of one plan: each plan goes again in a
+  // transaction of its own, so that one bad update does not fail the
+  // updates that happened to share its batch.
+  async #alone(batch: Pending[]): Promise<void> {
+    for (const pending of batch) {
+      try {
+        await this.#commit([pending.plan]);
+        pending.resolve();
+      } catch (error) {
+        pending.reject(error);
+      }
     }
   }
 
@@ -212,6 +227,22 @@ export class Registrar {
       if (oldest !== undefined) this.#written.delete(oldest);
     }
   }
+}
+
+// Errors that come from a value of a plan, not from the store's state (a
+// lock, a full disk, a lost connection, a key): retrying the plans one by
+// one isolates the bad one.
+function refusedPlan(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof TypeError || e instanceof RangeError) return true;
+    if (
+      /constraint|cannot be bound|datatype mismatch|invalid input|out of range/i
+        .test(e.message)
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Ids are unique across both kinds (users positive, groups negative), so one

@@ -183,6 +183,31 @@ Deno.test("each caller settles with its own batch: a failed batch rejects only i
   await counted.store.close();
 });
 
+Deno.test("a plan the database refuses fails alone, not the plans that shared its batch", async () => {
+  const { store, calls } = await countingStore();
+  const registrar = new Registrar(store);
+  const bad = {
+    id: -5,
+    username: null,
+    title: "C",
+    type: "channel" as "group",
+  };
+  const settled = await Promise.allSettled([
+    registrar.apply({ user: user(1) }),
+    registrar.apply({ group: bad }),
+    registrar.apply({ user: user(2) }),
+  ]);
+  assert.deepEqual(settled.map((s) => s.status), [
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
+  assert.deepEqual(calls, [[1, -5, 2], [1], [-5], [2]]);
+  assert.ok(await store.getUser(1));
+  assert.ok(await store.getUser(2));
+  await store.close();
+});
+
 Deno.test("a purge by another process is seen by the very next update, every time", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
