@@ -816,14 +816,20 @@ async function bindDataKey(
 
 // Moves everything from the WAL into the database file and empties the WAL,
 // so that the old plaintext or old ciphertexts do not linger in it. A
-// reader in another process can make it report busy: it is tried again.
+// reader in another process can keep it from finishing: it is tried again
+// for a while, then left to SQLite's next checkpoint. It never fails: the
+// work it follows is already committed, and must not be reported as failed.
 async function checkpoint(db: DatabaseSync, lock: LockWait): Promise<void> {
-  await lock.retry(() => {
-    const row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as
-      | { busy: number }
-      | undefined;
-    if (row !== undefined && Number(row.busy) !== 0) throw new LockedError();
-  });
+  try {
+    await lock.retry(() => {
+      const row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as
+        | { busy: number }
+        | undefined;
+      if (row !== undefined && Number(row.busy) !== 0) throw new LockedError();
+    });
+  } catch {
+    // Left to the next checkpoint.
+  }
 }
 
 function sameUser(a: UserFields, b: UserFields): boolean {

@@ -618,3 +618,29 @@ Deno.test("SQLite: removing and moving groups in a batch raise the erasure versi
   );
   await store.close();
 });
+
+Deno.test("SQLite, encrypted: a rotation succeeds though a reader keeps the log from being emptied", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const store = await openSqliteStore(path, {
+      cipher: await FieldCipher.fromKey(key),
+      lockTimeoutMs: 100,
+    });
+    await store.register([{ user: zoe }], 1);
+    const reader = new DatabaseSync(path);
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) FROM users").get();
+    const next = await FieldCipher.fromKey(generateKey());
+    try {
+      // Committed, so it reports success; the log is emptied later.
+      assert.equal(await store.rotateKey(next), 1);
+    } finally {
+      reader.exec("COMMIT");
+      reader.close();
+    }
+    await store.close();
+    const reopened = await openSqliteStore(path, { cipher: next });
+    assert.equal((await reopened.getUser(77))?.first_name, "Zoëname");
+    await reopened.close();
+  });
+});
