@@ -10,7 +10,7 @@ import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { createRedactor, type Redactor } from "./src/redact.ts";
 import type { Reporter } from "./src/reporter.ts";
-import { Stopper } from "./src/stopper.ts";
+import { sleep, Stopper } from "./src/stopper.ts";
 import type { Store } from "./src/store/store.ts";
 
 // Only light modules are imported above: the signal handlers must be in
@@ -197,6 +197,8 @@ interface OneTimeDeps {
   signal: AbortSignal;
 }
 
+const ONE_TIME_CALLS_DELAY_MS = 1_000;
+
 // setMyCommands and setWebhook: what `setup` does once. Here each call is
 // bounded and a failure is a warning; they run alongside serving.
 async function oneTimeCalls(
@@ -205,6 +207,10 @@ async function oneTimeCalls(
   deps: OneTimeDeps,
 ): Promise<void> {
   const { built, log, signal } = deps;
+  // A moment later than serving: the first updates should not share the
+  // one JavaScript thread with loading the message catalogs.
+  await sleep(ONE_TIME_CALLS_DELAY_MS, signal);
+  if (signal.aborted) return;
   const api = built.bot.api;
   const calls: Promise<void>[] = [];
   calls.push(

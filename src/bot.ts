@@ -33,6 +33,8 @@ export interface BotDeps {
    * before handling them and turns this off.
    */
   registerEachUpdate?: boolean;
+  /** When to load the command features if no command came first; default 1 s. */
+  featuresDelayMs?: number;
 }
 
 /** A built bot, its registrar and its message catalogs (loaded in the background). */
@@ -42,8 +44,8 @@ export interface BuiltBot {
   registrar: Registrar;
   /** Stores the plans of one `getUpdates` batch in one transaction. */
   register(plans: RegistrationPlan[]): Promise<void>;
-  /** The message catalogs, for per-language command menus. */
-  i18n: Promise<I18n<BotContext>>;
+  /** The message catalogs, for per-language command menus (loaded when asked for). */
+  readonly i18n: Promise<I18n<BotContext>>;
 }
 
 /** The updates the bot asks Telegram for; `my_chat_member` tells of its removal. */
@@ -59,9 +61,9 @@ export const ALLOWED_UPDATES = [
  * webhook request is retried), then the features behind an error boundary
  * that reports and lets the bot serve the next update.
  *
- * The features and their message catalogs are loaded in the background,
- * starting now: most updates are plain messages that only need registering,
- * and they do not wait for code that only commands and buttons use.
+ * The features and their message catalogs are loaded in the background:
+ * most updates are plain messages that only need registering, and they do
+ * not wait for code that only commands and buttons use.
  */
 export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   const bot = new Bot<BotContext>(settings.token, {
@@ -71,9 +73,19 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   const registrar = new Registrar(deps.store);
   const report = (error: BotError<BotContext>) =>
     deps.reporter.report(error.error, error.ctx.update);
-  const loaded = loadFeatures(settings, deps, registrar);
-  // Awaited by the first command or button; a failure is reported there.
-  loaded.catch(() => {});
+  let loading: Promise<Features> | undefined;
+  const loaded = () => {
+    loading ??= loadFeatures(settings, deps, registrar);
+    return loading;
+  };
+  // Loaded shortly after start, not at once: loading competes for the one
+  // JavaScript thread with the first updates, which only need registering.
+  // A command or button arriving earlier loads them on the spot.
+  const warmUp = setTimeout(
+    () => loaded().catch(() => {}),
+    deps.featuresDelayMs ?? 1_000,
+  );
+  Deno.unrefTimer(warmUp);
 
   if (deps.registerEachUpdate ?? true) bot.use(registration(registrar));
   // Most updates are plain messages that no feature answers: after
@@ -81,12 +93,14 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   // and the features' own filters run only for commands and buttons.
   bot.on(["message:entities:bot_command", "callback_query"])
     .errorBoundary(report)
-    .use(async (ctx, next) => (await loaded).features(ctx, next));
+    .use(async (ctx, next) => (await loaded()).features(ctx, next));
   return {
     bot,
     registrar,
     register: (plans) => registrar.applyAll(plans),
-    i18n: loaded.then((parts) => parts.i18n),
+    get i18n() {
+      return loaded().then((parts) => parts.i18n);
+    },
   };
 }
 

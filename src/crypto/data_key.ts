@@ -1,6 +1,13 @@
 import { dirname } from "node:path";
 import { ConfigError, type Env } from "../config.ts";
-import { generateKey, KEY_BYTES } from "./field_cipher.ts";
+// Not imported from the cipher module: main.ts loads this module before its
+// signal handlers are in place, so it must stay light, and the cipher module
+// pulls in node:crypto. The cipher checks the same size when it is built.
+const KEY_BYTES = 32;
+
+function generateKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(KEY_BYTES));
+}
 
 /** Where the data key file lives when `DATA_KEY_FILE` is not set: outside `data/`. */
 export const DEFAULT_KEY_FILE = "secrets/data.key";
