@@ -1,13 +1,15 @@
 import type { DatabaseLocation } from "./database_url.ts";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import { openSqliteStore } from "./sqlite_store.ts";
-import type { Store } from "./store.ts";
+import type { ProgressCallback, Store } from "./store.ts";
 
 /** Options for `openStore`. */
 export interface OpenStoreOptions {
   cipher?: FieldCipher;
   /** Create a missing SQLite file (the bot does; most CLI commands do not). */
   create?: boolean;
+  /** Told how the first encryption of a plaintext database advances. */
+  onProgress?: ProgressCallback;
 }
 
 /**
@@ -25,5 +27,6 @@ export async function openStore(
   const { openPostgresStore } = await import("./postgres_store.ts");
   return await openPostgresStore(location.connection, {
     cipher: options.cipher,
+    onProgress: options.onProgress,
   });
 }

@@ -22,6 +22,7 @@ import {
   type AuditRecord,
   type GroupFields,
   type GroupRecord,
+  type ProgressCallback,
   type RegisterResult,
   type RegistrationPlan,
   type RotateKeyOptions,
@@ -38,7 +39,6 @@ export type Sql = postgres.Sql<Record<string, never>>;
 export type Tx = postgres.TransactionSql<Record<string, never>>;
 
 const PAGE_SIZE = 1000;
-const CRYPTO_BATCH = 100;
 const USER_COLUMNS =
   "id, username, first_name, last_name, language_code, registered_at";
 const GROUP_COLUMNS = "id, username, title, type, registered_at";
@@ -71,6 +71,8 @@ export interface PostgresStoreOptions {
   cipher?: FieldCipher;
   /** Bound on each store call, in ms; default `QUERY_TIMEOUT_MS`. */
   queryTimeoutMs?: number;
+  /** Told how the first encryption of a plaintext database advances. */
+  onProgress?: ProgressCallback;
 }
 
 /**
@@ -140,17 +142,22 @@ export async function openPostgresStore(
   const where = `${connection.host}:${connection.port}/${connection.database}`;
   try {
     const codec = new FieldCodec(options.cipher);
-    const auditKey = await bounded(
+    const { auditKey, check } = await bounded(
       "opening the store",
       QUERY_TIMEOUT_MS * 3,
       async () => {
         await migratePostgres(sql, migrations);
-        await bindDataKey(sql, codec);
         const rows = await sql`SELECT key FROM audit_key WHERE id = 1`;
         if (rows.length === 0) throw new StoreError("The audit key is missing");
-        return new Uint8Array(rows[0]!.key as Uint8Array);
+        return {
+          auditKey: new Uint8Array(rows[0]!.key as Uint8Array),
+          check: await readKeyCheck(sql),
+        };
       },
     );
+    // Not bounded: encrypting an existing database is long work that goes
+    // on, with progress, rather than a wait on an answer.
+    await guard(() => bindDataKey(sql, codec, check, options.onProgress));
     return new PostgresStore(sql, {
       codec,
       auditKey,
@@ -217,8 +224,12 @@ async function currentVersion(sql: Sql | Tx): Promise<number> {
 // bound to it, and rows written in plaintext before then are encrypted, in
 // one transaction under the migration lock (two instances starting at once
 // do it once).
-async function bindDataKey(sql: Sql, codec: FieldCodec): Promise<void> {
-  const check = await readKeyCheck(sql);
+async function bindDataKey(
+  sql: Sql,
+  codec: FieldCodec,
+  check: { key_id: string; check_value: string } | undefined,
+  onProgress?: ProgressCallback,
+): Promise<void> {
   if (codec.cipher === undefined) {
     if (check !== undefined) throw noKeyError(check.key_id);
     return;
@@ -236,7 +247,7 @@ async function bindDataKey(sql: Sql, codec: FieldCodec): Promise<void> {
       await codec.verifyKeyCheck(again.key_id, again.check_value);
       return;
     }
-    await reencodeAll(tx, new FieldCodec(), codec);
+    await reencodeAll(tx, new FieldCodec(), codec, onProgress);
   });
 }
 
@@ -340,7 +351,7 @@ export class PostgresStore implements Store {
     );
     return row === undefined
       ? undefined
-      : await this.#codec.decodeUser(row as unknown as UserRecord);
+      : this.#codec.decodeUserSync(row as unknown as UserRecord);
   }
 
   /** The group with this id, if stored; `TamperedError` if it fails its check. */
@@ -354,7 +365,7 @@ export class PostgresStore implements Store {
     );
     return row === undefined
       ? undefined
-      : await this.#codec.decodeGroup(row as unknown as GroupRecord);
+      : this.#codec.decodeGroupSync(row as unknown as GroupRecord);
   }
 
   /**
@@ -444,7 +455,7 @@ export class PostgresStore implements Store {
   iterateUsers(): AsyncIterable<UserRecord> {
     return decodePages(
       rawPages<UserRecord>(this.#sql, "users"),
-      (row) => this.#codec.decodeUser(row),
+      (row) => this.#codec.decodeUserSync(row),
     );
   }
 
@@ -452,7 +463,7 @@ export class PostgresStore implements Store {
   iterateGroups(): AsyncIterable<GroupRecord> {
     return decodePages(
       rawPages<GroupRecord>(this.#sql, "groups"),
-      (row) => this.#codec.decodeGroup(row),
+      (row) => this.#codec.decodeGroupSync(row),
     );
   }
 
@@ -873,25 +884,13 @@ async function* rawPages<T>(
   }
 }
 
-// Decrypts a page at a time, CRYPTO_BATCH calls in flight together.
+// Decrypts a page at a time: node:crypto is synchronous and fast, so no
+// call waits on a thread pool.
 async function* decodePages<T>(
   pages: AsyncIterable<T[]>,
-  decode: (row: T) => Promise<T>,
+  decode: (row: T) => T,
 ): AsyncIterable<T> {
-  for await (const rows of pages) yield* await inBatches(rows, decode);
-}
-
-async function inBatches<T, R>(
-  rows: T[],
-  map: (row: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < rows.length; i += CRYPTO_BATCH) {
-    results.push(
-      ...await Promise.all(rows.slice(i, i + CRYPTO_BATCH).map(map)),
-    );
-  }
-  return results;
+  for await (const rows of pages) yield* rows.map(decode);
 }
 
 // Rewrites every record's encrypted columns from one codec to another and
@@ -908,9 +907,8 @@ async function reencodeAll(
   const total = Number(counts!.total);
   let done = 0;
   for await (const rows of keysetPages<UserRecord>(tx, "users")) {
-    const cells = await inBatches(
-      rows,
-      async (row) => to.encodeUser(await from.decodeUser(row)),
+    const cells = rows.map((row) =>
+      to.encodeUserSync(from.decodeUserSync(row))
     );
     await tx`UPDATE users AS u
              SET username = v.username, first_name = v.first_name, last_name = v.last_name
@@ -922,9 +920,8 @@ async function reencodeAll(
     onProgress?.(done, total);
   }
   for await (const rows of keysetPages<GroupRecord>(tx, "groups")) {
-    const cells = await inBatches(
-      rows,
-      async (row) => to.encodeGroup(await from.decodeGroup(row)),
+    const cells = rows.map((row) =>
+      to.encodeGroupSync(from.decodeGroupSync(row))
     );
     await tx`UPDATE groups AS g
              SET username = v.username, title = v.title
