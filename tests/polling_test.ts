@@ -4,6 +4,7 @@ import { FakeBotApi } from "./_fake_bot_api.ts";
 import { execDb, readDb, tempDir } from "./_db.ts";
 import { startMain, TEST_TOKEN, TOKEN_SECRET } from "./_main_process.ts";
 import {
+  callback,
   channelPost,
   group,
   message,
@@ -515,6 +516,40 @@ Deno.test("getUpdates refusing the token stops polling with exit 1 and one error
   } finally {
     bot.kill("SIGKILL");
     await bot.exit();
+    await api.close();
+  }
+});
+
+Deno.test("a message after a delete press in the same getUpdates batch registers its sender again", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const dbPath = `${dir.path}/bot.db`;
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: dbPath,
+  });
+  try {
+    await bot.waitForLine(/running in polling mode/);
+    const alice = user(4201);
+    await api.processed(api.push(message(alice, privateChat(alice))));
+    // Pushed in one turn, so one getUpdates answer carries both: the press
+    // that erases Alice, then a message she sent after it (dated later).
+    api.push(
+      callback(alice, privateChat(alice), `prv:y:u:${alice.id}:${alice.id}`),
+    );
+    const later = api.push(message(alice, privateChat(alice), {
+      date: Math.floor(Date.now() / 1000) + 5,
+    }));
+    await api.processed(later);
+    assert.ok(
+      api.callsOf("answerCallbackQuery").length === 1,
+      "the press was not handled",
+    );
+    assert.deepEqual((await readDb(dbPath)).users.map((u) => u.id), [4201]);
+  } finally {
+    bot.kill("SIGTERM");
+    assert.equal((await bot.exit()).code, 0, bot.stderr);
     await api.close();
   }
 });
