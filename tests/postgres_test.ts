@@ -375,3 +375,42 @@ pgTest(
     assert.equal(old.code, 3, "the old key no longer opens the database");
   },
 );
+
+pgTest(
+  "polling on PostgreSQL does not confirm an update while the database is unreachable, and stores it once it returns",
+  async () => {
+    await using db = await createTestDatabase();
+    await using proxy = TcpProxy.start({ hostname: "127.0.0.1", port: 5432 });
+    const api = new FakeBotApi();
+    const bot = await startMain({
+      BOT_TOKEN: TEST_TOKEN,
+      BOT_API_ROOT: api.url,
+      DATABASE_URL:
+        `postgres://postgres@127.0.0.1:${proxy.port}/${db.name}?sslmode=disable`,
+    });
+    try {
+      await bot.waitForLine(/running in polling mode/);
+      const before = user(3201);
+      await api.processed(api.push(message(before, privateChat(before))));
+      await proxy.cut();
+      const alice = user(3202);
+      const id = api.push(message(alice, privateChat(alice)));
+      await bot.waitForLine(/cannot store update \d+/);
+      assert.ok(
+        api.confirmedOffset <= id,
+        `update ${id} was confirmed (offset ${api.confirmedOffset})`,
+      );
+      await proxy.restore();
+      await api.processed(id, 30_000);
+      assert.deepEqual(
+        (await readPg(db)).users.map((u) => u.id),
+        [3201, 3202],
+      );
+    } finally {
+      bot.kill("SIGTERM");
+      const status = await bot.exit();
+      await api.close();
+      assert.equal(status.code, 0, bot.stderr);
+    }
+  },
+);
