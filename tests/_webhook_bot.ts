@@ -1,5 +1,11 @@
 import { FakeBotApi } from "./_fake_bot_api.ts";
-import { type RunningProgram, startMain, TEST_TOKEN } from "./_main_process.ts";
+import {
+  RunningProgram,
+  startMain,
+  taskFlags,
+  TEST_DATA_KEY,
+  TEST_TOKEN,
+} from "./_main_process.ts";
 import type { Update } from "grammy/types";
 
 /** The webhook secret of the bots these tests start. */
@@ -9,6 +15,8 @@ export const SECRET = "e2e_webhook_secret";
 export interface WebhookBot {
   bot: RunningProgram;
   api: FakeBotApi;
+  /** The bot's process id, when started through `shell`. */
+  pid?: number;
   /** `http://127.0.0.1:<port>` */
   base: string;
   /** Posts an update to the webhook route; resolves with the status. */
@@ -19,21 +27,55 @@ export interface WebhookBot {
   stop(): Promise<Deno.CommandStatus>;
 }
 
+/** Options for `startWebhookBot`. */
+export interface WebhookBotOptions {
+  /** More environment variables. */
+  env?: Record<string, string>;
+  /**
+   * Shell commands run before `exec deno run … main.ts` (e.g. `trap '' XFSZ;`),
+   * which make the bot a child of `sh` that then becomes the bot itself.
+   */
+  shell?: string;
+}
+
 /** Starts `main.ts` in webhook mode on the SQLite file at `path`. */
 export async function startWebhookBot(
   path: string,
-  extra: Record<string, string> = {},
+  options: WebhookBotOptions = {},
 ): Promise<WebhookBot> {
   const api = new FakeBotApi();
-  const bot = await startMain({
+  const env = {
     BOT_TOKEN: TEST_TOKEN,
     BOT_MODE: "webhook",
     BOT_API_ROOT: api.url,
     DATABASE_URL: `sqlite:${path}`,
     WEBHOOK_SECRET: SECRET,
     PORT: "0",
-    ...extra,
-  });
+    ...options.env,
+  };
+  let bot: RunningProgram;
+  let pid: number | undefined;
+  if (options.shell === undefined) bot = await startMain(env);
+  else {
+    const flags = (await taskFlags("start")).join(" ");
+    const child = new Deno.Command("sh", {
+      args: ["-c", `${options.shell} exec deno run ${flags} main.ts`],
+      cwd: new URL("../", import.meta.url),
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+        NO_COLOR: "1",
+        DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
+        ...env,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    pid = child.pid;
+    bot = new RunningProgram(child);
+  }
   let base: string;
   try {
     const [, port] = await bot.waitForLine(/webhook mode on port (\d+)/);
@@ -47,6 +89,7 @@ export async function startWebhookBot(
   return {
     bot,
     api,
+    pid,
     base,
     async post(update) {
       const res = await fetch(`${base}/webhook`, {
