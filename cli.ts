@@ -23,7 +23,7 @@ import {
   parseDatabaseUrl,
 } from "./src/config.ts";
 import { type DataKey, decodeKey, loadDataKey } from "./src/crypto/data_key.ts";
-import { FieldCipher } from "./src/crypto/field_cipher.ts";
+import { FieldCipher, TamperedError } from "./src/crypto/field_cipher.ts";
 import { openStore } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
 
@@ -283,10 +283,13 @@ async function withStore(
 }
 
 // The message, followed by its causes when it does not already say them, so
-// "SQLite failed" never hides "database or disk is full".
+// "SQLite failed" never hides "database or disk is full". An integrity
+// failure already says all there is; the cipher's own words add nothing.
 function describeError(error: unknown): string {
   let message = error instanceof Error ? error.message : String(error);
-  let cause = error instanceof Error ? error.cause : undefined;
+  let cause = error instanceof Error && !(error instanceof TamperedError)
+    ? error.cause
+    : undefined;
   for (let depth = 0; depth < 5 && cause instanceof Error; depth++) {
     if (cause.message !== "" && !message.includes(cause.message)) {
       message += `: ${cause.message}`;
