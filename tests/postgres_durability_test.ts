@@ -12,7 +12,9 @@ pgTest(
   "kill -9 during a burst of new senders on PostgreSQL loses no update that was answered 200",
   async () => {
     await using db = await createTestDatabase();
-    const hook = await startWebhookBot("unused", { DATABASE_URL: db.url });
+    const hook = await startWebhookBot("unused", {
+      env: { DATABASE_URL: db.url },
+    });
     const confirmed: number[] = [];
     let refused = 0;
     let killed = false;
