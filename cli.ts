@@ -23,7 +23,11 @@ import {
   parseDatabaseUrl,
 } from "./src/config.ts";
 import { type DataKey, decodeKey, loadDataKey } from "./src/crypto/data_key.ts";
-import { FieldCipher, TamperedError } from "./src/crypto/field_cipher.ts";
+import {
+  FieldCipher,
+  TamperedError,
+  WrongKeyError,
+} from "./src/crypto/field_cipher.ts";
 import { openStore } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
 
@@ -146,7 +150,13 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     : undefined;
   const cipher = dataKey && await FieldCipher.fromKey(dataKey.key);
   if (command !== "migrate") await requireDatabaseFile(location);
-  const open = { create: command === "migrate", cipher, io, quiet };
+  const open = {
+    create: command === "migrate",
+    cipher,
+    io,
+    quiet,
+    wrongKeyHint: await interruptedRotation(dataKey),
+  };
   return await withStore(location, open, async (store) => {
     switch (command as Command) {
       case "export":
@@ -225,6 +235,23 @@ function keyDestination(
   };
 }
 
+// A crash between rotate-key's commit and its rename leaves the key that
+// opens the database in FILE.new; a wrong-key error then says where it is.
+async function interruptedRotation(
+  dataKey: DataKey | undefined,
+): Promise<string | undefined> {
+  if (dataKey?.source !== "DATA_KEY_FILE" || dataKey.path === undefined) {
+    return undefined;
+  }
+  const staged = `${dataKey.path}.new`;
+  try {
+    await Deno.lstat(staged);
+  } catch {
+    return undefined;
+  }
+  return `; "${staged}" is left from an interrupted rotate-key: if the database opens with it, move it to "${dataKey.path}"`;
+}
+
 // Only migrate may create a database: a mistyped path must not silently
 // become a new, empty one, and the operator learns how to make one.
 async function requireDatabaseFile(location: DatabaseLocation): Promise<void> {
@@ -247,6 +274,8 @@ async function withStore(
     cipher: FieldCipher | undefined;
     io: CliIo;
     quiet: boolean;
+    /** Added to a wrong-key error. */
+    wrongKeyHint?: string;
   },
   body: (store: Store) => Promise<number>,
 ): Promise<number> {
@@ -266,7 +295,8 @@ async function withStore(
     };
     store = await openStore(location, opening);
   } catch (error) {
-    throw new CliError(describeError(error), EXIT.store);
+    const hint = error instanceof WrongKeyError ? options.wrongKeyHint : "";
+    throw new CliError(describeError(error) + (hint ?? ""), EXIT.store);
   } finally {
     await progress.finish();
   }

@@ -52,8 +52,8 @@ Deno.test("backup takes a consistent 0600 snapshot while another process writes"
   }).spawn();
   const lines = writer.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
+  // The directory is made by backup itself.
   const out = `${dir.path}/backups/one.db`;
-  await Deno.mkdir(`${dir.path}/backups`);
   let result, before = 0;
   try {
     assert.match((await lines.read()).value ?? "", /writing/);
@@ -77,6 +77,7 @@ Deno.test("backup takes a consistent 0600 snapshot while another process writes"
     /^Wrote a snapshot of ".*bot\.db" to ".*one\.db" \(\d+ bytes, mode 0600\); it is encrypted with the data key, so keep a copy of the key apart from it\n$/,
   );
   assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
+  assert.equal((await Deno.stat(`${dir.path}/backups`)).mode! & 0o777, 0o700);
   // Nothing else was left beside it.
   assert.deepEqual(
     [...Deno.readDirSync(`${dir.path}/backups`)].map((entry) => entry.name),

@@ -221,3 +221,30 @@ async function usersWith(path: string, key: string) {
     await store.close();
   }
 }
+
+Deno.test("after a crash between the rotation and the rename, the CLI says where the new key is", async () => {
+  await using dir = await tempDir();
+  const { keyFile, key: oldKey, dbPath, env } = await seededWithKeyFile(
+    dir.path,
+  );
+  // The state such a crash leaves: the database under the key in FILE.new.
+  let result = await runCliProcess(["keygen", "--out", `${keyFile}.new`]);
+  assert.equal(result.code, 0, result.stderr);
+  const newKey = (await Deno.readTextFile(`${keyFile}.new`)).trim();
+  result = await runCliProcess(["--database", dbPath, "rotate-key"], {
+    DATA_ENCRYPTION_KEY: oldKey,
+    NEW_DATA_ENCRYPTION_KEY: newKey,
+  });
+  assert.equal(result.code, 0, result.stderr);
+
+  result = await runCliProcess(["--database", dbPath, "inspect"], env);
+  assert.equal(result.code, 3);
+  assert.match(
+    result.stderr,
+    /; ".*data\.key\.new" is left from an interrupted rotate-key: if the database opens with it, move it to ".*data\.key"\n$/,
+  );
+  assert.equal(result.stderr.trimEnd().split("\n").length, 1);
+  await Deno.rename(`${keyFile}.new`, keyFile);
+  result = await runCliProcess(["--database", dbPath, "inspect"], env);
+  assert.equal(result.code, 0, result.stderr);
+});

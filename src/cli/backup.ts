@@ -32,6 +32,8 @@ export async function backup(
     `.${basename(out)}.partial-${crypto.randomUUID().slice(0, 8)}`,
   );
   try {
+    // Owner-only, like the backups it will hold.
+    await Deno.mkdir(dirname(out), { recursive: true, mode: 0o700 });
     await createEmpty(partial);
   } catch (error) {
     throw usageError(
