@@ -93,6 +93,17 @@ export async function commit(): Promise<string> {
   }
 }
 
+/** The 1, 5 and 15 minute load averages: other work on the machine slows every figure. */
+export async function loadAverage(): Promise<string> {
+  const output = await new Deno.Command("cat", {
+    args: ["/proc/loadavg"],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(output.stdout).split(" ").slice(0, 3).join(
+    " ",
+  );
+}
+
 /** The permission flags of a `deno.json` task, so benches run what operators run. */
 export async function taskFlags(task: string): Promise<string[]> {
   const config = JSON.parse(

@@ -21,6 +21,7 @@ import {
   dataKey,
   freshPostgres,
   inheritedEnv,
+  loadAverage,
   median,
   number,
   range,
@@ -186,10 +187,14 @@ interface Row {
 
 interface Goal {
   name: string;
+  /** The ratio of the medians (or the figure itself, for memory). */
   ratio: number;
   ratios: number[];
+  /** The ratio of the shortest times. */
+  best?: number;
   goal: string;
   met: boolean;
+  bestMet?: boolean;
 }
 
 const goals: Goal[] = [];
@@ -198,12 +203,16 @@ function compareTime(name: string, ours: Run[], theirs: Run[], atMost: number) {
   const ratios = ours.map((run, i) => run.seconds / theirs[i]!.seconds);
   const ratio = median(ours.map((run) => run.seconds)) /
     median(theirs.map((run) => run.seconds));
+  const best = Math.min(...ours.map((run) => run.seconds)) /
+    Math.min(...theirs.map((run) => run.seconds));
   goals.push({
     name,
     ratio,
     ratios,
+    best,
     goal: `≤ ${atMost}×`,
     met: ratio <= atMost,
+    bestMet: best <= atMost,
   });
 }
 
@@ -245,12 +254,14 @@ function print(size: number, rows: Row[]): void {
   }
 }
 
+let loadBefore = "";
 const dir = await Deno.makeTempDir({ prefix: "export_bench_" });
 const cleanups: (() => Promise<void>)[] = [];
 try {
   console.log(
     `export bench: commit ${await commit()}, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${ROUNDS} rounds (median and range)`,
   );
+  loadBefore = await loadAverage();
   const noShell = await sqlite3();
   if (noShell !== undefined) console.log(`sqlite3: ${noShell}`);
   const notes = new Set<string>();
@@ -428,17 +439,32 @@ try {
 
   for (const note of notes) console.log(note);
   console.log("");
-  console.log("goals: ratio of the medians (range of the per-round ratios)");
+  console.log(
+    "goals: ratio of the medians (range of the per-round ratios), ratio of the shortest times",
+  );
   for (const goal of goals) {
-    const figure = goal.goal.endsWith("MB")
+    const figure = goal.best === undefined
       ? `${number(goal.ratio)} MB`
       : `${goal.ratio.toFixed(2)}× (${range(goal.ratios, 2)})`;
+    const verdict = goal.met
+      ? "met"
+      : goal.bestMet
+      ? "met by the best rounds only"
+      : "NOT met";
     console.log(
-      `${goal.name.padEnd(52)}  ${figure.padEnd(20)}  ${
-        `goal ${goal.goal}`.padEnd(12)
-      }  ${goal.met ? "met" : "NOT met"}`,
+      [
+        goal.name.padEnd(52),
+        figure.padEnd(20),
+        (goal.best === undefined ? "" : `best ${goal.best.toFixed(2)}×`)
+          .padEnd(12),
+        `goal ${goal.goal}`.padEnd(14),
+        verdict,
+      ].join("  "),
     );
   }
+  console.log(
+    `load average before and after: ${loadBefore} / ${await loadAverage()}`,
+  );
 } finally {
   while (cleanups.length > 0) await cleanups.pop()!();
   await Deno.remove(dir, { recursive: true });

@@ -17,6 +17,7 @@ import {
   type FreshPostgres,
   freshPostgres,
   inheritedEnv,
+  loadAverage,
   median,
   memoryOf,
   number,
@@ -32,8 +33,8 @@ const KNOWN_SENDERS = 1_000;
 const { values: options } = parseArgs({
   args: Deno.args,
   options: {
-    duration: { type: "string", default: "5" },
-    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "4" },
+    rounds: { type: "string", default: "5" },
     "startup-rounds": { type: "string", default: "5" },
     "skip-load": { type: "boolean", default: false },
     "skip-startup": { type: "boolean", default: false },
@@ -423,8 +424,11 @@ interface Goal {
   ratios: number[];
   /** The ratio of the medians. */
   ratio: number;
+  /** The ratio of the best figures (highest rate, shortest time, least memory). */
+  best: number;
   goal: string;
-  met: boolean;
+  /** Met by the ratio of the medians, by the best figures only, or not. */
+  verdict: "met" | "met by the best rounds only" | "NOT met";
 }
 
 const goals: Goal[] = [];
@@ -432,27 +436,27 @@ const goals: Goal[] = [];
 function compare(
   name: string,
   pair: { ours: number[]; theirs: number[] },
-  goal: { atLeast?: number; atMost?: number },
+  goal: { atLeast: number } | { atMost: number },
 ): void {
   const ratios = pair.ours.map((value, i) => value / pair.theirs[i]!);
   const ratio = median(pair.ours) / median(pair.theirs);
-  goals.push(
-    goal.atLeast !== undefined
-      ? {
-        name,
-        ratios,
-        ratio,
-        goal: `≥ ${goal.atLeast}×`,
-        met: ratio >= goal.atLeast,
-      }
-      : {
-        name,
-        ratios,
-        ratio,
-        goal: `≤ ${goal.atMost}×`,
-        met: ratio <= goal.atMost!,
-      },
-  );
+  const higher = "atLeast" in goal;
+  const pick = higher ? Math.max : Math.min;
+  const best = pick(...pair.ours) / pick(...pair.theirs);
+  const meets = (value: number) =>
+    "atLeast" in goal ? value >= goal.atLeast : value <= goal.atMost;
+  goals.push({
+    name,
+    ratios,
+    ratio,
+    best,
+    goal: "atLeast" in goal ? `≥ ${goal.atLeast}×` : `≤ ${goal.atMost}×`,
+    verdict: meets(ratio)
+      ? "met"
+      : meets(best)
+      ? "met by the best rounds only"
+      : "NOT met",
+  });
 }
 
 function row(cells: string[], widths: number[]): string {
@@ -674,6 +678,7 @@ function totalCalls(): number {
   return total;
 }
 
+let loadBefore = "";
 const servers: Server[] = [];
 let pg: FreshPostgres | string | undefined;
 const dir = await Deno.makeTempDir({ prefix: "webhook_bench_" });
@@ -684,19 +689,28 @@ try {
   console.log(
     "each update: a private message from a sender with username, first and last name (the project encrypts all three)",
   );
+  // Other work on the machine slows every figure; the load average says
+  // whether there was any.
+  loadBefore = await loadAverage();
   if (!options["skip-load"]) await measureLoad(dir);
   if (!options["skip-startup"]) await measureStartup(dir);
 
   console.log("");
-  console.log("goals: ratio of the medians (range of the per-round ratios)");
+  console.log(
+    "goals: ratio of the medians (range of the per-round ratios), ratio of the best figures",
+  );
   for (const goal of goals) {
     console.log(row([
       goal.name,
       `${goal.ratio.toFixed(2)}× (${range(goal.ratios, 2)})`,
+      `best ${goal.best.toFixed(2)}×`,
       `goal ${goal.goal}`,
-      goal.met ? "met" : "NOT met",
-    ], [44, 20, 12]));
+      goal.verdict,
+    ], [44, 20, 12, 12]));
   }
+  console.log(
+    `load average before and after: ${loadBefore} / ${await loadAverage()}`,
+  );
   const calls = [...apiCalls].map(([method, count]) => `${method} ${count}`);
   console.log(`Bot API calls received: ${calls.join(", ") || "none"}`);
 } finally {
