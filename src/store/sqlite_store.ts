@@ -116,6 +116,8 @@ export class SqliteStore implements Store {
   #erasedAfter: StatementSync;
   #bumpErasure: StatementSync;
   #erasureVersion: StatementSync;
+  #latestPurgeAt: StatementSync;
+  #purgeCache: { version: number; at: number | null } | undefined;
   #insertAudit: StatementSync;
   #keyCheck: StatementSync;
   #touchHealth: StatementSync;
@@ -170,6 +172,9 @@ export class SqliteStore implements Store {
     );
     this.#erasureVersion = db.prepare(
       "SELECT version FROM erasure_version WHERE id = 1",
+    );
+    this.#latestPurgeAt = db.prepare(
+      "SELECT max(at) AS at FROM audit_log WHERE action = 'purge'",
     );
     this.#keyCheck = db.prepare(
       "SELECT key_id FROM data_key_check WHERE id = 1",
@@ -253,34 +258,55 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<RegisterResult> {
     const codec = this.#codec;
-    const prepared = await Promise.all(
-      plans.map((plan) => this.#prepare(codec, plan)),
+    // Encrypted before the transaction begins, so that the write lock is
+    // held only for the writes; moves (rare) read the old record first.
+    const prepared = await settle(() =>
+      plans.map((plan) => ({
+        plan,
+        user: plan.user === undefined
+          ? undefined
+          : codec.encodeUserSync(plan.user),
+        group: plan.group === undefined
+          ? undefined
+          : codec.encodeGroupSync(plan.group),
+      }))
+    );
+    const moves = await Promise.all(
+      plans.map((plan) =>
+        plan.move === undefined
+          ? undefined
+          : this.#movedCells(codec, plan.move.fromId, plan.move.toId)
+      ),
     );
     return await this.#write(codec, () => {
       const erased: number[] = [];
-      for (const { plan, user, group, move } of prepared) {
+      const latestPurge = this.#latestPurge();
+      const isErased = (ref: RecordRef, sentAt: number | undefined) =>
+        sentAt !== undefined && latestPurge !== null && sentAt < latestPurge &&
+        this.#erased(ref, sentAt);
+      prepared.forEach(({ plan, user, group }, i) => {
         if (plan.user !== undefined && user !== undefined) {
-          if (this.#erased(user.subject, plan.sentAt)) {
+          if (isErased({ kind: "user", id: plan.user.id }, plan.sentAt)) {
             erased.push(plan.user.id);
           } else {
             this.#upsertUser.run(
               plan.user.id,
-              ...user.cells,
+              ...user,
               plan.user.language_code,
               now,
             );
           }
         }
         if (plan.move !== undefined) {
-          this.#move(plan.move.fromId, plan.move.toId, move);
+          this.#move(plan.move.fromId, plan.move.toId, moves[i]);
         }
         if (plan.group !== undefined && group !== undefined) {
-          if (this.#erased(group.subject, plan.sentAt)) {
+          if (isErased({ kind: "group", id: plan.group.id }, plan.sentAt)) {
             erased.push(plan.group.id);
           } else {
             this.#upsertGroup.run(
               plan.group.id,
-              ...group.cells,
+              ...group,
               plan.group.type,
               now,
             );
@@ -289,7 +315,7 @@ export class SqliteStore implements Store {
         if (plan.removeGroupId !== undefined) {
           this.#delete(this.#deleteGroup, plan.removeGroupId);
         }
-      }
+      });
       return { erased };
     });
   }
@@ -387,7 +413,6 @@ export class SqliteStore implements Store {
           Number(this.#db.prepare("DELETE FROM groups").run().changes);
       }
       if (deleted > 0) {
-        this.#bumpErasure.run();
         this.#audit({ actor, action: "purge", target, records: deleted });
       }
       return deleted;
@@ -483,7 +508,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  // A recorded purge raises the erasure counter in the same transaction:
+  // caches of what was written, and of the latest purge, depend on it.
   #audit(record: AuditRecord): void {
+    if (record.action === "purge") this.#bumpErasure.run();
     this.#insertAudit.run(
       record.at ?? Math.floor(Date.now() / 1000),
       record.actor,
@@ -492,31 +520,6 @@ export class SqliteStore implements Store {
       subjectRef(this.#auditKey, record.target),
       record.records,
     );
-  }
-
-  // What a plan needs that takes a cipher or a keyed hash, computed before
-  // the transaction. The hash is needed only to look for a later erasure.
-  async #prepare(codec: FieldCodec, plan: RegistrationPlan) {
-    const subject = (ref: RecordRef) =>
-      plan.sentAt === undefined ? null : subjectRef(this.#auditKey, ref);
-    const [user, group, move] = await Promise.all([
-      plan.user === undefined ? undefined : codec.encodeUser(plan.user).then(
-        (cells) => ({
-          cells,
-          subject: subject({ kind: "user", id: plan.user!.id }),
-        }),
-      ),
-      plan.group === undefined ? undefined : codec.encodeGroup(plan.group).then(
-        (cells) => ({
-          cells,
-          subject: subject({ kind: "group", id: plan.group!.id }),
-        }),
-      ),
-      plan.move === undefined
-        ? undefined
-        : this.#movedCells(codec, plan.move.fromId, plan.move.toId),
-    ]);
-    return { plan, user, group, move };
   }
 
   // The values of the group at `fromId` encrypted for `toId`, if it is there.
@@ -550,10 +553,28 @@ export class SqliteStore implements Store {
   }
 
   // Whether the record was purged (alone or with everything) after `sentAt`.
-  #erased(subject: string | null, sentAt: number | undefined): boolean {
-    if (sentAt === undefined || subject === null) return false;
+  #erased(ref: RecordRef, sentAt: number): boolean {
+    const subject = subjectRef(this.#auditKey, ref);
     const row = this.#erasedAfter.get(subject, sentAt) as { erased: number };
     return Number(row.erased) !== 0;
+  }
+
+  // Inside a transaction: when the latest purge of anything was recorded,
+  // or null. Every purge raises the erasure counter in its transaction, so
+  // the value is looked up again only when the counter moved: most updates
+  // are newer than every purge and need neither a keyed hash nor a look-up.
+  #latestPurge(): number | null {
+    const version = Number(
+      (this.#erasureVersion.get() as { version: number }).version,
+    );
+    if (version !== this.#purgeCache?.version) {
+      const row = this.#latestPurgeAt.get() as { at: number | null };
+      this.#purgeCache = {
+        version,
+        at: row.at === null ? null : Number(row.at),
+      };
+    }
+    return this.#purgeCache.at;
   }
 
   // A record that fails its integrity check counts as absent for writes:
