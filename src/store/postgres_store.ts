@@ -735,7 +735,13 @@ export class PostgresStore implements Store {
     return bounded(what, ms, (expired) =>
       this.#sql.begin(async (tx) => {
         if (expired()) throw new StoreError(`Gave up ${what}`);
-        const result = await body(tx);
+        // The server stops waiting for a lock when the caller stops waiting,
+        // so an abandoned transaction frees its connection and its locks.
+        // Sent in the same round trip as the body's first statement.
+        const [, result] = await Promise.all([
+          tx.unsafe(`SET LOCAL lock_timeout = ${Math.ceil(ms)}`),
+          body(tx),
+        ]);
         if (expired()) throw new StoreError(`Gave up ${what}`);
         return result;
       }) as Promise<T>);
