@@ -71,3 +71,69 @@ Deno.test("a bad WEBHOOK_SECRET is refused without quoting it", () => {
       error instanceof ConfigError && !error.message.includes("has space"),
   );
 });
+
+Deno.test("HOSTNAME picks the listening address, every interface by default", () => {
+  assert.equal(loadConfig({ BOT_TOKEN: TOKEN }).hostname, "0.0.0.0");
+  assert.equal(
+    loadConfig({ BOT_TOKEN: TOKEN, HOSTNAME: "127.0.0.1" }).hostname,
+    "127.0.0.1",
+  );
+  assert.equal(
+    loadConfig({ BOT_TOKEN: TOKEN, HOSTNAME: "[::1]" }).hostname,
+    "::1",
+  );
+  assert.equal(
+    loadConfig({ BOT_TOKEN: TOKEN, HOSTNAME: "bot.internal" }).hostname,
+    "bot.internal",
+  );
+  assert.throws(
+    () => loadConfig({ BOT_TOKEN: TOKEN, HOSTNAME: "http://x/" }),
+    (error: Error) =>
+      error instanceof ConfigError &&
+      error.message ===
+        'HOSTNAME must be an IP address or host name to listen on, e.g. 127.0.0.1, got "http://x/"',
+  );
+});
+
+Deno.test("STOP_TIMEOUT_SECONDS bounds a stop, 10 s by default", () => {
+  assert.equal(loadConfig({ BOT_TOKEN: TOKEN }).stopTimeoutMs, 10_000);
+  assert.equal(
+    loadConfig({ BOT_TOKEN: TOKEN, STOP_TIMEOUT_SECONDS: "30" }).stopTimeoutMs,
+    30_000,
+  );
+  for (const bad of ["0", "-1", "1.5", "3601", "ten"]) {
+    assert.throws(
+      () => loadConfig({ BOT_TOKEN: TOKEN, STOP_TIMEOUT_SECONDS: bad }),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.message.startsWith("STOP_TIMEOUT_SECONDS must be") &&
+        error.message.includes(`"${bad}"`),
+    );
+  }
+});
+
+Deno.test("on Deno Deploy the bot is in webhook mode and refuses SQLite, naming DATABASE_URL", () => {
+  const deploy = {
+    BOT_TOKEN: TOKEN,
+    DENO_DEPLOYMENT_ID: "abc",
+    WEBHOOK_SECRET: "s",
+  };
+  assert.throws(
+    () => loadConfig(deploy),
+    (error: Error) =>
+      error instanceof ConfigError &&
+      error.message.startsWith(
+        "DATABASE_URL must name a PostgreSQL database on Deno Deploy",
+      ),
+  );
+  const config = loadConfig({
+    ...deploy,
+    PGHOST: "db.example.org",
+    PGDATABASE: "bot",
+    PGUSER: "bot",
+  });
+  assert.equal(config.mode, "webhook");
+  assert.equal(config.onDeploy, true);
+  assert.equal(config.database.kind, "postgres");
+  assert.equal(loadConfig({ BOT_TOKEN: TOKEN }).onDeploy, false);
+});
