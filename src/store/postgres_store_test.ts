@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { storeContract } from "./_store_contract.ts";
 import { loadMigrations } from "./migrations.ts";
 import {
@@ -535,6 +536,66 @@ function definePostgresTests(): void {
       }
       assert.equal(expected, 2501);
       await store.close();
+    },
+  );
+}
+
+// Every `table.column` the SQLite migrations create.
+async function sqliteColumns(): Promise<string[]> {
+  const db = new DatabaseSync(":memory:");
+  for (const migration of await loadMigrations()) db.exec(migration.sql);
+  const columns: string[] = [];
+  const tables = db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+  ).all();
+  for (const { name } of tables) {
+    for (const column of db.prepare(`PRAGMA table_info("${name}")`).all()) {
+      columns.push(`${name}.${column.name}`);
+    }
+  }
+  db.close();
+  return columns.sort();
+}
+
+if (unavailable === undefined) {
+  pgCase(
+    "the migrations create the same tables and columns as SQLite's, with the same numbers",
+    async (db) => {
+      await (await open(db)).close();
+      const rows = await execPg(
+        db,
+        (sql) =>
+          sql`SELECT table_name, column_name FROM information_schema.columns
+          WHERE table_schema = 'public'`,
+      );
+      const columns = rows.map((row) => `${row.table_name}.${row.column_name}`)
+        .sort();
+      assert.ok(columns.includes("users.registered_at"), "schema not read");
+      assert.deepEqual(columns, await sqliteColumns());
+      const numbers = (migrations: { version: number; name: string }[]) =>
+        migrations.map(({ version, name }) => `${version}_${name}`);
+      assert.deepEqual(
+        numbers(await loadMigrations(POSTGRES_MIGRATIONS)),
+        numbers(await loadMigrations()),
+      );
+      const types = await execPg(
+        db,
+        (sql) =>
+          sql`SELECT table_name || '.' || column_name AS c, data_type AS t
+          FROM information_schema.columns
+          WHERE table_schema = 'public'
+            AND column_name IN ('id', 'registered_at', 'key')
+            AND table_name IN ('users', 'groups', 'audit_key')
+          ORDER BY 1`,
+      );
+      assert.deepEqual(types.map((row) => [row.c, row.t]), [
+        ["audit_key.id", "integer"],
+        ["audit_key.key", "bytea"],
+        ["groups.id", "bigint"],
+        ["groups.registered_at", "bigint"],
+        ["users.id", "bigint"],
+        ["users.registered_at", "bigint"],
+      ]);
     },
   );
 }
