@@ -24,8 +24,14 @@ function loadModules() {
     import("./src/crypto/field_cipher.ts"),
     import("./src/reporter.ts"),
     import("./src/api_error.ts"),
-  ]).then(([bot, identity, store, cipher, reporter, apiError]) => ({
+    import("./src/polling.ts"),
+    import("./src/webhook.ts"),
+  ]).then((
+    [bot, identity, store, cipher, reporter, apiError, polling, webhook],
+  ) => ({
     ...apiError,
+    ...polling,
+    ...webhook,
     ...bot,
     ...identity,
     ...store,
@@ -144,7 +150,7 @@ async function serve(
 
   try {
     if (config.mode === "polling") {
-      const { poll, PollingError } = await import("./src/polling.ts");
+      const { poll, PollingError } = m;
       log.info(`@${botInfo.username} is running in polling mode`);
       try {
         await poll({
@@ -162,7 +168,7 @@ async function serve(
       }
       return 0;
     }
-    const { createWebhookHandler } = await import("./src/webhook.ts");
+    const { createWebhookHandler } = m;
     const handler = createWebhookHandler(built.bot, {
       path: config.webhookPath,
       secret: config.webhookSecret!,
