@@ -126,7 +126,7 @@ export async function exportRecords(
     exportedAt: options.now ?? Math.floor(Date.now() / 1000),
     onProgress: options.onProgress,
   });
-  await buffered.flush();
+  await buffered.drain();
   return counts;
 }
 
@@ -155,7 +155,7 @@ export async function renderExport(
     format: options.format ?? "json",
     exportedAt: options.now ?? Math.floor(Date.now() / 1000),
   });
-  await sink.flush();
+  await sink.drain();
   return { text: parts.join(""), records: count.users + count.groups };
 }
 
@@ -200,7 +200,7 @@ const PROGRESS_EVERY = 4096;
 
 /**
  * Writes a whole export document record by record into `sink` (flushing it
- * when full; the caller flushes at the end). The JSON document is written
+ * when full; the caller drains it at the end). The JSON document is written
  * incrementally too, so `all` never holds every record at once.
  */
 export async function writeExport(

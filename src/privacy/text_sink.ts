@@ -28,13 +28,16 @@ const CHUNK_CHARS = 64 * 1024;
 /**
  * Collects small writes into chunks of about 64 KiB, so exporting a million
  * records costs a few thousand writes, not millions; memory stays bounded.
+ * One chunk may be in flight while the next is being built, so the work of
+ * producing records overlaps the wait for the disk or the pipe.
  */
 export class BufferedSink implements TextSink {
   #sink: TextSink;
   #parts: string[] = [];
   #size = 0;
+  #inFlight: Promise<void> = Promise.resolve();
 
-  /** Buffers in front of `sink`; call `flush` at the end. */
+  /** Buffers in front of `sink`; call `drain` at the end. */
   constructor(sink: TextSink) {
     this.#sink = sink;
   }
@@ -54,14 +57,27 @@ export class BufferedSink implements TextSink {
     return this.#size >= CHUNK_CHARS;
   }
 
-  /** Writes out whatever is buffered. */
+  /**
+   * Starts writing what is buffered once the chunk before it is written,
+   * and resolves then; a failed write rejects here or in `drain`.
+   */
   async flush(): Promise<void> {
-    if (this.#size === 0 && this.#parts.length === 0) return;
+    await this.#inFlight;
+    if (this.#parts.length === 0) return;
     const text = this.#parts.join("");
     this.#parts = [];
     this.#size = 0;
     const sink = this.#sink;
-    if (sink.writeBytes === undefined) await sink.write(text);
-    else await sink.writeBytes(encoder.encode(text));
+    this.#inFlight = sink.writeBytes === undefined
+      ? sink.write(text)
+      : sink.writeBytes(encoder.encode(text));
+    // Handled by the next flush or drain; not an unhandled rejection now.
+    this.#inFlight.catch(() => {});
+  }
+
+  /** Writes out everything buffered and waits until it has been written. */
+  async drain(): Promise<void> {
+    await this.flush();
+    await this.#inFlight;
   }
 }
