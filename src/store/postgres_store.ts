@@ -322,7 +322,10 @@ export class PostgresStore implements Store {
       "moving a group",
       codec,
       [fromId, toId],
-      (tx) => this.#move(tx, fromId, toId, cells),
+      async (tx, ready) => {
+        await ready;
+        return await this.#move(tx, fromId, toId, cells);
+      },
     );
   }
 
@@ -391,28 +394,40 @@ export class PostgresStore implements Store {
       ...(plan.group === undefined ? [] : [plan.group.id]),
       ...(plan.removeGroupId === undefined ? [] : [plan.removeGroupId]),
     ]);
-    return await this.#write("registering", codec, ids, async (tx) => {
-      const purges = await purgeTimes(
-        tx,
-        prepared.flatMap((p) => [p.user?.subject, p.group?.subject]),
-      );
+    // Without moves or removals the plans' groups are independent of each
+    // other's order, like the users always are: each table gets one
+    // statement carrying the last values of each id.
+    const ordered = plans.some((plan) =>
+      plan.move !== undefined || plan.removeGroupId !== undefined
+    );
+    return await this.#write("registering", codec, ids, async (tx, ready) => {
+      // Sent right behind the locks, in the same round trip.
+      const [, purges] = await Promise.all([
+        ready,
+        purgeTimes(
+          tx,
+          prepared.flatMap((p) => [p.user?.subject, p.group?.subject]),
+        ),
+      ]);
       const erasedAfter = (subject: string | null | undefined, at?: number) =>
         at !== undefined && subject != null &&
         Math.max(purges.all, purges.bySubject.get(subject) ?? -Infinity) > at;
       const erased: number[] = [];
+      const users = new Map<number, UserRow>();
+      const groups = new Map<number, GroupRow>();
       let pending: Promise<unknown>[] = [];
       for (const { plan, user, group, move } of prepared) {
         if (plan.user !== undefined && user !== undefined) {
           if (erasedAfter(user.subject, plan.sentAt)) erased.push(plan.user.id);
           else {
-            const [username, firstName, lastName] = user.cells;
-            pending.push(
-              tx`INSERT INTO users (id, username, first_name, last_name, language_code, registered_at)
-                 VALUES (${plan.user.id}, ${username}, ${firstName}, ${lastName}, ${plan.user.language_code}, ${now})
-                 ON CONFLICT (id) DO UPDATE SET
-                   username = excluded.username, first_name = excluded.first_name,
-                   last_name = excluded.last_name, language_code = excluded.language_code`,
-            );
+            users.delete(plan.user.id);
+            users.set(plan.user.id, {
+              id: plan.user.id,
+              username: user.cells[0],
+              first_name: user.cells[1],
+              last_name: user.cells[2],
+              language_code: plan.user.language_code,
+            });
           }
         }
         if (plan.move !== undefined) {
@@ -425,19 +440,28 @@ export class PostgresStore implements Store {
           if (erasedAfter(group.subject, plan.sentAt)) {
             erased.push(plan.group.id);
           } else {
-            const [username, title] = group.cells;
-            pending.push(
-              tx`INSERT INTO groups (id, username, title, type, registered_at)
-                 VALUES (${plan.group.id}, ${username}, ${title}, ${plan.group.type}, ${now})
-                 ON CONFLICT (id) DO UPDATE SET
-                   username = excluded.username, title = excluded.title,
-                   type = excluded.type`,
-            );
+            const row = {
+              id: plan.group.id,
+              username: group.cells[0],
+              title: group.cells[1],
+              type: plan.group.type,
+            };
+            if (ordered) pending.push(upsertGroups(tx, [row], now));
+            else {
+              groups.delete(row.id);
+              groups.set(row.id, row);
+            }
           }
         }
         if (plan.removeGroupId !== undefined) {
           pending.push(deleteRecords(tx, "groups", plan.removeGroupId));
         }
+      }
+      if (users.size > 0) {
+        pending.push(upsertUsers(tx, [...users.values()], now));
+      }
+      if (groups.size > 0) {
+        pending.push(upsertGroups(tx, [...groups.values()], now));
       }
       await Promise.all(pending);
       return { erased };
@@ -711,19 +735,24 @@ export class PostgresStore implements Store {
   // under a share lock, so if another process bound or rotated the key
   // meanwhile nothing is written under the old key, nor as plaintext into an
   // encrypted database.
+  // `body` gets `ready`, which it awaits before writing; queries it starts
+  // first go out in the same round trip as the locks, after them.
   #write<T>(
     what: string,
     codec: FieldCodec,
     ids: number[],
-    body: (tx: Tx) => Promise<T>,
+    body: (tx: Tx, ready: Promise<unknown>) => Promise<T>,
   ): Promise<T> {
     return this.#transaction(what, async (tx) => {
       // Sent together in this order (postgres.js runs queries in the order
       // they are started): one round trip instead of three.
       const all = tx`SELECT pg_advisory_xact_lock_shared(${ALL_RECORDS_LOCK})`
         .execute();
-      await Promise.all([all, lockIds(tx, ids), checkKey(tx, codec)]);
-      return await body(tx);
+      const ready = Promise.all([all, lockIds(tx, ids), checkKey(tx, codec)]);
+      // Handled here too, so that a body that fails before awaiting it
+      // leaves no unhandled rejection.
+      ready.catch(() => {});
+      return await body(tx, ready);
     });
   }
 
@@ -805,6 +834,46 @@ function asStoreError(error: unknown): Error {
   return new StoreError(`PostgreSQL failed: ${messageOf(error)}`, {
     cause: error,
   });
+}
+
+interface UserRow {
+  id: number;
+  username: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  language_code: string | null;
+}
+
+interface GroupRow {
+  id: number;
+  username: string | null;
+  title: string | null;
+  type: string;
+}
+
+// Inserts the users, or updates their fields keeping registered_at; ids
+// must be distinct.
+async function upsertUsers(tx: Tx, rows: UserRow[], now: number) {
+  await tx`INSERT INTO users (id, username, first_name, last_name, language_code, registered_at)
+           SELECT id, username, first_name, last_name, language_code, ${now}::bigint
+           FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+             AS v(id bigint, username text, first_name text, last_name text,
+                  language_code text)
+           ON CONFLICT (id) DO UPDATE SET
+             username = excluded.username, first_name = excluded.first_name,
+             last_name = excluded.last_name, language_code = excluded.language_code`;
+}
+
+// Inserts the groups, or updates their fields keeping registered_at; ids
+// must be distinct.
+async function upsertGroups(tx: Tx, rows: GroupRow[], now: number) {
+  await tx`INSERT INTO groups (id, username, title, type, registered_at)
+           SELECT id, username, title, type, ${now}::bigint
+           FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+             AS v(id bigint, username text, title text, type text)
+           ON CONFLICT (id) DO UPDATE SET
+             username = excluded.username, title = excluded.title,
+             type = excluded.type`;
 }
 
 // Locks record ids for this transaction, in ascending order so that two
