@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../config.ts";
 import { decodeKey, encodeKey, loadDataKey } from "./data_key.ts";
-import { generateKey } from "./field_cipher.ts";
+import { FieldCipher, generateKey } from "./field_cipher.ts";
 
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -53,6 +53,9 @@ Deno.test("without any key the CLI gets none and the bot creates an owner-only k
     const again = await loadDataKey({ DATA_KEY_FILE: path }, { create: true });
     assert.equal(again?.created, false);
     assert.deepEqual(again?.key, created?.key);
+    // Made here without the cipher module, it is still a key the cipher takes.
+    const cipher = await FieldCipher.fromKey(created!.key);
+    assert.ok(cipher instanceof FieldCipher);
   });
 });
 
