@@ -66,6 +66,15 @@ export class Registrar {
    * transaction.
    */
   apply(plan: RegistrationPlan): Promise<void> {
+    // A known sender (the common case) skips the queue when nothing is
+    // pending: only the erasure counter is read, no batch is formed.
+    if (!this.#draining && this.#queue.length === 0 && this.#cached(plan)) {
+      return this.#confirmCached(plan);
+    }
+    return this.#enqueue(plan);
+  }
+
+  #enqueue(plan: RegistrationPlan): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ plan, resolve, reject });
       if (!this.#draining) {
@@ -75,6 +84,34 @@ export class Registrar {
         queueMicrotask(() => this.#drain());
       }
     });
+  }
+
+  // Whether the plan would write nothing, by the cache alone.
+  #cached(plan: RegistrationPlan): boolean {
+    return plan.move === undefined && plan.removeGroupId === undefined &&
+      (plan.user === undefined ||
+        this.#written.get(plan.user.id) === userKey(plan.user)) &&
+      (plan.group === undefined ||
+        this.#written.get(plan.group.id) === groupKey(plan.group));
+  }
+
+  // The cache holds only what was committed since the erasure counter was
+  // last read; it is trusted only if the counter has not moved since.
+  async #confirmCached(plan: RegistrationPlan): Promise<void> {
+    if (plan.user === undefined && plan.group === undefined) return;
+    const version = await this.#store.erasureVersion();
+    if (version !== this.#version) {
+      this.#written.clear();
+      this.#version = version;
+    }
+    if (!this.#cached(plan)) return await this.#enqueue(plan);
+    // Refresh the entries' places so hot senders stay cached.
+    if (plan.user !== undefined) {
+      this.#changed(plan.user.id, userKey(plan.user));
+    }
+    if (plan.group !== undefined) {
+      this.#changed(plan.group.id, groupKey(plan.group));
+    }
   }
 
   /**
