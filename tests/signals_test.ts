@@ -164,8 +164,10 @@ Deno.test("SIGTERM twice to the process group of deno task start exits 0 after t
     api.delays.set("sendMessage", 1500);
     const answer = post(url, startCommand(5101, 1));
     await api.waitForCall("sendMessage");
-    // As systemd stops a unit: the whole group, and again.
+    // As systemd stops a unit: the whole group, and again while it stops
+    // (two signals sent at once may reach the process as one).
     await bot.killGroup("TERM");
+    await bot.waitForLine(/SIGTERM: stopping/);
     await bot.killGroup("TERM");
     const response = await answer;
     await response.body?.cancel();
