@@ -14,7 +14,8 @@ import {
   type TestDatabase,
 } from "./_pg.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
-import { message, privateChat, user, withId } from "./_updates.ts";
+import { callback, message, privateChat, user, withId } from "./_updates.ts";
+import type { Update } from "grammy/types";
 import { openPostgresStore } from "../src/store/postgres_store.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 
@@ -49,25 +50,31 @@ async function stopAll(instances: Instance[], api: FakeBotApi): Promise<void> {
   await api.close();
 }
 
-// Posts a message update from user `id` and answers the HTTP status.
-async function send(
+// Posts an update (given the next update_id) and answers the HTTP status.
+async function post(
   instance: Instance,
-  id: number,
-  extra: { first_name?: string } = {},
+  update: Omit<Update, "update_id">,
 ): Promise<number> {
-  const from = user(id, extra);
   const response = await fetch(`${instance.base}/webhook`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
       "X-Telegram-Bot-Api-Secret-Token": SECRET,
     },
-    body: JSON.stringify(
-      withId(message(from, privateChat(from)), nextUpdateId++),
-    ),
+    body: JSON.stringify(withId(update, nextUpdateId++)),
   });
   await response.body?.cancel();
   return response.status;
+}
+
+// Posts a message from user `id`, sent now, and answers the HTTP status.
+function send(
+  instance: Instance,
+  id: number,
+  extra: { first_name?: string } = {},
+): Promise<number> {
+  const from = user(id, extra);
+  return post(instance, message(from, privateChat(from)));
 }
 
 async function health(instance: Instance): Promise<number> {
@@ -411,6 +418,48 @@ pgTest(
       const status = await bot.exit();
       await api.close();
       assert.equal(status.code, 0, bot.stderr);
+    }
+  },
+);
+
+pgTest(
+  "an erasure pressed in one instance's privacy menu is honoured by the other; an older update delivered late does not register",
+  async () => {
+    await using db = await createTestDatabase();
+    const api = new FakeBotApi();
+    const instances = await Promise.all([
+      startInstance(api, db.url),
+      startInstance(api, db.url),
+    ]);
+    const [a, b] = instances;
+    const zoe = user(4101, { first_name: "Zoe" });
+    const chat = privateChat(zoe);
+    const stored = async () => (await readPg(db)).users.map((u) => u.id);
+    try {
+      assert.equal(await post(a!, message(zoe, chat)), 200);
+      assert.equal(await post(b!, message(zoe, chat)), 200);
+      assert.deepEqual(await stored(), [4101]);
+      // Zoe confirms "delete my data" through instance A.
+      assert.equal(
+        await post(a!, callback(zoe, chat, "prv:y:u:4101:4101")),
+        200,
+      );
+      assert.deepEqual(await stored(), []);
+      const [entry] = await execPg(
+        db,
+        (sql) =>
+          sql`SELECT at, actor, action FROM audit_log ORDER BY id DESC LIMIT 1`,
+      );
+      assert.deepEqual([entry!.actor, entry!.action], ["bot", "purge"]);
+      const at = Number(entry!.at);
+      // Written before the erasure, delivered late to instance B.
+      assert.equal(await post(b!, message(zoe, chat, { date: at - 1 })), 200);
+      assert.deepEqual(await stored(), []);
+      // Her next message, through B, registers her again.
+      assert.equal(await post(b!, message(zoe, chat, { date: at })), 200);
+      assert.deepEqual(await stored(), [4101]);
+    } finally {
+      await stopAll(instances, api);
     }
   },
 );
