@@ -96,15 +96,17 @@ export class Registrar {
   }
 
   // The cache holds only what was committed since the erasure counter was
-  // last read; it is trusted only if the counter has not moved since.
+  // last read; it is trusted only if the counter has not moved since. If it
+  // moved, or a batch started meanwhile, the plan goes the usual way: only
+  // a batch reads the counter for the cache and updates both together.
   async #confirmCached(plan: RegistrationPlan): Promise<void> {
     if (plan.user === undefined && plan.group === undefined) return;
     const version = await this.#store.erasureVersion();
-    if (version !== this.#version) {
-      this.#written.clear();
-      this.#version = version;
+    if (
+      version !== this.#version || this.#draining || !this.#cached(plan)
+    ) {
+      return await this.#enqueue(plan);
     }
-    if (!this.#cached(plan)) return await this.#enqueue(plan);
     // Refresh the entries' places so hot senders stay cached.
     if (plan.user !== undefined) {
       this.#changed(plan.user.id, userKey(plan.user));
