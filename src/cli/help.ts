@@ -37,7 +37,8 @@ Examples:
   deno task cli inspect
   deno task cli purge --group -1001234567890 --yes
   deno task cli migrate
-  deno task cli keygen
+  deno task cli keygen --out secrets/new.key
+  deno task cli backup --out backups/bot.db
 `;
 
 /** `cli <command> --help`, per command. */
