@@ -49,6 +49,8 @@ export class Progress {
   readonly update: ProgressCallback = (done, total) => {
     if (!this.#enabled) return;
     if (total !== undefined) this.#total = total;
+    // Nothing to do (an empty database): nothing worth a line.
+    if (this.#total === 0) return;
     const now = performance.now();
     if (now - this.#lastShown < INTERVAL_MS) return;
     this.#lastShown = now;

@@ -34,3 +34,11 @@ Deno.test("a progress that never drew leaves the terminal alone", async () => {
   await new Progress(io, { label: "Re-encrypting" }).finish();
   assert.deepEqual(io.err, []);
 });
+
+Deno.test("work with nothing to do draws nothing", async () => {
+  const io = memoryIo({ stderrIsTerminal: true });
+  const progress = new Progress(io, { label: "Encrypting the database" });
+  progress.update(0, 0);
+  await progress.finish();
+  assert.deepEqual(io.err, []);
+});
