@@ -949,7 +949,13 @@ function ownerOnly(path: string): void {
         Deno.chmodSync(file, 0o600);
       }
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // Gone meanwhile, or not ours to change (a reader running as another
+      // user, a run without write permission): opening goes on.
+      if (
+        !(error instanceof Deno.errors.NotFound ||
+          error instanceof Deno.errors.PermissionDenied ||
+          error instanceof Deno.errors.NotCapable)
+      ) throw error;
     }
   }
 }
