@@ -644,3 +644,43 @@ Deno.test("SQLite, encrypted: a rotation succeeds though a reader keeps the log 
     await reopened.close();
   });
 });
+
+Deno.test("SQLite, encrypted: a long rotation lets another connection's writer wait without freezing, then refuses its old key", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const oldCipher = await FieldCipher.fromKey(key);
+    const cli = await openSqliteStore(path, { cipher: oldCipher });
+    await cli.register(
+      Array.from({ length: 2500 }, (_, i) => ({ user: { ...zoe, id: i + 1 } })),
+      1,
+    );
+    // The bound is shorter than SQLite's own busy wait used to be: a writer
+    // sleeping on this thread would stop the rotation and run out of time.
+    const bot = await openSqliteStore(path, {
+      cipher: oldCipher,
+      lockTimeoutMs: 3000,
+    });
+    const events: string[] = [];
+    let write: Promise<unknown> | undefined;
+    const rotation = cli.rotateKey(await FieldCipher.fromKey(generateKey()), {
+      onProgress: (done) => {
+        // The rotation holds the write lock from its first page on.
+        write ??= bot.register([{ user: { ...zoe, id: 9999 } }], 2).then(
+          () => events.push("bot wrote"),
+          (error: Error) => events.push(`bot refused: ${error.name}`),
+        );
+        if (done > 0 && done < 2500) events.push("rotating");
+      },
+    });
+    assert.equal(await rotation, 2500);
+    events.push("rotated");
+    await write;
+    assert.deepEqual(events.slice(-2), [
+      "rotated",
+      "bot refused: WrongKeyError",
+    ]);
+    assert.ok(events.includes("rotating"));
+    await bot.close();
+    await cli.close();
+  });
+});
