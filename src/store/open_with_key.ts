@@ -1,0 +1,107 @@
+import { ConfigError, type Env } from "../config.ts";
+import { type DataKey, loadDataKey } from "../crypto/data_key.ts";
+import { FieldCipher, WrongKeyError } from "../crypto/field_cipher.ts";
+import type { Logger } from "../log.ts";
+import type { DatabaseLocation } from "./database_url.ts";
+import { openStore } from "./open_store.ts";
+import type { Store } from "./store.ts";
+
+/** What `openWithKey` needs besides the database. */
+export interface OpenWithKeyOptions {
+  /** The environment, for DATA_ENCRYPTION_KEY or DATA_KEY_FILE. */
+  env: Env;
+  /** The key already loaded, if one was configured. */
+  dataKey: DataKey | undefined;
+  log: Logger;
+}
+
+/**
+ * Opens the store with the data key. Without a key, one is created only
+ * for a new, empty database; an existing one gets one line saying what to
+ * set, and no key file is made. Returns an exit code on failure: 2 for bad
+ * configuration, 3 when the store could not be opened.
+ */
+export async function openWithKey(
+  database: DatabaseLocation,
+  options: OpenWithKeyOptions,
+): Promise<{ store: Store; dataKey: DataKey } | number> {
+  const { env, log } = options;
+  log.info(`using ${describeDatabase(database)}`);
+  let dataKey = options.dataKey;
+  try {
+    if (dataKey === undefined) {
+      const state = await keylessState(database);
+      if (state !== "new") {
+        log.error(
+          state === "encrypted"
+            ? "This database is encrypted, but no key was found: set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key"
+            : "This database holds records but no data key was found: set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to a new key from deno task cli keygen, and the bot encrypts the records with it at start",
+        );
+        return 3;
+      }
+      dataKey = (await loadDataKey(env, { create: true }))!;
+      if (dataKey.created) {
+        log.info(
+          `created the data encryption key in "${dataKey.path}": keep it safe and apart from database backups, since losing it loses the data`,
+        );
+      }
+    }
+    const store = await openStore(database, {
+      cipher: await FieldCipher.fromKey(dataKey.key),
+      create: true,
+    });
+    return { store, dataKey };
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      log.error(error.message);
+      return 2;
+    }
+    log.error(firstLine(error));
+    return 3;
+  }
+}
+
+/**
+ * What a database opened without a key is: new (no file yet, or no records
+ * and no key bound), encrypted under a key not given, or holding plaintext
+ * records from before encryption.
+ */
+export async function keylessState(
+  database: DatabaseLocation,
+): Promise<"new" | "encrypted" | "records"> {
+  if (database.kind === "sqlite") {
+    try {
+      const info = await Deno.stat(database.path);
+      if (info.size === 0) return "new";
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return "new";
+      throw error;
+    }
+  }
+  let store: Store;
+  try {
+    store = await openStore(database, { create: true });
+  } catch (error) {
+    if (error instanceof WrongKeyError) return "encrypted";
+    throw error;
+  }
+  try {
+    const summary = await store.summary();
+    return summary.users + summary.groups === 0 ? "new" : "records";
+  } finally {
+    await store.close();
+  }
+}
+
+function describeDatabase(database: DatabaseLocation): string {
+  if (database.kind === "sqlite") {
+    return `the SQLite database "${database.path}"`;
+  }
+  // The description names host, port, database and user, never the password.
+  return `the PostgreSQL database ${database.description}`;
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0] ?? text;
+}
