@@ -31,16 +31,16 @@ export async function setup(
   // Loaded here, not at the top: the other commands do not need grammY.
   const [
     { Api },
-    { apiSignal, describeApiError },
-    { ALLOWED_UPDATES },
+    { describeApiError },
     { BotInfoError, fetchBotInfo },
-    { createI18n, setCommandMenus },
+    { createI18n },
+    { oneTimeCalls },
   ] = await Promise.all([
     import("grammy"),
     import("../api_error.ts"),
-    import("../bot.ts"),
     import("../bot_identity.ts"),
     import("../i18n.ts"),
+    import("../one_time_calls.ts"),
   ]);
   const redact = createRedactor([config.token, config.webhookSecret]);
   const say = (line: string) => io.stderr.write(redact(line) + "\n");
@@ -74,37 +74,34 @@ export async function setup(
 
   const api = new Api(config.token, { apiRoot: config.apiRoot });
   const failures: string[] = [];
-  const i18n = createI18n();
-  await setCommandMenus(api, i18n, {
-    onError: (locale, error) =>
-      failures.push(
-        `setMyCommands (${locale}) failed: ${describeApiError(error).reason}`,
-      ),
+  let webhookFailure: string | undefined;
+  const done = await oneTimeCalls(api, {
+    i18n: createI18n(),
+    webhook: config.webhookUrl === undefined
+      ? undefined
+      : { url: config.webhookUrl, secret: config.webhookSecret },
+    onError: (call, error) => {
+      const failure = `${call} failed: ${describeApiError(error).reason}`;
+      // The calls run together; the webhook's failure is still said last.
+      if (call === "setWebhook") webhookFailure = failure;
+      else failures.push(failure);
+    },
   });
-  const menus = i18n.locales.length - failures.length;
   await say(
-    `Set the command menu in ${menus} of ${i18n.locales.length} languages (${
-      i18n.locales.join(", ")
+    `Set the command menu in ${done.menus.length} of ${done.locales.length} languages (${
+      done.locales.join(", ")
     })`,
   );
-
-  if (config.webhookUrl !== undefined) {
-    try {
-      await api.setWebhook(config.webhookUrl, {
-        secret_token: config.webhookSecret,
-        allowed_updates: ALLOWED_UPDATES,
-      }, apiSignal(AbortSignal.timeout(10_000)));
-      await say(
-        `Set the webhook to ${config.webhookUrl}, with WEBHOOK_SECRET and the updates the bot reads`,
-      );
-    } catch (error) {
-      failures.push(`setWebhook failed: ${describeApiError(error).reason}`);
-    }
-  } else {
+  if (done.webhook) {
+    await say(
+      `Set the webhook to ${config.webhookUrl}, with WEBHOOK_SECRET and the updates the bot reads`,
+    );
+  } else if (config.webhookUrl === undefined) {
     await say(
       "WEBHOOK_URL is not set, so no webhook was set (polling mode needs none)",
     );
   }
+  if (webhookFailure !== undefined) failures.push(webhookFailure);
   if (failures.length > 0) {
     for (const failure of failures.slice(0, -1)) await say(`error: ${failure}`);
     throw new CliError(
