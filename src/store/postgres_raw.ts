@@ -1,4 +1,5 @@
 import type { PostgresConnection } from "./database_url.ts";
+import { AUDIT_COLUMNS, GROUP_COLUMNS, USER_COLUMNS } from "./_columns.ts";
 import { loadMigrations } from "./migrations.ts";
 import {
   connectPostgres,
@@ -17,11 +18,6 @@ import {
   TargetNotEmptyError,
 } from "./raw_copy.ts";
 import { StoreError } from "./store.ts";
-
-const USER_COLUMNS =
-  "id, username, first_name, last_name, language_code, registered_at";
-const GROUP_COLUMNS = "id, username, title, type, registered_at";
-const AUDIT_COLUMNS = "at, actor, action, kind, subject, records";
 
 /** A PostgreSQL database seen as stored values; migrated first. */
 export async function openPostgresRaw(

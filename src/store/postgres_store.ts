@@ -17,6 +17,7 @@ import {
   type UserCells,
 } from "../crypto/field_codec.ts";
 import type { PostgresConnection } from "./database_url.ts";
+import { GROUP_COLUMNS, PAGE_SIZE, USER_COLUMNS } from "./_columns.ts";
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,
@@ -38,12 +39,8 @@ export type Sql = postgres.Sql<Record<string, never>>;
 /** A postgres.js transaction. */
 export type Tx = postgres.TransactionSql<Record<string, never>>;
 
-const PAGE_SIZE = 1000;
 // Rows per cursor fetch when exporting: fewer round trips, still a few MB.
 const CURSOR_ROWS = 5000;
-const USER_COLUMNS =
-  "id, username, first_name, last_name, language_code, registered_at";
-const GROUP_COLUMNS = "id, username, title, type, registered_at";
 
 /** Where the PostgreSQL migrations live. */
 export const POSTGRES_MIGRATIONS = new URL(

@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { WrongKeyError } from "../crypto/field_cipher.ts";
+import { AUDIT_COLUMNS, GROUP_COLUMNS, USER_COLUMNS } from "./_columns.ts";
 import {
   RAW_PAGE_SIZE,
   type RawAudit,
@@ -11,11 +12,6 @@ import {
 } from "./raw_copy.ts";
 import { openSqliteStore } from "./sqlite_store.ts";
 import { StoreError } from "./store.ts";
-
-const USER_COLUMNS =
-  "id, username, first_name, last_name, language_code, registered_at";
-const GROUP_COLUMNS = "id, username, title, type, registered_at";
-const AUDIT_COLUMNS = "at, actor, action, kind, subject, records";
 
 /**
  * A SQLite file seen as stored values. The file is created and migrated

@@ -13,6 +13,12 @@ import {
   WrongKeyError,
 } from "../crypto/field_cipher.ts";
 import { FieldCodec, type GroupCells } from "../crypto/field_codec.ts";
+import {
+  AUDIT_COLUMNS,
+  GROUP_COLUMNS,
+  PAGE_SIZE,
+  USER_COLUMNS,
+} from "./_columns.ts";
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,
@@ -29,10 +35,6 @@ import {
   type UserRecord,
 } from "./store.ts";
 
-const PAGE_SIZE = 1000;
-const USER_COLUMNS =
-  "id, username, first_name, last_name, language_code, registered_at";
-const GROUP_COLUMNS = "id, username, title, type, registered_at";
 const CRYPTO_BATCH = 100;
 const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 const FIRST_RETRY_MS = 2;
@@ -185,7 +187,7 @@ export class SqliteStore implements Store {
       "UPDATE health SET checked_at = max(?, checked_at + 1) WHERE id = 1",
     );
     this.#insertAudit = db.prepare(
-      "INSERT INTO audit_log (at, actor, action, kind, subject, records) VALUES (?, ?, ?, ?, ?, ?)",
+      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     const key = db.prepare("SELECT key FROM audit_key WHERE id = 1").get() as
       | { key: Uint8Array }
