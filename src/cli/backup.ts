@@ -1,5 +1,12 @@
 import { backup as copyPages, DatabaseSync } from "node:sqlite";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
+import {
+  createOwnerOnly,
+  partialPathFor,
+  pathExists,
+  publishFile,
+  syncDirectory,
+} from "../_new_file.ts";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 
@@ -26,15 +33,13 @@ export async function backup(
   options: BackupOptions,
 ): Promise<void> {
   const { out, io } = options;
-  if (await exists(out)) throw existing(out);
-  const partial = join(
-    dirname(out),
-    `.${basename(out)}.partial-${crypto.randomUUID().slice(0, 8)}`,
-  );
+  if (await pathExists(out)) throw existing(out);
+  const partial = partialPathFor(out);
   try {
     // Owner-only, like the backups it will hold.
     await Deno.mkdir(dirname(out), { recursive: true, mode: 0o700 });
-    await createEmpty(partial);
+    // SQLite keeps the mode of an existing, empty target file.
+    (await createOwnerOnly(partial)).close();
   } catch (error) {
     throw usageError(
       `Cannot create the backup file "${out}": ${(error as Error).message}`,
@@ -61,17 +66,6 @@ export async function backup(
   );
 }
 
-// SQLite keeps the mode of an existing, empty target file.
-async function createEmpty(path: string): Promise<void> {
-  const file = await Deno.open(path, {
-    write: true,
-    createNew: true,
-    mode: 0o600,
-  });
-  file.close();
-  if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
-}
-
 async function snapshot(databasePath: string, target: string): Promise<void> {
   let db: DatabaseSync | undefined;
   try {
@@ -95,7 +89,7 @@ async function snapshot(databasePath: string, target: string): Promise<void> {
 // link(2) fails when `out` exists, so a file that appeared meanwhile is kept.
 async function publish(partial: string, out: string): Promise<void> {
   try {
-    await Deno.link(partial, out);
+    await publishFile(partial, out, { replace: false });
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) throw existing(out);
     throw usageError(
@@ -108,24 +102,4 @@ function existing(out: string): CliError {
   return usageError(
     `The file "${out}" already exists; backup never overwrites: choose a new name`,
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  if (Deno.build.os === "windows") return;
-  const directory = await Deno.open(path, { read: true });
-  try {
-    await directory.sync();
-  } finally {
-    directory.close();
-  }
 }

@@ -1,4 +1,9 @@
-import { basename, dirname, join } from "node:path";
+import {
+  createOwnerOnly,
+  partialPathFor,
+  pathExists,
+  publishFile,
+} from "../_new_file.ts";
 import type { RecordRef } from "../store/audit.ts";
 import type { Store } from "../store/store.ts";
 import {
@@ -41,7 +46,7 @@ export async function exportCommand(
   options: ExportCommandOptions,
 ): Promise<void> {
   const { io, out } = options;
-  if (out !== undefined && !options.force && await exists(out)) {
+  if (out !== undefined && !options.force && await pathExists(out)) {
     throw alreadyExists(out);
   }
   const progress = new Progress(io, {
@@ -80,18 +85,10 @@ async function exportToFile(
   options: ExportCommandOptions,
   onProgress: (done: number, total?: number) => void,
 ): Promise<ExportCounts> {
-  const partial = join(
-    dirname(out),
-    `.${basename(out)}.partial-${crypto.randomUUID().slice(0, 8)}`,
-  );
+  const partial = partialPathFor(out);
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(partial, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
-    if (Deno.build.os !== "windows") await Deno.chmod(partial, 0o600);
+    file = await createOwnerOnly(partial);
   } catch (error) {
     throw usageError(
       `Cannot create the file "${out}": ${(error as Error).message}`,
@@ -125,8 +122,7 @@ async function publish(
   force: boolean,
 ): Promise<void> {
   try {
-    if (force) await Deno.rename(partial, out);
-    else await Deno.link(partial, out);
+    await publishFile(partial, out, { replace: force });
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) throw alreadyExists(out);
     throw new CliError(
@@ -140,14 +136,4 @@ function alreadyExists(out: string): CliError {
   return usageError(
     `The file "${out}" already exists; pass --force to overwrite it`,
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }

@@ -1,4 +1,5 @@
 import { basename, dirname, join } from "node:path";
+import { createOwnerOnly, syncDirectory } from "../_new_file.ts";
 import { encodeKey } from "./data_key.ts";
 
 /** A key file already exists where a new one was to be written. */
@@ -71,11 +72,7 @@ export async function stageKeyFile(
 async function writeKey(path: string, key: Uint8Array): Promise<void> {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
+    file = await createOwnerOnly(path);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) {
       throw new KeyFileExistsError(path);
@@ -83,8 +80,6 @@ async function writeKey(path: string, key: Uint8Array): Promise<void> {
     throw error;
   }
   try {
-    // The umask can only narrow the mode; this makes it exactly 0600.
-    if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
     const bytes = new TextEncoder().encode(`${encodeKey(key)}\n`);
     let written = 0;
     while (written < bytes.length) {
@@ -102,15 +97,4 @@ async function writeKey(path: string, key: Uint8Array): Promise<void> {
 async function ensureDirectory(path: string): Promise<void> {
   // Owner-only, like the default secrets/ directory the bot creates.
   await Deno.mkdir(path, { recursive: true, mode: 0o700 });
-}
-
-// A new or renamed file is only durable once its directory entry is.
-async function syncDirectory(path: string): Promise<void> {
-  if (Deno.build.os === "windows") return;
-  const directory = await Deno.open(path, { read: true });
-  try {
-    await directory.sync();
-  } finally {
-    directory.close();
-  }
 }
