@@ -1,6 +1,32 @@
 import assert from "node:assert/strict";
 import type { Store } from "./store.ts";
 
+/** A user with every name field set, for checks that no name is stored in the clear. */
+export const zoe = {
+  id: 77,
+  username: "zoe_secret",
+  first_name: "Zoëname",
+  last_name: "Lastname",
+  language_code: "pt-br",
+};
+
+/** A supergroup with a username and title, for the same checks. */
+export const club = {
+  id: -500,
+  username: "club_public",
+  title: "Secret club title",
+  type: "supergroup" as const,
+};
+
+/** Every name of `zoe` and `club`: none may be found in what is stored. */
+export const plaintexts = [
+  "zoe_secret",
+  "Zoëname",
+  "Lastname",
+  "club_public",
+  "Secret club title",
+];
+
 /** How the contract reaches the engine under test. */
 export interface ContractTarget {
   /** Opens a store on a fresh, empty database. */

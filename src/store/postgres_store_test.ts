@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { storeContract } from "./_store_contract.ts";
+import { club, plaintexts, storeContract, zoe } from "./_store_contract.ts";
 import { loadMigrations } from "./migrations.ts";
 import {
   openPostgresStore,
@@ -69,27 +69,6 @@ if (unavailable !== undefined) {
 
   definePostgresTests();
 }
-
-const zoe = {
-  id: 77,
-  username: "zoe_secret",
-  first_name: "Zoëname",
-  last_name: "Lastname",
-  language_code: "pt-br",
-};
-const club = {
-  id: -500,
-  username: "club_public",
-  title: "Secret club title",
-  type: "supergroup" as const,
-};
-const plaintexts = [
-  "zoe_secret",
-  "Zoëname",
-  "Lastname",
-  "club_public",
-  "Secret club title",
-];
 
 // Runs `body` on its own fresh database, dropped afterwards.
 function pgCase(

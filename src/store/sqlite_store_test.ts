@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { storeContract } from "./_store_contract.ts";
+import { club, plaintexts, storeContract, zoe } from "./_store_contract.ts";
 import { loadMigrations } from "./migrations.ts";
 import { openSqliteStore } from "./sqlite_store.ts";
 import { type Store, StoreError } from "./store.ts";
@@ -127,27 +127,6 @@ storeContract(
   "SQLite, encrypted",
   contractTarget("encrypted", () => FieldCipher.fromKey(key)),
 );
-
-const zoe = {
-  id: 77,
-  username: "zoe_secret",
-  first_name: "Zoëname",
-  last_name: "Lastname",
-  language_code: "pt-br",
-};
-const club = {
-  id: -500,
-  username: "club_public",
-  title: "Secret club title",
-  type: "supergroup" as const,
-};
-const plaintexts = [
-  "zoe_secret",
-  "Zoëname",
-  "Lastname",
-  "club_public",
-  "Secret club title",
-];
 
 // The bytes of the database and its WAL, searched for any of the names.
 async function leakedNames(path: string): Promise<string[]> {
