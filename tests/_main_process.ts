@@ -155,17 +155,27 @@ function programCommandOf(
     detached: ownGroup,
     cwd: root,
     clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      NO_COLOR: "1",
-      DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
-      ...env,
-    },
+    env: programEnv(env),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+/**
+ * The whole environment of a program under test: `env` over the little it
+ * needs from ours and the test data key, so nothing else leaks in.
+ */
+export function programEnv(
+  env: Record<string, string>,
+): Record<string, string> {
+  return {
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+    NO_COLOR: "1",
+    DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
+    ...env,
+  };
 }
 
 /** What a finished CLI run printed, and its exit code. */

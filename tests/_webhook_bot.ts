@@ -1,9 +1,9 @@
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import {
+  programEnv,
   RunningProgram,
   startMain,
   taskFlags,
-  TEST_DATA_KEY,
   TEST_TOKEN,
 } from "./_main_process.ts";
 import type { Update } from "grammy/types";
@@ -62,13 +62,7 @@ export async function startWebhookBot(
       args: ["-c", `${options.shell} exec deno run ${flags} main.ts`],
       cwd: new URL("../", import.meta.url),
       clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "",
-        HOME: Deno.env.get("HOME") ?? "",
-        NO_COLOR: "1",
-        DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
-        ...env,
-      },
+      env: programEnv(env),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
