@@ -10,7 +10,7 @@ export type BotMode = "polling" | "webhook";
 /** Where the records are stored, parsed from `DATABASE_URL`. */
 export type { DatabaseLocation };
 
-/** The validated configuration of the bot (SPEC section 3). */
+/** The validated configuration of the bot, read from the environment. */
 export interface Config {
   token: string;
   mode: BotMode;

@@ -125,7 +125,7 @@ Deno.test("usage errors exit 2 with one line naming the bad value, and change no
   assert.deepEqual(auditRows(path), []);
 });
 
-Deno.test("export --user writes the JSON document of SPEC 6 and is audited", async () => {
+Deno.test("export --user writes the documented JSON document and is audited", async () => {
   await using dir = await tempDir();
   const path = await seeded(dir.path);
   const result = await cli(path, "export", "--user", "1001");

@@ -14,7 +14,7 @@ import {
   user,
 } from "./_updates.ts";
 
-Deno.test("the bot in polling mode registers exactly what SPEC 2 says and stops cleanly", async (t) => {
+Deno.test("the bot in polling mode registers exactly the documented fields and stops cleanly", async (t) => {
   await using dir = await tempDir();
   const api = new FakeBotApi();
   // The data directory does not exist yet: the bot must create it.

@@ -43,7 +43,7 @@ Deno.test("PRIVACY.md documents exactly the columns the migrations create", asyn
   assert.deepEqual(missing, [], "columns in PRIVACY.md that do not exist");
 });
 
-Deno.test("the stored columns are exactly SPEC section 2", async () => {
+Deno.test("users and groups store exactly their documented columns, no more", async () => {
   const personal = [...await migratedColumns()].filter((column) =>
     column.startsWith("users.") || column.startsWith("groups.")
   ).sort();

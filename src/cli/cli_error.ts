@@ -1,4 +1,4 @@
-/** The CLI's exit codes (SPEC section 6). */
+/** The CLI's exit codes, the same for every command. */
 export const EXIT = {
   ok: 0,
   notFound: 1,
