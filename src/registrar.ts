@@ -6,6 +6,7 @@ import type {
   UserFields,
 } from "./store/store.ts";
 
+/** What one update asks the store to do, re-exported for the registrar's callers. */
 export type { RegistrationPlan };
 
 /** Options for `Registrar`. */

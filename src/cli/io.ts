@@ -1,5 +1,6 @@
 import { type TextSink, writerSink } from "../privacy/text_sink.ts";
 
+/** The sinks a command writes through, re-exported so commands import one module. */
 export {
   BufferedSink,
   type TextSink,
