@@ -1,5 +1,4 @@
 import "./src/node_warnings.ts";
-import type { UserFromGetMe } from "grammy/types";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
 import { createLogger, type Logger } from "./src/log.ts";
@@ -14,22 +13,31 @@ import type { Store } from "./src/store/store.ts";
 function loadModules() {
   return Promise.all([
     import("./src/bot.ts"),
-    import("./src/bot_identity.ts"),
     import("./src/store/open_with_key.ts"),
     import("./src/reporter.ts"),
     import("./src/polling.ts"),
     import("./src/webhook.ts"),
     import("./src/serve_webhook.ts"),
     import("./src/one_time_calls.ts"),
+    import("./src/bot_profile.ts"),
   ]).then((
-    [bot, identity, open, reporter, polling, webhook, serveWebhook, oneTime],
+    [
+      bot,
+      open,
+      reporter,
+      polling,
+      webhook,
+      serveWebhook,
+      oneTime,
+      profile,
+    ],
   ) => ({
+    ...profile,
     ...polling,
     ...webhook,
     ...serveWebhook,
     ...oneTime,
     ...bot,
-    ...identity,
     ...open,
     ...reporter,
   }));
@@ -70,10 +78,10 @@ export async function main(stopper: Stopper): Promise<number> {
   // mode the profile stored by `setup` may spare it, so it waits.
   const startup = new AbortController();
   const identity = config.mode === "polling"
-    ? settle(identify(m, config, {
+    ? m.askTelegram(config, {
       log,
       signal: AbortSignal.any([stopper.signal, startup.signal]),
-    }))
+    })
     : undefined;
 
   const opened = await m.openWithKey(config.database, { env, dataKey, log });
@@ -103,7 +111,7 @@ interface ServeDeps {
   reporter: Reporter;
   log: Logger;
   stopper: Stopper;
-  identity: Promise<Settled<UserFromGetMe | undefined>> | undefined;
+  identity: ReturnType<Modules["askTelegram"]> | undefined;
 }
 
 async function serve(
@@ -113,25 +121,17 @@ async function serve(
 ): Promise<number> {
   const { store, log, stopper } = deps;
   if (stopper.stopping) return 0;
-  // A profile stored by `setup` is used in webhook mode: a cold start then
-  // answers its first update without calling Telegram at all.
-  const stored = config.mode === "webhook"
-    ? await m.storedProfile(config.token, {
-      store,
-      log,
-      onDeploy: config.onDeploy,
-    })
-    : undefined;
-  let botInfo = stored;
-  if (botInfo === undefined) {
-    const result = await (deps.identity ??
-      settle(identify(m, config, { log, signal: stopper.signal })));
-    if (!result.ok) {
-      log.error((result.error as Error).message);
-      return 1;
-    }
-    botInfo = result.value;
+  const found = await m.botProfile(config, {
+    store,
+    log,
+    signal: stopper.signal,
+    asked: deps.identity,
+  });
+  if (!found.ok) {
+    log.error((found.error as Error).message);
+    return 1;
   }
+  const botInfo = found.profile;
   if (botInfo === undefined || stopper.stopping) return 0;
 
   const built = m.createBot(config, {
@@ -143,7 +143,7 @@ async function serve(
   // Without a stored profile, `setup` was not run: the one-time calls are
   // made now, in the background, bounded, and never in the way of serving.
   const webhookUrl = config.mode === "webhook" ? config.webhookUrl : undefined;
-  const background = stored === undefined
+  const background = !found.stored
     ? m.backgroundOneTimeCalls(built.bot.api, {
       i18n: built.i18n,
       webhook: webhookUrl === undefined
@@ -197,24 +197,6 @@ async function serve(
   }
 }
 
-interface IdentifyDeps {
-  log: Logger;
-  signal: AbortSignal;
-}
-
-async function identify(
-  m: Modules,
-  config: Config,
-  deps: IdentifyDeps,
-): Promise<UserFromGetMe | undefined> {
-  deps.log.info(`checking BOT_TOKEN with the Bot API at ${config.apiRoot}`);
-  return await m.fetchBotInfo(config.token, {
-    apiRoot: config.apiRoot,
-    log: deps.log,
-    signal: deps.signal,
-  });
-}
-
 function secretsOf(
   config: Config,
   dataKey: DataKey | undefined,
@@ -227,16 +209,6 @@ function secretsOf(
       ? config.database.connection.password
       : undefined,
   ];
-}
-
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-// A promise that never rejects, for work started early and awaited later.
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error) => ({ ok: false as const, error }),
-  );
 }
 
 function firstLine(error: unknown): string {

@@ -1,13 +1,10 @@
 import type { Api } from "grammy";
-import type { UserFromGetMe } from "grammy/types";
 import type { I18n } from "@grammyjs/i18n";
 import { apiSignal, describeApiError } from "./api_error.ts";
 import { ALLOWED_UPDATES } from "./bot.ts";
-import { botIdOfToken } from "./bot_identity.ts";
 import type { BotContext } from "./i18n.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./stopper.ts";
-import type { Store } from "./store/store.ts";
 
 /** What `oneTimeCalls` is told to do. */
 export interface OneTimeCallsOptions {
@@ -142,49 +139,4 @@ export async function backgroundOneTimeCalls(
       }
     },
   });
-}
-
-/** Where `storedProfile` reads and what it checks the profile against. */
-export interface StoredProfileOptions {
-  store: Store;
-  log: Logger;
-  /** Whether this is a cloud deployment, where a missing profile is worth a warning. */
-  onDeploy: boolean;
-}
-
-/**
- * The bot profile stored by `setup`, if it can be read and belongs to the
- * token's bot; otherwise undefined, with a warning where that is news.
- */
-export async function storedProfile(
-  token: string,
-  options: StoredProfileOptions,
-): Promise<UserFromGetMe | undefined> {
-  const { log } = options;
-  let profile: UserFromGetMe | undefined;
-  try {
-    profile = await options.store.botProfile();
-  } catch (error) {
-    log.warn(
-      `the stored bot profile cannot be read, asking Telegram instead: ${
-        (error as Error).message
-      }`,
-    );
-    return undefined;
-  }
-  if (profile === undefined) {
-    if (options.onDeploy) {
-      log.warn(
-        "no bot profile is stored: every cold start asks Telegram first; run deno task cli setup once",
-      );
-    }
-    return undefined;
-  }
-  if (profile.id !== botIdOfToken(token)) {
-    log.warn(
-      "the stored bot profile belongs to another bot than BOT_TOKEN: asking Telegram instead; run deno task cli setup again",
-    );
-    return undefined;
-  }
-  return profile;
 }
