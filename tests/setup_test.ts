@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { UserFromGetMe } from "grammy/types";
 import { FAKE_BOT, FakeBotApi } from "./_fake_bot_api.ts";
 import { openTestStore, tempDir } from "./_db.ts";
 import {
@@ -140,4 +141,37 @@ Deno.test("setup without BOT_TOKEN is a usage error naming it", async () => {
   const result = await runCliProcess(["--database", dbPath, "setup"], {});
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /^error: BOT_TOKEN is required/);
+});
+
+Deno.test("a stored profile of another bot is not trusted: the bot warns and asks Telegram", async () => {
+  await using dir = await tempDir();
+  const dbPath = `${dir.path}/bot.db`;
+  const store = await openTestStore(dbPath);
+  try {
+    // Saved by a setup run with an earlier token of another bot.
+    await store.saveBotProfile(
+      { ...FAKE_BOT, id: 42, username: "old_bot" } as UserFromGetMe,
+    );
+  } finally {
+    await store.close();
+  }
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    BOT_MODE: "webhook",
+    WEBHOOK_SECRET: SECRET,
+    PORT: "0",
+    HOSTNAME: "127.0.0.1",
+    DATABASE_URL: dbPath,
+  });
+  try {
+    await bot.waitForLine(/belongs to another bot than BOT_TOKEN/);
+    await bot.waitForLine(/@test_privacy_bot is running in webhook mode/);
+    assert.equal(api.callsOf("getMe").length, 1);
+  } finally {
+    bot.kill("SIGTERM");
+    assert.equal((await bot.exit()).code, 0, bot.stderr);
+    await api.close();
+  }
 });
