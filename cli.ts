@@ -22,12 +22,18 @@ import {
   loadDatabaseLocation,
   parseDatabaseUrl,
 } from "./src/config.ts";
-import { type DataKey, decodeKey, loadDataKey } from "./src/crypto/data_key.ts";
+import {
+  type DataKey,
+  decodeKey,
+  keySource,
+  loadDataKey,
+} from "./src/crypto/data_key.ts";
 import {
   FieldCipher,
   TamperedError,
   WrongKeyError,
 } from "./src/crypto/field_cipher.ts";
+import { interruptedRotation } from "./src/crypto/key_file.ts";
 import { openStore } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
 
@@ -155,7 +161,10 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     cipher,
     io,
     quiet,
-    wrongKeyHint: await interruptedRotation(dataKey),
+    wrongKeyHint: dataKey &&
+      `; it came from ${keySource(dataKey)}${await interruptedRotation(
+        dataKey,
+      )}`,
   };
   return await withStore(location, open, async (store) => {
     switch (command as Command) {
@@ -233,23 +242,6 @@ function keyDestination(
     kind: "variable",
     next: decodeKey(given, "NEW_DATA_ENCRYPTION_KEY"),
   };
-}
-
-// A crash between rotate-key's commit and its rename leaves the key that
-// opens the database in FILE.new; a wrong-key error then says where it is.
-async function interruptedRotation(
-  dataKey: DataKey | undefined,
-): Promise<string | undefined> {
-  if (dataKey?.source !== "DATA_KEY_FILE" || dataKey.path === undefined) {
-    return undefined;
-  }
-  const staged = `${dataKey.path}.new`;
-  try {
-    await Deno.lstat(staged);
-  } catch {
-    return undefined;
-  }
-  return `; "${staged}" is left from an interrupted rotate-key: if the database opens with it, move it to "${dataKey.path}"`;
 }
 
 // Only migrate may create a database: a mistyped path must not silently

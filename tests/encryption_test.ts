@@ -130,7 +130,7 @@ Deno.test("a wrong key stops the bot and the CLI with exit 3 and one line naming
   );
   assert.match(
     bot.stderr,
-    /error: DATA_ENCRYPTION_KEY \(key \w{8}\) is not the key this database was encrypted with \(key \w{8}\)/,
+    /error: The data key \(key \w{8}\) is not the key this database was encrypted with \(key \w{8}\); it came from DATA_ENCRYPTION_KEY\n/,
   );
   assert.ok(!bot.stderr.includes(wrong));
 
@@ -140,7 +140,7 @@ Deno.test("a wrong key stops the bot and the CLI with exit 3 and one line naming
   assert.equal(cli.code, 3);
   assert.match(
     cli.stderr,
-    /^error: DATA_ENCRYPTION_KEY \(key \w{8}\) is not the key/,
+    /^error: The data key \(key \w{8}\) is not the key this database was encrypted with \(key \w{8}\); it came from DATA_ENCRYPTION_KEY\n/,
   );
   assert.equal(cli.stderr.trimEnd().split("\n").length, 1);
 

@@ -241,9 +241,20 @@ Deno.test("after a crash between the rotation and the rename, the CLI says where
   assert.equal(result.code, 3);
   assert.match(
     result.stderr,
-    /; ".*data\.key\.new" is left from an interrupted rotate-key: if the database opens with it, move it to ".*data\.key"\n$/,
+    /; it came from the key file ".*data\.key" \(DATA_KEY_FILE\); ".*data\.key\.new" is left from an interrupted rotate-key: if the database opens with it, move it to ".*data\.key"\n$/,
   );
   assert.equal(result.stderr.trimEnd().split("\n").length, 1);
+  // The bot says the same, in one line.
+  const bot = await startMain({
+    ...env,
+    BOT_TOKEN: TEST_TOKEN,
+    DATABASE_URL: dbPath,
+  });
+  assert.equal((await bot.exit()).code, 3, bot.stderr);
+  assert.match(
+    bot.stderr,
+    /error: The data key \(key \w{8}\) is not the key this database was encrypted with \(key \w{8}\); it came from the key file ".*data\.key" \(DATA_KEY_FILE\); ".*data\.key\.new" is left from an interrupted rotate-key/,
+  );
   await Deno.rename(`${keyFile}.new`, keyFile);
   result = await runCliProcess(["--database", dbPath, "inspect"], env);
   assert.equal(result.code, 0, result.stderr);

@@ -22,6 +22,13 @@ export interface DataKey {
   created: boolean;
 }
 
+/** Where a key was read from, for messages: the variable, or the key file. */
+export function keySource(dataKey: DataKey): string {
+  return dataKey.source === "DATA_ENCRYPTION_KEY"
+    ? "DATA_ENCRYPTION_KEY"
+    : `the key file "${dataKey.path}" (DATA_KEY_FILE)`;
+}
+
 /** Options for `loadDataKey`. */
 export interface LoadDataKeyOptions {
   /** Create the key file when there is no key at all (the bot does, the CLI not). */

@@ -136,7 +136,7 @@ export class FieldCipher {
     }
     if (keyId !== this.keyId) {
       throw new WrongKeyError(
-        `The stored ${context} was encrypted with key ${keyId}, but DATA_ENCRYPTION_KEY is key ${this.keyId}`,
+        `The stored ${context} was encrypted with key ${keyId}, but the data key is key ${this.keyId}`,
       );
     }
     // Buffer's decoder skips characters it does not know and a length no

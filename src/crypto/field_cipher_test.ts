@@ -66,7 +66,7 @@ Deno.test("a value from another key names both keys", async () => {
     (error: Error) =>
       error instanceof WrongKeyError &&
       error.message ===
-        `The stored ${context} was encrypted with key ${one.keyId}, but DATA_ENCRYPTION_KEY is key ${two.keyId}`,
+        `The stored ${context} was encrypted with key ${one.keyId}, but the data key is key ${two.keyId}`,
   );
 });
 

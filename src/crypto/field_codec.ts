@@ -107,7 +107,7 @@ export class FieldCodec {
   verifyKeyCheckSync(keyId: string, check: string): void {
     const cipher = this.#requireCipher();
     const mismatch = new WrongKeyError(
-      `DATA_ENCRYPTION_KEY (key ${cipher.keyId}) is not the key this database was encrypted with (key ${keyId})`,
+      `The data key (key ${cipher.keyId}) is not the key this database was encrypted with (key ${keyId})`,
     );
     if (keyId !== cipher.keyId) throw mismatch;
     try {

@@ -1,6 +1,6 @@
 import { basename, dirname, join } from "node:path";
 import { createOwnerOnly, syncDirectory } from "../_new_file.ts";
-import { encodeKey } from "./data_key.ts";
+import { type DataKey, encodeKey } from "./data_key.ts";
 
 /** A key file already exists where a new one was to be written. */
 export class KeyFileExistsError extends Error {
@@ -97,4 +97,22 @@ async function writeKey(path: string, key: Uint8Array): Promise<void> {
 async function ensureDirectory(path: string): Promise<void> {
   // Owner-only, like the default secrets/ directory the bot creates.
   await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * What to add to a wrong-key error when a key file's `.new` sibling is left
+ * by a rotate-key interrupted between its commit and its rename: the key
+ * that opens the database may be there. Empty otherwise.
+ */
+export async function interruptedRotation(dataKey: DataKey): Promise<string> {
+  if (dataKey.source !== "DATA_KEY_FILE" || dataKey.path === undefined) {
+    return "";
+  }
+  const staged = `${dataKey.path}.new`;
+  try {
+    await Deno.lstat(staged);
+  } catch {
+    return "";
+  }
+  return `; "${staged}" is left from an interrupted rotate-key: if the database opens with it, move it to "${dataKey.path}"`;
 }

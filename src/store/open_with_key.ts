@@ -1,6 +1,7 @@
 import { ConfigError, type Env } from "../config.ts";
-import { type DataKey, loadDataKey } from "../crypto/data_key.ts";
+import { type DataKey, keySource, loadDataKey } from "../crypto/data_key.ts";
 import { FieldCipher, WrongKeyError } from "../crypto/field_cipher.ts";
+import { interruptedRotation } from "../crypto/key_file.ts";
 import type { Logger } from "../log.ts";
 import type { DatabaseLocation } from "./database_url.ts";
 import { openStore } from "./open_store.ts";
@@ -56,7 +57,14 @@ export async function openWithKey(
       log.error(error.message);
       return 2;
     }
-    log.error(firstLine(error));
+    // Name where the refused key came from: the operator may not know
+    // which of the variable and the key file was read.
+    const source = error instanceof WrongKeyError && dataKey !== undefined
+      ? `; it came from ${keySource(dataKey)}${await interruptedRotation(
+        dataKey,
+      )}`
+      : "";
+    log.error(firstLine(error) + source);
     return 3;
   }
 }

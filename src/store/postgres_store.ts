@@ -890,7 +890,7 @@ async function checkKey(tx: Tx, codec: FieldCodec): Promise<void> {
   if (codec.cipher === undefined) throw noKeyError(check.key_id as string);
   if (check.key_id !== codec.cipher.keyId) {
     throw new WrongKeyError(
-      `The database was encrypted with key ${check.key_id} by another process: restart with that key in DATA_ENCRYPTION_KEY`,
+      `The database was encrypted with key ${check.key_id} by another process: restart with that key`,
     );
   }
 }

@@ -131,7 +131,7 @@ function definePostgresTests(): void {
         open(db, await FieldCipher.fromKey(generateKey())),
         (error: Error) =>
           error instanceof WrongKeyError &&
-          /^DATA_ENCRYPTION_KEY \(key \w+\) is not the key this database was encrypted with/
+          /^The data key \(key \w+\) is not the key this database was encrypted with/
             .test(error.message),
       );
       await assert.rejects(

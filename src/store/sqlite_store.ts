@@ -605,7 +605,7 @@ export class SqliteStore implements Store {
     const check = this.#keyCheck.get() as { key_id: string } | undefined;
     if (check !== undefined && check.key_id !== codec.cipher?.keyId) {
       throw new WrongKeyError(
-        `The database was encrypted with key ${check.key_id} by another process: restart with that key in DATA_ENCRYPTION_KEY`,
+        `The database was encrypted with key ${check.key_id} by another process: restart with that key`,
       );
     }
   }

@@ -179,7 +179,7 @@ Deno.test("SQLite, encrypted: a wrong key, or none, is refused when the store op
       }),
       (error: Error) =>
         error instanceof WrongKeyError &&
-        /^DATA_ENCRYPTION_KEY \(key \w+\) is not the key this database was encrypted with/
+        /^The data key \(key \w+\) is not the key this database was encrypted with/
           .test(error.message),
     );
     await assert.rejects(
