@@ -116,7 +116,7 @@ export interface SetupConfig {
 
 /** Reads the settings of `deno task cli setup`; throws `ConfigError`. */
 export function loadSetupConfig(env: Env): SetupConfig {
-  const token = readToken(env);
+  const token = readToken(env, "deno task cli setup");
   const apiRoot = readHttpUrl(env, "BOT_API_ROOT") ?? DEFAULT_API_ROOT;
   const webhookUrl = readWebhookUrl(env);
   return {
@@ -156,12 +156,12 @@ export function parseDatabaseUrl(
   return parseLocation(value, { variable, env });
 }
 
-function readToken(env: Env): string {
+function readToken(env: Env, command = "deno task start"): string {
   const token = nonEmpty(env.BOT_TOKEN);
   if (token === undefined) {
     throw new ConfigError(
       "BOT_TOKEN",
-      "is required: set it to the token @BotFather gave you, e.g. BOT_TOKEN=123456:ABC… deno task start",
+      `is required: set it to the token @BotFather gave you, e.g. BOT_TOKEN=123456:ABC… ${command}`,
     );
   }
   // The value itself is a secret, so the message never quotes it.

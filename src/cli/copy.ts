@@ -7,6 +7,7 @@ import {
 } from "../store/database_url.ts";
 import { type RawDatabase, TargetNotEmptyError } from "../store/raw_copy.ts";
 import type { Store } from "../store/store.ts";
+import { plural } from "../plural.ts";
 import { usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 import { startProgress } from "./progress.ts";
@@ -75,9 +76,9 @@ export async function copy(store: Store, options: CopyOptions): Promise<void> {
         return await destination.holdings();
       });
       await io.stderr.write(
-        `Copied ${copied.records} records and ${copied.audit} audit entries to ${
-          describeLocation(target)
-        }\n`,
+        `Copied ${plural(copied.records, "record")} and ${
+          plural(copied.audit, "audit entry")
+        } to ${describeLocation(target)}\n`,
       );
     } finally {
       await destination.close();

@@ -9,9 +9,9 @@ import type { Store } from "../store/store.ts";
 import {
   type ExportCounts,
   exportRecords,
-  plural,
   RecordNotFoundError,
 } from "../privacy/export.ts";
+import { plural } from "../plural.ts";
 import type { Format } from "../privacy/formats.ts";
 import { writerSink } from "../privacy/text_sink.ts";
 import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";

@@ -2,7 +2,7 @@ import type { RecordRef } from "../store/audit.ts";
 import type { Store } from "../store/store.ts";
 import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
 import { describeGroup, describeUser } from "../privacy/describe.ts";
-import { plural } from "../privacy/export.ts";
+import { plural } from "../plural.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `purge`. */

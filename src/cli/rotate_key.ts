@@ -6,7 +6,7 @@ import {
 } from "../crypto/key_file.ts";
 import type { Store } from "../store/store.ts";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
-import { plural } from "../privacy/export.ts";
+import { plural } from "../plural.ts";
 import type { CliIo } from "./io.ts";
 import { Progress } from "./progress.ts";
 

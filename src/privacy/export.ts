@@ -228,8 +228,3 @@ export async function writeExport(
   progress?.(users + groups, Math.max(total, users + groups));
   return { users, groups };
 }
-
-/** "1 user", "2 users". */
-export function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
-}

@@ -1,3 +1,5 @@
+import { plural } from "../plural.ts";
+
 /** A stored user row exactly as the database holds it (names may be ciphertexts). */
 export interface RawUser {
   id: number;
@@ -67,7 +69,11 @@ export class TargetNotEmptyError extends Error {
   /** Says what the target holds. */
   constructor(holdings: { records: number; audit: number }) {
     super(
-      `The target database is not empty (${holdings.records} records, ${holdings.audit} audit entries): copy only into a new, empty database`,
+      `The target database is not empty (${
+        plural(holdings.records, "record")
+      }, ${
+        plural(holdings.audit, "audit entry")
+      }): copy only into a new, empty database`,
     );
     this.name = "TargetNotEmptyError";
   }
