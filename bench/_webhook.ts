@@ -21,7 +21,9 @@ export const KNOWN_SENDERS = 1_000;
 // ---------------------------------------------------------------- fake Bot API
 
 const botInfo = {
-  id: 4242,
+  // The id is the token's first part, as Telegram's is: the project
+  // distrusts a stored profile of another bot.
+  id: Number(TOKEN.split(":")[0]),
   is_bot: true,
   first_name: "Bench Bot",
   username: "bench_privacy_bot",
