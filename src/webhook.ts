@@ -34,6 +34,8 @@ export interface WebhookOptions {
 
 const SECRET_HEADER = "x-telegram-bot-api-secret-token";
 const encoder = new TextEncoder();
+// Not streaming, so one decoder serves every request.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The HTTP side of webhook mode as a `Deno.serve` handler. It never throws:
@@ -51,13 +53,14 @@ export function createWebhookHandler<C extends Context>(
   const secret = encoder.encode(options.secret);
   const bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
   const checkHealth = healthCheck(options);
+  const deadlines = new Deadlines(bodyTimeoutMs);
   return async (request) => {
-    const url = new URL(request.url);
-    if (url.pathname === "/healthz" && request.method === "GET") {
+    const pathname = pathOf(request.url);
+    if (pathname === "/healthz" && request.method === "GET") {
       await discard(request);
       return await checkHealth();
     }
-    if (url.pathname !== path || request.method !== "POST") {
+    if (pathname !== path || request.method !== "POST") {
       await discard(request);
       return text(404, "Not found");
     }
@@ -67,7 +70,7 @@ export function createWebhookHandler<C extends Context>(
     }
     const body = await readBody(request, {
       limit: MAX_BODY_BYTES,
-      timeoutMs: bodyTimeoutMs,
+      deadlines,
     });
     switch (body) {
       case "too large":
@@ -156,13 +159,13 @@ function healthCheck(options: WebhookOptions): () => Promise<Response> {
 
 type Body = Uint8Array | "too large" | "too slow" | "truncated";
 
-// Reads at most `limit` bytes within `timeoutMs`. A larger body is found from
-// Content-Length or while streaming, never by buffering it all; a body that
-// breaks off (the client went away, fewer bytes than Content-Length) is
-// "truncated". Never throws.
+// Reads at most `limit` bytes before the body's deadline. A larger body is
+// found from Content-Length or while streaming, never by buffering it all; a
+// body that breaks off (the client went away, fewer bytes than
+// Content-Length) is "truncated". Never throws.
 async function readBody(
   request: Request,
-  bounds: { limit: number; timeoutMs: number },
+  bounds: { limit: number; deadlines: Deadlines },
 ): Promise<Body> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > bounds.limit) {
@@ -170,24 +173,14 @@ async function readBody(
     return "too large";
   }
   if (request.body === null) return new Uint8Array();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"expired">((resolve) => {
-    timer = setTimeout(() => resolve("expired"), bounds.timeoutMs);
-  });
   const chunks: Uint8Array[] = [];
   let size = 0;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const reader = request.body.getReader();
+  const watch = bounds.deadlines.watch(reader);
   try {
-    reader = request.body.getReader();
     for (;;) {
-      const read = reader.read();
-      // A read still pending when the deadline wins may reject later.
-      read.catch(() => {});
-      const result = await Promise.race([read, expired]);
-      if (result === "expired") {
-        reader.cancel().catch(() => {});
-        return "too slow";
-      }
+      const result = await reader.read();
+      if (watch.expired) return "too slow";
       if (result.done) break;
       size += result.value.byteLength;
       if (size > bounds.limit) {
@@ -197,11 +190,13 @@ async function readBody(
       chunks.push(result.value);
     }
   } catch {
-    reader?.cancel().catch(() => {});
+    if (watch.expired) return "too slow";
+    reader.cancel().catch(() => {});
     return "truncated";
   } finally {
-    clearTimeout(timer);
+    watch.end();
   }
+  if (chunks.length === 1) return chunks[0]!;
   const body = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
@@ -209,6 +204,77 @@ async function readBody(
     offset += chunk.byteLength;
   }
   return body;
+}
+
+interface Watch {
+  /** Set once the deadline passed and the read was cancelled. */
+  expired: boolean;
+  /** The read finished: stop watching it. */
+  end(): void;
+}
+
+/**
+ * The bodies being read, each cancelled when it outlives the deadline. One
+ * timer sweeps them all, so that a request costs no timer of its own: the
+ * deadline is kept to within a quarter of itself.
+ */
+class Deadlines {
+  #timeoutMs: number;
+  #reads = new Map<Watch, { since: number; cancel: () => void }>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  watch(reader: ReadableStreamDefaultReader<Uint8Array>): Watch {
+    const watch: Watch = {
+      expired: false,
+      end: () => {
+        this.#reads.delete(watch);
+        if (this.#reads.size === 0) this.#stop();
+      },
+    };
+    this.#reads.set(watch, {
+      since: Date.now(),
+      cancel: () => {
+        watch.expired = true;
+        reader.cancel().catch(() => {});
+      },
+    });
+    this.#timer ??= setInterval(
+      () => this.#sweep(),
+      Math.max(1, Math.floor(this.#timeoutMs / 4)),
+    );
+    return watch;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [watch, read] of this.#reads) {
+      if (now - read.since >= this.#timeoutMs) {
+        this.#reads.delete(watch);
+        read.cancel();
+      }
+    }
+    if (this.#reads.size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+// The path of a request URL (`http://host:port/path?query`), without the
+// cost of parsing the whole URL on every update.
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  const end = query === -1 ? (hash === -1 ? url.length : hash) : query;
+  return url.slice(start, end);
 }
 
 // Drops a body nobody will read, ignoring a client that already went away.
@@ -223,7 +289,7 @@ async function discard(request: Request): Promise<void> {
 function parseUpdate(body: Uint8Array): Update | string {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    value = JSON.parse(utf8.decode(body));
   } catch (error) {
     return error instanceof TypeError
       ? "the body is not UTF-8"

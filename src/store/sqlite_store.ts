@@ -324,9 +324,15 @@ export class SqliteStore implements Store {
 
   /** The counter every deletion, move and purge raises, read now. */
   erasureVersion(): Promise<number> {
-    return this.#read(() =>
-      Number((this.#erasureVersion.get() as { version: number }).version)
-    );
+    const read = () =>
+      Number((this.#erasureVersion.get() as { version: number }).version);
+    // Every known sender's update asks this, so the usual case is one
+    // synchronous read; only a failed read goes through the lock wait.
+    try {
+      return Promise.resolve(read());
+    } catch {
+      return this.#read(read);
+    }
   }
 
   /** Every user in id order, read a page at a time. */
