@@ -153,7 +153,10 @@ pgTest(
       DATABASE_URL: `sqlite:${sqlitePath}`,
     });
     assert.equal(result.code, 2, result.stderr);
-    assert.match(result.stderr, /target database is not empty \(1 record, 0 audit entries\)/);
+    assert.match(
+      result.stderr,
+      /target database is not empty \(1 record, 0 audit entries\)/,
+    );
     assert.deepEqual(
       await execPg(
         pg,
