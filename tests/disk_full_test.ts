@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { readDb } from "./_db.ts";
+import { FakeBotApi } from "./_fake_bot_api.ts";
+import { startMain, TEST_TOKEN } from "./_main_process.ts";
 import { startWebhookBot, type WebhookBot } from "./_webhook_bot.ts";
 import { message, privateChat, user, withId } from "./_updates.ts";
 
@@ -10,8 +12,8 @@ interface FullDisk {
   cause: RegExp;
   /** Shell commands to start the bot with (see `startWebhookBot`). */
   shell?: string;
-  fill(bot: WebhookBot): Promise<void>;
-  free(bot: WebhookBot): Promise<void>;
+  fill(bot?: WebhookBot): Promise<void>;
+  free(bot?: WebhookBot): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -49,9 +51,9 @@ async function fullDisk(): Promise<FullDisk> {
     shell: "trap '' XFSZ;",
     async fill(bot) {
       const { size } = await Deno.stat(`${dir}/bot.db-wal`);
-      await limitFileSize(bot, String(size));
+      await limitFileSize(bot!, String(size));
     },
-    free: (bot) => limitFileSize(bot, "unlimited"),
+    free: (bot) => limitFileSize(bot!, "unlimited"),
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
 }
@@ -142,5 +144,54 @@ Deno.test("on a full disk a message is refused with 500, the log names the cause
     );
   } finally {
     assert.equal((await hook.stop()).code, 0, hook.bot.stderr);
+  }
+});
+
+Deno.test("polling on a full disk confirms nothing it could not store, and stores it all once space is freed", async () => {
+  await using disk = await fullDisk();
+  // The file size limit needs the bot started through a shell; the webhook
+  // test above covers that way. Here the disk itself is full.
+  if (disk.shell !== undefined) return;
+  const path = `${disk.dir}/bot.db`;
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `sqlite:${path}`,
+  });
+  try {
+    await bot.waitForLine(/running in polling mode/);
+    const first = user(9001);
+    await api.processed(api.push(message(first, privateChat(first))));
+    await disk.fill();
+
+    // New senders, until the full disk refuses one.
+    const ids: number[] = [];
+    for (let id = 9100; id < 9300; id++) {
+      const sender = user(id);
+      ids.push(api.push(message(sender, privateChat(sender))));
+    }
+    const [, refused] = await bot.waitForLine(/cannot store updates? (\d+)/);
+    assert.match(bot.stderr, disk.cause);
+    assert.doesNotMatch(bot.stderr, /cannot rollback/);
+    // Whatever Telegram was told arrived is stored; the refused one was not
+    // confirmed.
+    const confirmed = api.confirmedOffset;
+    assert.ok(confirmed <= Number(refused), `offset ${confirmed} passed it`);
+    const stored = new Set((await readDb(path)).users.map((u) => u.id));
+    for (const updateId of ids.filter((id) => id < confirmed)) {
+      const senderId = 9100 + ids.indexOf(updateId);
+      assert.ok(stored.has(senderId), `update ${updateId} confirmed, lost`);
+    }
+
+    await disk.free();
+    await api.processed(ids[ids.length - 1]!);
+    const users = (await readDb(path)).users.map((u) => u.id);
+    assert.deepEqual(users, [9001, ...ids.map((_, i) => 9100 + i)]);
+  } finally {
+    bot.kill("SIGTERM");
+    const status = await bot.exit();
+    await api.close();
+    assert.equal(status.code, 0, bot.stderr);
   }
 });
