@@ -37,11 +37,9 @@ export interface BotDeps {
   featuresDelayMs?: number;
 }
 
-/** A built bot, its registrar and its message catalogs (loaded in the background). */
+/** A built bot, its batch registration and its message catalogs (loaded in the background). */
 export interface BuiltBot {
   bot: Bot<BotContext>;
-  /** Writes registrations with group commit; the polling loop uses it directly. */
-  registrar: Registrar;
   /** Stores the plans of one `getUpdates` batch in one transaction. */
   register(plans: RegistrationPlan[]): Promise<void>;
   /** The message catalogs, for per-language command menus (loaded when asked for). */
@@ -75,7 +73,7 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
     deps.reporter.report(error.error, error.ctx.update);
   let loading: Promise<Features> | undefined;
   const loaded = () => {
-    loading ??= loadFeatures(settings, deps, registrar);
+    loading ??= loadFeatures(settings, deps);
     return loading;
   };
   // Loaded shortly after start, not at once: loading competes for the one
@@ -96,7 +94,6 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
     .use(async (ctx, next) => (await loaded()).features(ctx, next));
   return {
     bot,
-    registrar,
     register: (plans) => registrar.applyAll(plans),
     get i18n() {
       return loaded().then((parts) => parts.i18n);
@@ -112,7 +109,6 @@ interface Features {
 async function loadFeatures(
   settings: BotSettings,
   deps: BotDeps,
-  registrar: Registrar,
 ): Promise<Features> {
   const [{ createI18n }, { help }, { privacy }] = await Promise.all([
     import("./i18n.ts"),
@@ -126,7 +122,6 @@ async function loadFeatures(
     help(),
     privacy({
       store: deps.store,
-      registrar,
       reporter: deps.reporter,
       contact: settings.privacyContact,
       policyUrl: settings.privacyPolicyUrl,

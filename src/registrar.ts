@@ -126,11 +126,6 @@ export class Registrar {
     await Promise.all(plans.map((plan) => this.apply(plan)));
   }
 
-  /** Forgets what was written for an id, after it was deleted elsewhere in the bot. */
-  forget(id: number): void {
-    this.#written.delete(id);
-  }
-
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {

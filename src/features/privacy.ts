@@ -3,14 +3,12 @@ import type { RecordRef } from "../store/audit.ts";
 import { RecordNotFoundError, renderExport } from "../privacy/export.ts";
 import { isoTime } from "../privacy/formats.ts";
 import type { BotContext } from "../i18n.ts";
-import type { Registrar } from "../registrar.ts";
 import type { Reporter } from "../reporter.ts";
 import type { GroupRecord, Store, UserRecord } from "../store/store.ts";
 
 /** What the privacy feature needs. */
 export interface PrivacyOptions {
   store: Store;
-  registrar: Registrar;
   reporter: Reporter;
   /** Who users write to with questions, shown in `/privacy`. */
   contact?: string;
@@ -149,10 +147,10 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
           );
           return await answer(ctx.t("button-answer-confirm"));
         case "y": {
+          // The purge raises the erasure counter, so every registrar (this
+          // process's too) drops what it remembered: their next update
+          // registers them again; this one, already registered, does not.
           const deleted = await store.purge(button.target, "bot");
-          // Their next update registers them again; this one, already
-          // handled by registration, does not.
-          options.registrar.forget(button.target.id);
           await ctx.editMessageText(
             deleted === 0
               ? ctx.t("privacy-nothing-stored", { whom: button.target.kind })
