@@ -773,7 +773,7 @@ Deno.test("with SENTRY_DSN, /privacy and the deletion messages say crash reports
   }
 });
 
-Deno.test("/start in a group sends people to a private chat for their own data, in every language", async () => {
+Deno.test("/start and /help in a group send people to a private chat for their own data, in every language", async () => {
   await using dir = await tempDir();
   const h = await startBot(dir.path);
   const chat = group(-900, "Readers");
@@ -809,6 +809,18 @@ Deno.test("/start in a group sends people to a private chat for their own data, 
       /abra uma conversa privada comigo \(@test_privacy_bot\) e envie \/privacy lá\. Os admins deste grupo podem enviar \/privacy aqui para o registro do grupo\.$/,
     );
     assert.doesNotMatch(text, /^Envie \/privacy/m);
+
+    [reply] = await h.during(
+      "sendMessage",
+      () =>
+        h.send(
+          message(user(9001, { language_code: "en" }), chat, command("/help")),
+        ),
+    );
+    assert.match(
+      reply?.params.text as string,
+      /\n\/privacy - for this group's admins: the group's record, with buttons to export or delete it\n\nFor your own data, open a private chat with me \(@test_privacy_bot\) and send \/privacy there\.$/,
+    );
   } finally {
     await h.stop();
   }

@@ -28,6 +28,15 @@ help =
 
     In a group, add me and I register the group's title, username and type. Group admins can export or delete the group's record with /privacy there.
 
+# /help in a group.
+help-group =
+    Commands:
+    /start - what this bot is
+    /help - this list
+    /privacy - for this group's admins: the group's record, with buttons to export or delete it
+
+    For your own data, open a private chat with me ({ $bot }) and send /privacy there.
+
 privacy-policy =
     Privacy policy (short version)
 

@@ -28,6 +28,15 @@ help =
 
     Em um grupo, me adicione e eu registro o título, o nome de usuário e o tipo do grupo. Os admins do grupo podem exportar ou apagar o registro do grupo com /privacy lá.
 
+# /help em um grupo.
+help-group =
+    Comandos:
+    /start - o que é este bot
+    /help - esta lista
+    /privacy - para os admins deste grupo: o registro do grupo, com botões para exportar ou apagar
+
+    Para os seus dados, abra uma conversa privada comigo ({ $bot }) e envie /privacy lá.
+
 privacy-policy =
     Política de privacidade (versão curta)
 
