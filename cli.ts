@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RecordRef } from "./src/store/audit.ts";
 import { CliError, EXIT, usageError } from "./src/cli/cli_error.ts";
 import { type Format, FORMATS } from "./src/privacy/formats.ts";
+import { audit, AUDIT_FORMATS, type AuditFormat } from "./src/cli/audit.ts";
 import { backup } from "./src/cli/backup.ts";
 import { copy } from "./src/cli/copy.ts";
 import { exportCommand } from "./src/cli/export.ts";
@@ -64,6 +65,7 @@ const COMMANDS = {
     "dry-run": { type: "boolean" },
     yes: { type: "boolean" },
   },
+  audit: { ...ID, format: { type: "string" } },
   migrate: {},
   keygen: { out: { type: "string" } },
   "rotate-key": { ...QUIET },
@@ -150,6 +152,9 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
       out: optionalString(values.out, "--out"),
     }
     : undefined;
+  const auditOptions = command === "audit"
+    ? { target: requireRecord(values), format: readAuditFormat(values.format) }
+    : undefined;
   const dataKey = await loadDataKey(env, { create: false });
   const destination = command === "rotate-key"
     ? keyDestination(dataKey, env)
@@ -190,6 +195,9 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
           yes: values.yes === true,
           io,
         });
+        break;
+      case "audit":
+        await audit(store, { ...auditOptions!, io });
         break;
       case "migrate":
         await migrate(store, { io });
@@ -394,7 +402,17 @@ function requireTarget(values: Values): RecordRef {
   return target ?? { kind: "all" };
 }
 
-function optionalTarget(values: Values): RecordRef | undefined {
+function requireRecord(
+  values: Values,
+): RecordRef & { kind: "user" | "group" } {
+  const target = optionalTarget(values);
+  if (target === undefined) throw usageError("Give --user ID or --group ID");
+  return target;
+}
+
+function optionalTarget(
+  values: Values,
+): (RecordRef & { kind: "user" | "group" }) | undefined {
   if (values.user !== undefined && values.group !== undefined) {
     throw usageError("Give --user or --group, not both");
   }
@@ -444,6 +462,14 @@ function readFormat(value: string | boolean | undefined): Format {
     throw usageError(`--format must be json, ndjson or csv, got "${value}"`);
   }
   return value as Format;
+}
+
+function readAuditFormat(value: string | boolean | undefined): AuditFormat {
+  if (value === undefined) return "text";
+  if (!AUDIT_FORMATS.includes(value as AuditFormat)) {
+    throw usageError(`--format must be text, json or ndjson, got "${value}"`);
+  }
+  return value as AuditFormat;
 }
 
 function describe(location: DatabaseLocation): string {

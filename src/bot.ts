@@ -15,6 +15,11 @@ export interface BotSettings {
   privacyContact?: string;
   /** A link to the full privacy policy, shown as a `/privacy` button. */
   privacyPolicyUrl?: string;
+  /**
+   * Crash-report settings, present when Sentry is configured: what the bot
+   * tells users about crash reports follows them.
+   */
+  sentry?: object;
   /** Minutes between two in-bot exports of one record; default 60. */
   exportIntervalMinutes?: number;
 }
@@ -125,6 +130,7 @@ async function loadFeatures(
       reporter: deps.reporter,
       contact: settings.privacyContact,
       policyUrl: settings.privacyPolicyUrl,
+      crashReports: settings.sentry !== undefined,
       exportIntervalMs: (settings.exportIntervalMinutes ?? 60) * 60_000,
       now: deps.now,
     }),

@@ -105,3 +105,41 @@ export async function setCommandMenus(
     }
   }));
 }
+
+/**
+ * The locale dates are written in: the person's own tag when it is a
+ * variant of the language they are answered in (`en-GB` for `en`), so the
+ * date follows their conventions, else the locale of the answer.
+ */
+export function dateLocale(code: string | undefined, locale: string): string {
+  if (code === undefined) return locale;
+  let supported: string[];
+  try {
+    supported = Intl.DateTimeFormat.supportedLocalesOf(code);
+  } catch {
+    return locale; // Not a well-formed tag.
+  }
+  const tag = supported[0];
+  if (tag === undefined) return locale;
+  const language = (name: string) => name.toLowerCase().split("-")[0];
+  return language(tag) === language(locale) ? tag : locale;
+}
+
+/**
+ * A moment as a person reads it, in their language and with the time zone
+ * said: "November 29, 2026 at 14:00 UTC", "29 de novembro de 2026 às 14:00
+ * UTC". Times are always shown in UTC: Telegram does not tell a bot where
+ * someone is.
+ */
+export function formatTime(unixSeconds: number, locale: string): string {
+  return new Intl.DateTimeFormat(locale, {
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+    timeZone: "UTC",
+    timeZoneName: "short",
+  }).format(unixSeconds * 1000);
+}

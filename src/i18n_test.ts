@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import {
   commandsFor,
   createI18n,
+  dateLocale,
+  formatTime,
   LOCALES_DIR,
   negotiateLocale,
 } from "./i18n.ts";
@@ -77,6 +79,24 @@ Deno.test("Telegram language codes map to the loaded locales", () => {
   assert.equal(negotiateLocale("en-GB", locales), "en");
   assert.equal(negotiateLocale("xx", locales), "en");
   assert.equal(negotiateLocale(undefined, locales), "en");
+});
+
+Deno.test("dates follow the person's own variant of the answer's language, with UTC said", () => {
+  // 2026-11-29T14:00:00Z.
+  const at = 1_795_960_800;
+  const cases: [string | undefined, string, string][] = [
+    ["en", "en", "November 29, 2026 at 14:00 UTC"],
+    ["en-gb", "en", "29 November 2026 at 14:00 UTC"],
+    ["pt-br", "pt-BR", "29 de novembro de 2026 às 14:00 UTC"],
+    ["pt", "pt-BR", "29 de novembro de 2026 às 14:00 UTC"],
+    // Answered in English: the date is English too, not Japanese or broken.
+    ["ja", "en", "November 29, 2026 at 14:00 UTC"],
+    ["not a tag!", "en", "November 29, 2026 at 14:00 UTC"],
+    [undefined, "en", "November 29, 2026 at 14:00 UTC"],
+  ];
+  for (const [code, locale, expected] of cases) {
+    assert.equal(formatTime(at, dateLocale(code, locale)), expected, code);
+  }
 });
 
 Deno.test("the command menu is translated without Fluent's isolation marks", () => {

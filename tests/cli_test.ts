@@ -3,8 +3,15 @@ import { DatabaseSync } from "node:sqlite";
 import { parse as parseCsv } from "csv-parse/sync";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "../src/cli/help.ts";
 import type { GroupFields, UserFields } from "../src/store/store.ts";
-import { openTestStore, readDb, tempDir } from "./_db.ts";
-import { runCliProcess, taskFlags, TEST_DATA_KEY } from "./_main_process.ts";
+import { openPostgresStore } from "../src/store/postgres_store.ts";
+import { openTestStore, readDb, tempDir, testCipher } from "./_db.ts";
+import {
+  type CliResult,
+  runCliProcess,
+  taskFlags,
+  TEST_DATA_KEY,
+} from "./_main_process.ts";
+import { createTestDatabase, pgTest } from "./_pg.ts";
 
 const alice: UserFields = {
   id: 1001,
@@ -591,3 +598,98 @@ Deno.test({
     assert.deepEqual(await readDb(path), { users: [], groups: [] });
   },
 });
+
+// What an operator does to answer "what did you do with my request": export
+// and purge a user, export a group, then ask the audit log by id. `run` runs
+// the CLI against a seeded database of either engine.
+async function auditAnswersByRecord(
+  run: (...args: string[]) => Promise<CliResult>,
+): Promise<void> {
+  for (
+    const args of [
+      ["export", "--user", "1001"],
+      ["purge", "--user", "1001", "--yes"],
+      ["export", "--group", String(club.id), "--format", "csv"],
+    ]
+  ) {
+    const result = await run(...args);
+    assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+  }
+
+  let result = await run("audit", "--user", "1001");
+  assert.equal(result.code, 0, result.stderr);
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.match(
+    lines[0]!,
+    /^audit entries about user 1001 \(subject [0-9a-f]{32}\), oldest first:$/,
+  );
+  assert.equal(lines.length, 3, result.stdout);
+  assert.match(
+    lines[1]!,
+    /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}export {2}with the CLI {2}1 record exported$/,
+  );
+  assert.match(
+    lines[2]!,
+    /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}purge {3}with the CLI {2}1 record deleted$/,
+  );
+  assert.doesNotMatch(result.stdout, /alice|Alice/);
+
+  result = await run("audit", "--user", "1001", "--format", "json");
+  assert.equal(result.code, 0, result.stderr);
+  const document = JSON.parse(result.stdout);
+  assert.deepEqual(
+    document.entries.map((e: Record<string, unknown>) => [
+      e.action,
+      e.actor,
+      e.records,
+      e.id,
+    ]),
+    [["export", "cli", 1, 1001], ["purge", "cli", 1, 1001]],
+  );
+  assert.match(document.entries[0].at, /^\d{4}-\d\d-\d\dT[\d:]+Z$/);
+
+  result = await run("audit", "--group", String(club.id), "--format", "ndjson");
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(
+    result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line).action),
+    ["export"],
+  );
+
+  // Bob is stored but nothing was ever done about him.
+  result = await run("audit", "--user", "1002");
+  assert.equal(result.code, 1, result.stderr);
+  assert.equal(result.stdout, "");
+  assert.equal(
+    result.stderr,
+    'error: No audit entry is about the user with id "1002"\n',
+  );
+  result = await run("audit");
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr, "error: Give --user ID or --group ID\n");
+  result = await run("audit", "--user", "1001", "--format", "csv");
+  assert.equal(result.code, 2);
+}
+
+Deno.test("audit --user lists what was done about the record, and exits 1 when nothing was (SQLite)", async () => {
+  await using dir = await tempDir();
+  const path = await seeded(dir.path);
+  await auditAnswersByRecord((...args) => cli(path, ...args));
+});
+
+pgTest(
+  "audit --user lists what was done about the record, and exits 1 when nothing was (PostgreSQL)",
+  async () => {
+    await using db = await createTestDatabase();
+    const env = { DATABASE_URL: db.url };
+    const migrated = await runCliProcess(["migrate"], env);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    const store = await openPostgresStore(db.location.connection, {
+      cipher: await testCipher(),
+    });
+    await store.upsertUser(alice, T0);
+    await store.upsertUser(bob, T0 + 3600);
+    await store.upsertGroup(club, T0 + 60);
+    await store.close();
+    await auditAnswersByRecord((...args) => runCliProcess(args, env));
+  },
+);

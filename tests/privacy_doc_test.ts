@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { subjectRef } from "../src/store/audit.ts";
 import { loadMigrations } from "../src/store/migrations.ts";
 
 // Every column the migrations create, read back from a real SQLite schema.
@@ -60,4 +61,43 @@ Deno.test("users and groups store exactly their documented columns, no more", as
     "users.registered_at",
     "users.username",
   ]);
+});
+
+Deno.test("PRIVACY.md gives the audit hash's real length and names the command that finds entries by id", async () => {
+  const text = await Deno.readTextFile(
+    new URL("../PRIVACY.md", import.meta.url),
+  );
+  const hash = subjectRef(new Uint8Array(32), { kind: "user", id: 1 })!;
+  assert.match(hash, /^[0-9a-f]+$/);
+  assert.match(
+    text,
+    new RegExp(
+      `first\\s+${
+        hash.length * 4
+      }\\s+bits, written as ${hash.length}\\s+hexadecimal\\s+characters`,
+    ),
+  );
+  assert.match(text, /`audit`\s+command takes the id/);
+});
+
+Deno.test("PRIVACY.md says what deletion leaves behind on each engine instead of claiming it is zeroed", async () => {
+  const text = await Deno.readTextFile(
+    new URL("../PRIVACY.md", import.meta.url),
+  );
+  const section = /## What an erasure removes\n([\s\S]*?)\n## /.exec(text)?.[1];
+  assert.ok(section !== undefined, "the section is missing");
+  assert.doesNotMatch(text, /values are zeroed in the database file/);
+  assert.match(section, /\*\*SQLite\*\*[\s\S]*`secure_delete`/);
+  assert.match(
+    section,
+    /\*\*PostgreSQL\*\*[\s\S]*`VACUUM`[\s\S]*`VACUUM FULL`/,
+  );
+  assert.match(section, /write-ahead log \(`pg_wal`\)/);
+  assert.match(section, /backups, dumps and disk snapshots/);
+  assert.match(section, /\(docs\/privacy-requests\.md\)/);
+  // The setting the text relies on is really made.
+  const engine = await Deno.readTextFile(
+    new URL("../src/store/sqlite_store.ts", import.meta.url),
+  );
+  assert.match(engine, /PRAGMA secure_delete = ON/);
 });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { Update } from "grammy/types";
 import { type ApiCall, FakeBotApi } from "./_fake_bot_api.ts";
-import { execDb, readDb, tempDir } from "./_db.ts";
+import { execDb, openTestStore, readDb, tempDir } from "./_db.ts";
+import { SentryIngest } from "./_sentry_ingest.ts";
 import {
   runCliProcess,
   type RunningProgram,
@@ -120,7 +121,7 @@ Deno.test("/privacy in a private chat shows the policy, the user's record and th
     assert.match(text, /Questions go to the operator of this bot: @operator/);
     assert.match(
       text,
-      /Stored about you right now:\n- id: 4001\n- username: @zoe\n- first name: Zoë\n- last name: Z\n- language: en\n- first seen: \d{4}-\d\d-\d\dT[\d:]+Z$/,
+      /Stored about you right now:\n- id: 4001\n- username: @zoe\n- first name: Zoë\n- last name: Z\n- language: en\n- first seen: [A-Z][a-z]+ \d{1,2}, \d{4} at \d\d:\d\d UTC$/,
     );
     assert.deepEqual(buttons(reply), [
       [
@@ -178,7 +179,7 @@ Deno.test("export sends the CLI's JSON document as a file, at most once an hour"
     assert.equal(answer.show_alert, true);
     assert.match(
       answer.text ?? "",
-      /^You already asked for an export recently\. You can ask again at \d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)\.$/,
+      /^You already asked for an export recently\. You can ask again from [A-Z][a-z]+ \d{1,2}, \d{4} at \d\d:\d\d UTC\.$/,
     );
 
     const inspect = await runCliProcess(["--database", h.dbPath, "inspect"]);
@@ -255,9 +256,9 @@ Deno.test("delete asks first; no keeps the record; yes deletes it and only a lat
       );
     });
     answerOf(answers);
-    assert.match(
-      edits[0]?.params.text as string,
-      /^Done: your data is deleted\.\n\nCrash reports already sent to the operator's Sentry expire there on their own\. If you use this bot again, it will register you again\.$/,
+    assert.equal(
+      edits[0]?.params.text,
+      "Done: your data is deleted. If you use this bot again, it will register you again.",
     );
     // The confirming press itself did not register Zoë again.
     assert.deepEqual((await readDb(h.dbPath)).users, []);
@@ -660,6 +661,250 @@ Deno.test("PRIVACY_EXPORT_INTERVAL_MINUTES=0 means no export limit", async () =>
       );
       assert.equal(sent.length, 1, `export ${i + 1} was refused`);
     }
+  } finally {
+    await h.stop();
+  }
+});
+
+// What a person is told about crash reports: the policy in /privacy, their
+// own deletion, and a group admin's deletion of the group's record.
+async function crashReportTexts(h: Harness, language: string) {
+  const person = user(language === "en" ? 8001 : 8002, {
+    language_code: language,
+  });
+  const chat = privateChat(person);
+  const [policy] = await h.during(
+    "sendMessage",
+    () => h.send(message(person, chat, command("/privacy"))),
+  );
+  const [deleted] = await h.during(
+    "editMessageText",
+    () =>
+      h.send(
+        callback(person, chat, `prv:y:u:${person.id}:${person.id}`),
+      ),
+  );
+  const room = group(language === "en" ? -801 : -802, "Crash course");
+  h.api.members.set(`${room.id}:${person.id}`, "administrator");
+  await h.send(message(person, room));
+  const [groupDeleted] = await h.during(
+    "editMessageText",
+    () => h.send(callback(person, room, `prv:y:g:${room.id}:${person.id}`)),
+  );
+  return {
+    policy: policy?.params.text as string,
+    deleted: deleted?.params.text as string,
+    groupDeleted: groupDeleted?.params.text as string,
+  };
+}
+
+Deno.test("without SENTRY_DSN, /privacy and the deletion messages say no crash report is sent, in every language", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  try {
+    const en = await crashReportTexts(h, "en");
+    assert.match(
+      en.policy,
+      /\n\nCrash reports: none are sent anywhere\. If something goes wrong while handling your message, the error is noted only in the operator's own log\.\n\n/,
+    );
+    assert.equal(
+      en.deleted,
+      "Done: your data is deleted. If you use this bot again, it will register you again.",
+    );
+    assert.equal(
+      en.groupDeleted,
+      "Done: this group's data is deleted. The group is registered again if the bot stays and sees new messages here.",
+    );
+    const pt = await crashReportTexts(h, "pt-br");
+    assert.match(
+      pt.policy,
+      /\n\nRelatórios de erro: nenhum é enviado a lugar nenhum\. Se algo der errado ao tratar sua mensagem, o erro fica anotado só no log do próprio operador\.\n\n/,
+    );
+    assert.equal(
+      pt.deleted,
+      "Pronto: seus dados foram apagados. Se você usar este bot de novo, ele vai te registrar de novo.",
+    );
+    assert.match(
+      pt.groupDeleted,
+      /^Pronto: os dados deste grupo foram apagados/,
+    );
+    for (const text of [...Object.values(en), ...Object.values(pt)]) {
+      assert.doesNotMatch(text, /Sentry/, text);
+    }
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("with SENTRY_DSN, /privacy and the deletion messages say crash reports go to the operator's Sentry, in every language", async () => {
+  await using dir = await tempDir();
+  const ingest = new SentryIngest();
+  const h = await startBot(dir.path, { SENTRY_DSN: ingest.dsn });
+  try {
+    const en = await crashReportTexts(h, "en");
+    assert.match(
+      en.policy,
+      /\n\nCrash reports: if something goes wrong while handling your message, the operator's Sentry receives the error and the Telegram update that caused it/,
+    );
+    const note =
+      "\n\nCrash reports already sent to the operator's Sentry are not in the bot's database: they expire there on their own.";
+    assert.equal(
+      en.deleted,
+      `Done: your data is deleted. If you use this bot again, it will register you again.${note}`,
+    );
+    assert.match(en.groupDeleted, /^Done: this group's data is deleted\./);
+    assert.ok(en.groupDeleted.endsWith(note), en.groupDeleted);
+    const pt = await crashReportTexts(h, "pt-br");
+    assert.match(
+      pt.policy,
+      /\n\nRelatórios de erro: se algo der errado ao tratar sua mensagem, o Sentry do operador recebe o erro/,
+    );
+    assert.equal(
+      pt.deleted,
+      "Pronto: seus dados foram apagados. Se você usar este bot de novo, ele vai te registrar de novo.\n\nRelatórios de erro já enviados ao Sentry do operador não estão no banco de dados do bot: expiram lá sozinhos.",
+    );
+    assert.match(
+      pt.groupDeleted,
+      /\n\nRelatórios de erro já enviados ao Sentry/,
+    );
+  } finally {
+    await h.stop();
+    await ingest.close();
+  }
+});
+
+Deno.test("/start and /help in a group send people to a private chat for their own data, in every language", async () => {
+  await using dir = await tempDir();
+  const h = await startBot(dir.path);
+  const chat = group(-900, "Readers");
+  try {
+    let [reply] = await h.during(
+      "sendMessage",
+      () =>
+        h.send(
+          message(user(9001, { language_code: "en" }), chat, command("/start")),
+        ),
+    );
+    let text = reply?.params.text as string;
+    assert.match(text, /^Hello! I am a registration bot/);
+    assert.match(
+      text,
+      /To see, export or delete your own data, open a private chat with me \(@test_privacy_bot\) and send \/privacy there\. Admins of this group can send \/privacy here for the group's record\.$/,
+    );
+    assert.doesNotMatch(text, /^Send \/privacy/m);
+    [reply] = await h.during(
+      "sendMessage",
+      () =>
+        h.send(
+          message(
+            user(9002, { language_code: "pt-br" }),
+            chat,
+            command("/start"),
+          ),
+        ),
+    );
+    text = reply?.params.text as string;
+    assert.match(
+      text,
+      /abra uma conversa privada comigo \(@test_privacy_bot\) e envie \/privacy lá\. Os admins deste grupo podem enviar \/privacy aqui para o registro do grupo\.$/,
+    );
+    assert.doesNotMatch(text, /^Envie \/privacy/m);
+
+    [reply] = await h.during(
+      "sendMessage",
+      () =>
+        h.send(
+          message(user(9001, { language_code: "en" }), chat, command("/help")),
+        ),
+    );
+    assert.match(
+      reply?.params.text as string,
+      /\n\/privacy - for this group's admins: the group's record, with buttons to export or delete it\n\nFor your own data, open a private chat with me \(@test_privacy_bot\) and send \/privacy there\.$/,
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("dates are written in the person's language, with UTC said", async () => {
+  await using dir = await tempDir();
+  // 2026-11-29T14:00:00Z, the first sighting of everyone below.
+  const T0 = 1_795_960_800;
+  const people = [
+    user(9101, { language_code: "en" }),
+    user(9102, { language_code: "en-gb" }),
+    user(9103, { language_code: "pt-br" }),
+    user(9104, { language_code: "xx" }),
+  ];
+  const chat = group(-910, "Calendar club");
+  const store = await openTestStore(`${dir.path}/bot.db`);
+  for (const person of people) {
+    await store.upsertUser({
+      id: person.id,
+      username: null,
+      first_name: person.first_name,
+      last_name: null,
+      language_code: person.language_code ?? null,
+    }, T0);
+  }
+  await store.upsertGroup(
+    { id: chat.id, username: null, title: chat.title, type: "group" },
+    T0,
+  );
+  await store.close();
+  const h = await startBot(dir.path);
+  try {
+    const seen: string[] = [];
+    for (const person of people) {
+      const [reply] = await h.during(
+        "sendMessage",
+        () => h.send(message(person, privateChat(person), command("/privacy"))),
+      );
+      seen.push(
+        /(?:first seen|visto pela primeira vez): (.*)$/.exec(
+          reply?.params.text as string,
+        )?.[1] ?? "",
+      );
+    }
+    assert.deepEqual(seen, [
+      "November 29, 2026 at 14:00 UTC",
+      "29 November 2026 at 14:00 UTC",
+      "29 de novembro de 2026 às 14:00 UTC",
+      "November 29, 2026 at 14:00 UTC",
+    ]);
+
+    const brazilian = people[2]!;
+    h.api.members.set(`${chat.id}:${brazilian.id}`, "administrator");
+    const [reply] = await h.during(
+      "sendMessage",
+      () => h.send(message(brazilian, chat, command("/privacy"))),
+    );
+    assert.match(
+      reply?.params.text as string,
+      /\n- visto pela primeira vez: 29 de novembro de 2026 às 14:00 UTC$/,
+    );
+
+    // An export dated 2100-01-01T00:00:00Z: the next is allowed an hour on.
+    const chatOf = privateChat(brazilian);
+    await h.send(
+      callback(brazilian, chatOf, `prv:x:u:${brazilian.id}:${brazilian.id}`),
+    );
+    execDb(h.dbPath, "UPDATE audit_log SET at = 4102444800");
+    const answers = await h.during(
+      "answerCallbackQuery",
+      () =>
+        h.send(
+          callback(
+            brazilian,
+            chatOf,
+            `prv:x:u:${brazilian.id}:${brazilian.id}`,
+          ),
+        ),
+    );
+    assert.equal(
+      answerOf(answers).text,
+      "Você já pediu uma exportação há pouco. Pode pedir de novo a partir de 1 de janeiro de 2100 às 01:00 UTC.",
+    );
   } finally {
     await h.stop();
   }

@@ -10,6 +10,7 @@ Commands:
   export       write records as json, ndjson or csv
   inspect      show one record, or a summary of the database
   purge        delete one record, or all of them
+  audit        list the audit-log entries about one record
   migrate      create the database or apply pending migrations
   keygen       make a new data encryption key (--out FILE writes it safely)
   rotate-key   re-encrypt every record under a new key
@@ -36,6 +37,7 @@ Examples:
   deno task cli export --user 123456789 > alice.json
   deno task cli inspect
   deno task cli purge --group -1001234567890 --yes
+  deno task cli audit --user 123456789
   deno task cli migrate
   deno task cli keygen --out secrets/new.key
   deno task cli backup --out backups/bot.db
@@ -96,6 +98,26 @@ Examples:
   deno task cli purge --user 123456789
   deno task cli purge --group -1001234567890 --dry-run
   deno task cli purge --all --yes
+`,
+  audit: `Usage: deno task cli audit (--user ID | --group ID) [--format FORMAT]
+
+Lists every export and erasure of the record, oldest first: when (UTC), what
+(export or purge), by whom ("in the bot": the person, or a group admin, with
+/privacy; "with the CLI": the operator) and how many records it concerned.
+The log keeps a keyed hash of the id, never the id: this command hashes the
+id you give the same way, so it still finds the entries after an erasure.
+Erasures of every record at once (purge --all) are shown by inspect.
+
+Options:
+  --user ID          the user with this Telegram id
+  --group ID         the group with this Telegram id (negative)
+  --format FORMAT    text (default), json or ndjson
+
+Exit 1 when the log has no entry about that record.
+
+Examples:
+  deno task cli audit --user 123456789
+  deno task cli audit --group -1001234567890 --format json
 `,
   migrate: `Usage: deno task cli migrate
 

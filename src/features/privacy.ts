@@ -1,8 +1,7 @@
 import { Composer, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import type { RecordRef } from "../store/audit.ts";
 import { RecordNotFoundError, renderExport } from "../privacy/export.ts";
-import { isoTime } from "../privacy/formats.ts";
-import type { BotContext } from "../i18n.ts";
+import { type BotContext, dateLocale, formatTime } from "../i18n.ts";
 import type { Reporter } from "../reporter.ts";
 import type { GroupRecord, Store, UserRecord } from "../store/store.ts";
 
@@ -14,6 +13,11 @@ export interface PrivacyOptions {
   contact?: string;
   /** A link to the full policy, shown as a button. */
   policyUrl?: string;
+  /**
+   * Whether crash reports go to the operator's Sentry: the texts say so only
+   * then, and otherwise that none are sent.
+   */
+  crashReports: boolean;
   /** The shortest time between two exports of one record, in ms. */
   exportIntervalMs: number;
   /** The clock, in milliseconds; replaceable for tests. */
@@ -41,6 +45,7 @@ interface Button {
 export function privacy(options: PrivacyOptions): Composer<BotContext> {
   const { store } = options;
   const now = options.now ?? Date.now;
+  const sentry = options.crashReports ? "on" : "off";
   const composer = new Composer<BotContext>();
 
   composer.chatType("private").command(
@@ -49,14 +54,14 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
       replyOnFailure(ctx, async () => {
         const target = { kind: "user" as const, id: ctx.from.id };
         const user = await store.getUser(ctx.from.id);
-        const parts = [ctx.t("privacy-policy")];
+        const parts = [ctx.t("privacy-policy", { sentry })];
         if (options.contact !== undefined) {
           parts.push(ctx.t("privacy-contact", { contact: options.contact }));
         }
         parts.push(
           user === undefined
             ? ctx.t("privacy-nothing-stored", { whom: "user" })
-            : describeUser(ctx, user),
+            : await describeUser(ctx, user),
         );
         await ctx.reply(parts.join("\n\n"), {
           reply_markup: menu(
@@ -89,7 +94,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         await ctx.reply(
           group === undefined
             ? ctx.t("privacy-nothing-stored", { whom: "group" })
-            : describeGroup(ctx, group),
+            : await describeGroup(ctx, group),
           {
             reply_markup: menu(ctx, {
               target,
@@ -151,14 +156,18 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
           // process's too) drops what it remembered: their next update
           // registers them again; this one, already registered, does not.
           const deleted = await store.purge(button.target, "bot");
+          let done = ctx.t(
+            button.target.kind === "user"
+              ? "delete-done-user"
+              : "delete-done-group",
+          );
+          if (options.crashReports) {
+            done += `\n\n${ctx.t("delete-done-sentry")}`;
+          }
           await ctx.editMessageText(
             deleted === 0
               ? ctx.t("privacy-nothing-stored", { whom: button.target.kind })
-              : ctx.t(
-                button.target.kind === "user"
-                  ? "delete-done-user"
-                  : "delete-done-group",
-              ),
+              : done,
           );
           return await answer(ctx.t("button-answer-deleted"));
         }
@@ -194,8 +203,8 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
       ? 0
       : last * 1000 + options.exportIntervalMs;
     if (now() < nextAllowed) {
-      const time = isoTime(Math.ceil(nextAllowed / 1000)).replace("T", " ")
-        .slice(0, 16);
+      // Shown to the minute, rounded up: asking at the time shown works.
+      const time = await timeFor(ctx, Math.ceil(nextAllowed / 60_000) * 60);
       return [ctx.t("export-too-soon", { time }), true];
     }
     let document;
@@ -323,7 +332,19 @@ async function replyOnFailure(
   }
 }
 
-function describeUser(ctx: BotContext, user: UserRecord): string {
+// A moment in the person's language (see `formatTime`).
+async function timeFor(ctx: BotContext, unixSeconds: number): Promise<string> {
+  const locale = dateLocale(
+    ctx.from?.language_code,
+    await ctx.i18n.getLocale(),
+  );
+  return formatTime(unixSeconds, locale);
+}
+
+async function describeUser(
+  ctx: BotContext,
+  user: UserRecord,
+): Promise<string> {
   const none = ctx.t("privacy-none");
   return ctx.t("privacy-your-record", {
     id: String(user.id),
@@ -331,17 +352,20 @@ function describeUser(ctx: BotContext, user: UserRecord): string {
     firstName: user.first_name,
     lastName: user.last_name ?? none,
     language: user.language_code ?? none,
-    registeredAt: isoTime(user.registered_at),
+    registeredAt: await timeFor(ctx, user.registered_at),
   });
 }
 
-function describeGroup(ctx: BotContext, group: GroupRecord): string {
+async function describeGroup(
+  ctx: BotContext,
+  group: GroupRecord,
+): Promise<string> {
   const none = ctx.t("privacy-none");
   return ctx.t("privacy-group-record", {
     id: String(group.id),
     title: group.title,
     username: group.username === null ? none : `@${group.username}`,
     type: group.type,
-    registeredAt: isoTime(group.registered_at),
+    registeredAt: await timeFor(ctx, group.registered_at),
   });
 }

@@ -12,6 +12,14 @@ start =
 
     Send /privacy to see exactly what is stored, get a copy of it or delete it. /help lists the commands.
 
+# /start in a group: /privacy there is for the group's admins and its record.
+start-group =
+    Hello! I am a registration bot that keeps as little as it can about the people who write here.
+
+    I remember who sends me something (Telegram id, names, username and app language) and this group's title, username and type, and nothing else: no messages, no member lists, no activity.
+
+    To see, export or delete your own data, open a private chat with me ({ $bot }) and send /privacy there. Admins of this group can send /privacy here for the group's record.
+
 help =
     Commands:
     /start - what this bot is
@@ -19,6 +27,15 @@ help =
     /privacy - what is stored about you, with buttons to export or delete it
 
     In a group, add me and I register the group's title, username and type. Group admins can export or delete the group's record with /privacy there.
+
+# /help in a group.
+help-group =
+    Commands:
+    /start - what this bot is
+    /help - this list
+    /privacy - for this group's admins: the group's record, with buttons to export or delete it
+
+    For your own data, open a private chat with me ({ $bot }) and send /privacy there.
 
 privacy-policy =
     Privacy policy (short version)
@@ -33,7 +50,10 @@ privacy-policy =
 
     Names, usernames and titles are stored encrypted. Nothing else is kept: no message text, no member lists, no "last seen". Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
 
-    Crash reports: if something goes wrong while handling your message, the operator's Sentry receives the error and the Telegram update that caused it (which can include your message and ids). It is used only to fix the bug and expires there.
+    { $sentry ->
+        [off] Crash reports: none are sent anywhere. If something goes wrong while handling your message, the error is noted only in the operator's own log.
+       *[on] Crash reports: if something goes wrong while handling your message, the operator's Sentry receives the error and the Telegram update that caused it (which can include your message and ids). It is used only to fix the bug and expires there.
+    }
 
     How long: a changed name replaces the old one. When a group becomes a supergroup its record moves to the new id. When I am removed from a group, its record is deleted. Blocking me does not delete your record (you may still use me in groups): use the delete button instead.
 
@@ -78,19 +98,15 @@ export-caption = Everything this bot stores about { $whom ->
        *[user] you
     }, in the JSON format of its privacy tool.
 export-sent = Your export is on its way.
-export-too-soon = You already asked for an export recently. You can ask again at { $time } (UTC).
+export-too-soon = You already asked for an export recently. You can ask again from { $time }.
 export-failed = Sorry, the file could not be sent. Please try again later.
 
 delete-confirm-user = Delete everything this bot stores about you? This cannot be undone.
 delete-confirm-group = Delete everything this bot stores about this group? This cannot be undone.
-delete-done-user =
-    Done: your data is deleted.
-
-    Crash reports already sent to the operator's Sentry expire there on their own. If you use this bot again, it will register you again.
-delete-done-group =
-    Done: this group's data is deleted.
-
-    Crash reports already sent to the operator's Sentry expire there on their own. The group is registered again if the bot stays and sees new messages here.
+delete-done-user = Done: your data is deleted. If you use this bot again, it will register you again.
+delete-done-group = Done: this group's data is deleted. The group is registered again if the bot stays and sees new messages here.
+# Added to the two above only when the operator has Sentry configured.
+delete-done-sentry = Crash reports already sent to the operator's Sentry are not in the bot's database: they expire there on their own.
 delete-cancelled = Nothing was deleted.
 
 button-not-yours = This menu belongs to someone else: send /privacy to open your own.

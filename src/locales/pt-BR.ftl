@@ -12,6 +12,14 @@ start =
 
     Envie /privacy para ver exatamente o que está guardado, receber uma cópia ou apagar tudo. /help lista os comandos.
 
+# /start em um grupo: lá, /privacy é para os admins e o registro do grupo.
+start-group =
+    Olá! Sou um bot de registro que guarda o mínimo possível sobre as pessoas que escrevem aqui.
+
+    Eu lembro quem me envia algo (id do Telegram, nomes, nome de usuário e idioma do app) e o título, o nome de usuário e o tipo deste grupo, e nada mais: nenhuma mensagem, nenhuma lista de membros, nenhuma atividade.
+
+    Para ver, exportar ou apagar os seus dados, abra uma conversa privada comigo ({ $bot }) e envie /privacy lá. Os admins deste grupo podem enviar /privacy aqui para o registro do grupo.
+
 help =
     Comandos:
     /start - o que é este bot
@@ -19,6 +27,15 @@ help =
     /privacy - o que está guardado sobre você, com botões para exportar ou apagar
 
     Em um grupo, me adicione e eu registro o título, o nome de usuário e o tipo do grupo. Os admins do grupo podem exportar ou apagar o registro do grupo com /privacy lá.
+
+# /help em um grupo.
+help-group =
+    Comandos:
+    /start - o que é este bot
+    /help - esta lista
+    /privacy - para os admins deste grupo: o registro do grupo, com botões para exportar ou apagar
+
+    Para os seus dados, abra uma conversa privada comigo ({ $bot }) e envie /privacy lá.
 
 privacy-policy =
     Política de privacidade (versão curta)
@@ -33,7 +50,10 @@ privacy-policy =
 
     Nomes, nomes de usuário e títulos são guardados criptografados. Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros, nenhum "visto por último". Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
 
-    Relatórios de erro: se algo der errado ao tratar sua mensagem, o Sentry do operador recebe o erro e a atualização do Telegram que o causou (que pode incluir sua mensagem e seus ids). Isso serve só para corrigir o erro e expira lá.
+    { $sentry ->
+        [off] Relatórios de erro: nenhum é enviado a lugar nenhum. Se algo der errado ao tratar sua mensagem, o erro fica anotado só no log do próprio operador.
+       *[on] Relatórios de erro: se algo der errado ao tratar sua mensagem, o Sentry do operador recebe o erro e a atualização do Telegram que o causou (que pode incluir sua mensagem e seus ids). Isso serve só para corrigir o erro e expira lá.
+    }
 
     Por quanto tempo: um nome alterado substitui o antigo. Quando um grupo vira supergrupo, o registro passa para o novo id. Quando sou removido de um grupo, o registro dele é apagado. Me bloquear não apaga o seu registro (você ainda pode me usar em grupos): use o botão de apagar.
 
@@ -78,19 +98,15 @@ export-caption = Tudo o que este bot guarda sobre { $whom ->
        *[user] você
     }, no formato JSON da ferramenta de privacidade.
 export-sent = Sua exportação está a caminho.
-export-too-soon = Você já pediu uma exportação há pouco. Pode pedir de novo às { $time } (UTC).
+export-too-soon = Você já pediu uma exportação há pouco. Pode pedir de novo a partir de { $time }.
 export-failed = Desculpe, não foi possível enviar o arquivo. Tente de novo mais tarde.
 
 delete-confirm-user = Apagar tudo o que este bot guarda sobre você? Isso não pode ser desfeito.
 delete-confirm-group = Apagar tudo o que este bot guarda sobre este grupo? Isso não pode ser desfeito.
-delete-done-user =
-    Pronto: seus dados foram apagados.
-
-    Relatórios de erro já enviados ao Sentry do operador expiram lá sozinhos. Se você usar este bot de novo, ele vai te registrar de novo.
-delete-done-group =
-    Pronto: os dados deste grupo foram apagados.
-
-    Relatórios de erro já enviados ao Sentry do operador expiram lá sozinhos. O grupo é registrado de novo se o bot continuar aqui e vir novas mensagens.
+delete-done-user = Pronto: seus dados foram apagados. Se você usar este bot de novo, ele vai te registrar de novo.
+delete-done-group = Pronto: os dados deste grupo foram apagados. O grupo é registrado de novo se o bot continuar aqui e vir novas mensagens.
+# Somado aos dois acima só quando o operador configurou o Sentry.
+delete-done-sentry = Relatórios de erro já enviados ao Sentry do operador não estão no banco de dados do bot: expiram lá sozinhos.
 delete-cancelled = Nada foi apagado.
 
 button-not-yours = Este menu é de outra pessoa: envie /privacy para abrir o seu.

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { RecordRef } from "./audit.ts";
 import type { Store } from "./store.ts";
 
 /** A user with every name field set, for checks that no name is stored in the clear. */
@@ -492,5 +493,54 @@ export function storeContract(name: string, target: ContractTarget): void {
     assert.equal(await store.lastAudit(target, "export", "bot"), 300);
     assert.equal(await store.lastAudit(target, "export", "cli"), 900);
     assert.equal(await store.lastAudit(target, "purge", "bot"), undefined);
+  });
+
+  test("a record's audit entries are found by its id, oldest first, and no other's", async (store) => {
+    const user = { kind: "user" as const, id: 1 };
+    assert.deepEqual(await store.auditOf(user), []);
+    const record = (
+      target: RecordRef,
+      action: "export" | "purge",
+      at: number,
+    ) => store.recordAudit({ actor: "cli", action, target, records: 1, at });
+    await record(user, "purge", 500);
+    await record({ kind: "user", id: 2 }, "export", 100);
+    await record({ kind: "group", id: 1 }, "export", 100);
+    await record({ kind: "all" }, "purge", 900);
+    await store.recordAudit({
+      actor: "bot",
+      action: "export",
+      target: user,
+      records: 1,
+      at: 300,
+    });
+    const subject = await store.auditSubject(user);
+    assert.deepEqual(await store.auditOf(user), [
+      {
+        at: 300,
+        actor: "bot",
+        action: "export",
+        kind: "user",
+        subject,
+        records: 1,
+      },
+      {
+        at: 500,
+        actor: "cli",
+        action: "purge",
+        kind: "user",
+        subject,
+        records: 1,
+      },
+    ]);
+    assert.deepEqual(
+      (await store.auditOf({ kind: "group", id: 1 })).map((e) => e.at),
+      [100],
+    );
+    assert.deepEqual(await store.auditOf({ kind: "group", id: 2 }), []);
+    assert.deepEqual(
+      (await store.auditOf({ kind: "all" })).map((e) => [e.kind, e.at]),
+      [["all", 900]],
+    );
   });
 }

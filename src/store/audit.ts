@@ -33,3 +33,18 @@ export function subjectRef(key: Uint8Array, ref: RecordRef): string | null {
     "hex",
   ).slice(0, 32);
 }
+
+/**
+ * An audit row as read from either engine, with its numbers as numbers
+ * (PostgreSQL's BIGINT columns may come back as strings).
+ */
+export function auditEntry(row: Record<string, unknown>): AuditEntry {
+  return {
+    at: Number(row.at),
+    actor: row.actor as Actor,
+    action: row.action as AuditEntry["action"],
+    kind: row.kind as RecordRef["kind"],
+    subject: (row.subject ?? null) as string | null,
+    records: Number(row.records),
+  };
+}

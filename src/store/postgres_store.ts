@@ -3,6 +3,7 @@ import type { UserFromGetMe } from "grammy/types";
 import {
   type Actor,
   type AuditEntry,
+  auditEntry,
   type RecordRef,
   subjectRef,
 } from "./audit.ts";
@@ -600,6 +601,21 @@ export class PostgresStore implements Store {
                 ORDER BY id DESC LIMIT ${limit}`,
     );
     return rows.map((row) => ({ ...row }) as unknown as AuditEntry);
+  }
+
+  /** Every audit entry about one record, oldest first. */
+  async auditOf(target: RecordRef): Promise<AuditEntry[]> {
+    const subject = subjectRef(this.#auditKey, target);
+    const rows = await this.#bounded(
+      "reading the audit log",
+      () =>
+        this.#sql`SELECT at, actor, action, kind, subject, records
+                FROM audit_log
+                WHERE subject IS NOT DISTINCT FROM ${subject}
+                  AND kind = ${target.kind}
+                ORDER BY at, id`,
+    );
+    return rows.map(auditEntry);
   }
 
   /** The audit log's reference for a record. */

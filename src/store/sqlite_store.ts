@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import {
   type Actor,
   type AuditEntry,
+  auditEntry,
   type RecordRef,
   subjectRef,
 } from "./audit.ts";
@@ -454,6 +455,15 @@ export class SqliteStore implements Store {
       this.#db.prepare(
         "SELECT at, actor, action, kind, subject, records FROM audit_log ORDER BY id DESC LIMIT ?",
       ).all(limit).map((row) => ({ ...row }) as unknown as AuditEntry)
+    );
+  }
+
+  /** Every audit entry about one record, oldest first. */
+  auditOf(target: RecordRef): Promise<AuditEntry[]> {
+    return this.#read(() =>
+      this.#db.prepare(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE subject IS ? AND kind = ? ORDER BY at, id`,
+      ).all(subjectRef(this.#auditKey, target), target.kind).map(auditEntry)
     );
   }
 

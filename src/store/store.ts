@@ -161,6 +161,11 @@ export interface Store {
   /** The most recent audit entries, newest first. */
   recentAudit(limit: number): Promise<AuditEntry[]>;
   /**
+   * Every audit entry about one record, oldest first: those whose subject is
+   * the record's hash (for `all`, the entries about every record).
+   */
+  auditOf(target: RecordRef): Promise<AuditEntry[]>;
+  /**
    * Re-encrypts every record with `next` and binds that key, in one
    * transaction; returns how many records were re-encrypted. Writers in
    * other processes wait (without blocking their event loop) meanwhile.
