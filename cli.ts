@@ -54,6 +54,7 @@ const COMMANDS = {
     ...QUIET,
     all: { type: "boolean" },
     format: { type: "string" },
+    "keep-formulas": { type: "boolean" },
     out: { type: "string" },
     force: { type: "boolean" },
   },
@@ -147,6 +148,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     ? {
       target: requireTarget(values),
       format: readFormat(values.format),
+      keepFormulas: readKeepFormulas(values),
       out: optionalString(values.out, "--out"),
     }
     : undefined;
@@ -436,6 +438,16 @@ function requireString(
   const text = optionalString(value, flag);
   if (text === undefined) throw usageError(`${command} needs ${flag}`);
   return text;
+}
+
+function readKeepFormulas(values: Values): boolean {
+  if (values["keep-formulas"] !== true) return false;
+  if (values.format !== "csv") {
+    throw usageError(
+      "--keep-formulas applies to --format csv only; JSON and NDJSON always keep every value exactly",
+    );
+  }
+  return true;
 }
 
 function readFormat(value: string | boolean | undefined): Format {

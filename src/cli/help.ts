@@ -53,12 +53,18 @@ Options:
   --group ID         the group with this Telegram id (negative)
   --all              every user and group (streamed; memory stays flat)
   --format FORMAT    json (default), ndjson or csv
+  --keep-formulas    csv only: write cells exactly as stored (see below)
   --out FILE         write to FILE, created with mode 0600; an existing file is refused
   --force            with --out, overwrite an existing file
   --quiet            no progress display on a terminal
 
 Every export is written to the audit log before any record leaves the
 database; when that entry cannot be written, nothing is exported (exit 3).
+
+In CSV, a name or title starting with =, +, -, @, a tab or a carriage return
+gets a leading apostrophe, so that a spreadsheet shows it instead of running
+it as a formula. --keep-formulas writes such cells unchanged; JSON and NDJSON
+always hold every value exactly as stored.
 
 Examples:
   deno task cli export --user 123456789
