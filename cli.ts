@@ -10,6 +10,7 @@ import { COMMAND_HELP, MAIN_HELP, VERSION } from "./src/cli/help.ts";
 import { inspect } from "./src/cli/inspect.ts";
 import { type CliIo, processIo } from "./src/cli/io.ts";
 import { keygen } from "./src/cli/keygen.ts";
+import { compact } from "./src/cli/compact.ts";
 import { migrate } from "./src/cli/migrate.ts";
 import { Progress } from "./src/cli/progress.ts";
 import { type KeyDestination, rotateKey } from "./src/cli/rotate_key.ts";
@@ -66,6 +67,7 @@ const COMMANDS = {
     yes: { type: "boolean" },
   },
   migrate: {},
+  compact: {},
   keygen: { out: { type: "string" } },
   "rotate-key": { ...QUIET },
   backup: { out: { type: "string" } },
@@ -190,11 +192,15 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
           target: requireTarget(values),
           dryRun: values["dry-run"] === true,
           yes: values.yes === true,
+          deletedRowsLinger: location.kind === "postgres",
           io,
         });
         break;
       case "migrate":
         await migrate(store, { io });
+        break;
+      case "compact":
+        await compact(store, { io });
         break;
       case "rotate-key":
         await rotateKey(store, {

@@ -11,6 +11,7 @@ Commands:
   inspect      show one record, or a summary of the database
   purge        delete one record, or all of them
   migrate      create the database or apply pending migrations
+  compact      make deleted values leave the database files now
   keygen       make a new data encryption key (--out FILE writes it safely)
   rotate-key   re-encrypt every record under a new key
   backup       write a consistent SQLite snapshot to a new file
@@ -110,6 +111,21 @@ version. Safe to run any number of times.
 
 Example:
   deno task cli migrate
+`,
+  compact: `Usage: deno task cli compact
+
+Makes values deleted or replaced earlier (by purges, erasures or a key
+rotation) leave the database files now. On SQLite, deleted values are
+overwritten with zeros in the database file, but older copies stay in its
+write-ahead log (the -wal file) until a checkpoint: this runs that checkpoint
+and empties the log. On PostgreSQL a deleted row stays in the table file until
+its space is reused: this rewrites the users and groups tables (VACUUM FULL),
+which locks them, so registrations wait, for about as long as copying them
+takes. Backups, and on PostgreSQL the write-ahead log and replicas, keep their
+copies until they expire.
+
+Example:
+  deno task cli compact
 `,
   keygen: `Usage: deno task cli keygen [--out FILE]
 

@@ -128,6 +128,16 @@ export function storeContract(name: string, target: ContractTarget): void {
     );
   });
 
+  test("compact keeps every record and the store goes on working", async (store) => {
+    await store.upsertUser(alice, 1);
+    await store.upsertUser({ ...alice, id: 2 }, 1);
+    await store.purge({ kind: "user", id: 2 }, "cli");
+    await store.compact();
+    assert.deepEqual(await store.getUser(1), { ...alice, registered_at: 1 });
+    await store.upsertUser({ ...alice, id: 3 }, 2);
+    assert.equal((await store.summary()).users, 2);
+  });
+
   test("groups are stored and updated keeping registered_at", async (store) => {
     await store.upsertGroup({
       id: -5,
