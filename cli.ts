@@ -11,6 +11,7 @@ import { COMMAND_HELP, MAIN_HELP, VERSION } from "./src/cli/help.ts";
 import { inspect } from "./src/cli/inspect.ts";
 import { type CliIo, processIo } from "./src/cli/io.ts";
 import { keygen } from "./src/cli/keygen.ts";
+import { compact } from "./src/cli/compact.ts";
 import { migrate } from "./src/cli/migrate.ts";
 import { Progress } from "./src/cli/progress.ts";
 import { type KeyDestination, rotateKey } from "./src/cli/rotate_key.ts";
@@ -55,6 +56,7 @@ const COMMANDS = {
     ...QUIET,
     all: { type: "boolean" },
     format: { type: "string" },
+    "keep-formulas": { type: "boolean" },
     out: { type: "string" },
     force: { type: "boolean" },
   },
@@ -67,6 +69,7 @@ const COMMANDS = {
   },
   audit: { ...ID, format: { type: "string" } },
   migrate: {},
+  compact: {},
   keygen: { out: { type: "string" } },
   "rotate-key": { ...QUIET },
   backup: { out: { type: "string" } },
@@ -149,6 +152,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     ? {
       target: requireTarget(values),
       format: readFormat(values.format),
+      keepFormulas: readKeepFormulas(values),
       out: optionalString(values.out, "--out"),
     }
     : undefined;
@@ -193,6 +197,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
           target: requireTarget(values),
           dryRun: values["dry-run"] === true,
           yes: values.yes === true,
+          deletedRowsLinger: location.kind === "postgres",
           io,
         });
         break;
@@ -201,6 +206,9 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
         break;
       case "migrate":
         await migrate(store, { io });
+        break;
+      case "compact":
+        await compact(store, { io });
         break;
       case "rotate-key":
         await rotateKey(store, {
@@ -454,6 +462,16 @@ function requireString(
   const text = optionalString(value, flag);
   if (text === undefined) throw usageError(`${command} needs ${flag}`);
   return text;
+}
+
+function readKeepFormulas(values: Values): boolean {
+  if (values["keep-formulas"] !== true) return false;
+  if (values.format !== "csv") {
+    throw usageError(
+      "--keep-formulas applies to --format csv only; JSON and NDJSON always keep every value exactly",
+    );
+  }
+  return true;
 }
 
 function readFormat(value: string | boolean | undefined): Format {

@@ -59,6 +59,11 @@ export class RunningProgram {
     }
   }
 
+  /** The process id, for reading what the program uses from /proc. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Sends a signal; does nothing once the process has exited. */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     try {

@@ -69,6 +69,11 @@ Deno.test("a CLI purge during webhook traffic neither fails nor loses the bot's 
     // requests were answered while each purge ran shows that they overlapped.
     const answeredDuring: number[] = [];
     const purges = (async () => {
+      // Traffic flows before the first purge starts, so that every purge
+      // overlaps it even when the machine is slow to get the traffic going.
+      while (answered === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       const results = [];
       for (let id = 9001; id <= 9010; id++) {
         const before = answered;

@@ -463,3 +463,39 @@ pgTest(
     }
   },
 );
+
+pgTest(
+  "after a purge on PostgreSQL the CLI points at compact, which rewrites the tables",
+  async () => {
+    await using pg = await createTestDatabase();
+    const store = await openPostgresStore(pg.location.connection, {
+      cipher: await testCipher(),
+    });
+    await store.upsertUser({
+      id: 41,
+      username: null,
+      first_name: "Gone",
+      last_name: null,
+      language_code: null,
+    }, 1);
+    await store.close();
+    const purged = await runCliProcess(
+      ["--database", pg.url, "purge", "--user", "41", "--yes"],
+    );
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.match(purged.stderr, /run deno task cli compact/);
+    const before = await relfilenode(pg);
+    const compacted = await runCliProcess(["--database", pg.url, "compact"]);
+    assert.equal(compacted.code, 0, compacted.stderr);
+    assert.match(compacted.stderr, /^Rewriting the tables\.\.\.\nDone: /);
+    assert.notEqual(await relfilenode(pg), before, "the table was rewritten");
+  },
+);
+
+async function relfilenode(pg: TestDatabase): Promise<number> {
+  const [row] = await execPg(
+    pg,
+    (sql) => sql`SELECT relfilenode FROM pg_class WHERE relname = 'users'`,
+  );
+  return Number(row!.relfilenode);
+}

@@ -22,6 +22,8 @@ import { Progress } from "./progress.ts";
 export interface ExportCommandOptions {
   target: RecordRef;
   format: Format;
+  /** CSV only: cells exactly as stored, even those a spreadsheet would run. */
+  keepFormulas?: boolean;
   /** Write to this file (created 0600) instead of stdout. */
   out?: string;
   /** Replace `out` when it exists. */
@@ -59,6 +61,7 @@ export async function exportCommand(
       ? await exportRecords(store, io.stdout, {
         target: options.target,
         format: options.format,
+        csvExact: options.keepFormulas,
         actor: "cli",
         now: options.now,
         onProgress: progress.update,
@@ -99,6 +102,7 @@ async function exportToFile(
     const counts = await exportRecords(store, writerSink(file), {
       target: options.target,
       format: options.format,
+      csvExact: options.keepFormulas,
       actor: "cli",
       now: options.now,
       onProgress,

@@ -12,6 +12,7 @@ Commands:
   purge        delete one record, or all of them
   audit        list the audit-log entries about one record
   migrate      create the database or apply pending migrations
+  compact      make deleted values leave the database files now
   keygen       make a new data encryption key (--out FILE writes it safely)
   rotate-key   re-encrypt every record under a new key
   backup       write a consistent SQLite snapshot to a new file
@@ -55,12 +56,18 @@ Options:
   --group ID         the group with this Telegram id (negative)
   --all              every user and group (streamed; memory stays flat)
   --format FORMAT    json (default), ndjson or csv
+  --keep-formulas    csv only: write cells exactly as stored (see below)
   --out FILE         write to FILE, created with mode 0600; an existing file is refused
   --force            with --out, overwrite an existing file
   --quiet            no progress display on a terminal
 
 Every export is written to the audit log before any record leaves the
 database; when that entry cannot be written, nothing is exported (exit 3).
+
+In CSV, a name or title starting with =, +, -, @, a tab or a carriage return
+gets a leading apostrophe, so that a spreadsheet shows it instead of running
+it as a formula. --keep-formulas writes such cells unchanged; JSON and NDJSON
+always hold every value exactly as stored.
 
 Examples:
   deno task cli export --user 123456789
@@ -126,6 +133,21 @@ version. Safe to run any number of times.
 
 Example:
   deno task cli migrate
+`,
+  compact: `Usage: deno task cli compact
+
+Makes values deleted or replaced earlier (by purges, erasures or a key
+rotation) leave the database files now. On SQLite, deleted values are
+overwritten with zeros in the database file, but older copies stay in its
+write-ahead log (the -wal file) until a checkpoint: this runs that checkpoint
+and empties the log. On PostgreSQL a deleted row stays in the table file until
+its space is reused: this rewrites the users and groups tables (VACUUM FULL),
+which locks them, so registrations wait, for about as long as copying them
+takes. Backups, and on PostgreSQL the write-ahead log and replicas, keep their
+copies until they expire.
+
+Example:
+  deno task cli compact
 `,
   keygen: `Usage: deno task cli keygen [--out FILE]
 

@@ -12,6 +12,11 @@ export interface PurgeOptions {
   dryRun?: boolean;
   /** Do not ask; required when nobody is at a terminal. */
   yes?: boolean;
+  /**
+   * The database keeps deleted rows in its files until their space is
+   * reused (PostgreSQL): say how to remove them now.
+   */
+  deletedRowsLinger?: boolean;
   io: CliIo;
 }
 
@@ -46,6 +51,11 @@ export async function purge(
     throw notFound(target.kind, target.id);
   }
   await io.stderr.write(`Deleted ${describeCount(target, deleted)}\n`);
+  if (options.deletedRowsLinger) {
+    await io.stderr.write(
+      "The deleted values stay in PostgreSQL's table files as dead rows until their space is reused: run deno task cli compact to rewrite the tables now\n",
+    );
+  }
 }
 
 async function describeTarget(

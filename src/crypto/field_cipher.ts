@@ -14,7 +14,8 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const VERSION = "v1";
 const ALGORITHM = "aes-256-gcm";
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a value may itself begin with U+FEFF, which must survive.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A stored value failed its integrity check: altered, or copied from elsewhere. */
 export class TamperedError extends StoreError {

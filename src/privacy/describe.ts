@@ -22,13 +22,37 @@ export function describeGroup(group: GroupRecord): string {
   ]);
 }
 
-/** A heading and `label: value` rows with the values aligned. */
+/**
+ * A heading and `label: value` rows with the values aligned. Values are
+ * shown with `visible`, so a stored name cannot move the cursor, recolour
+ * the screen or add lines to what the operator reads.
+ */
 export function table(heading: string, rows: [string, string][]): string {
   // Two spaces after the longest label's colon.
   const width = Math.max(...rows.map(([label]) => label.length)) + 3;
   return [
     heading,
-    ...rows.map(([label, value]) => `  ${`${label}:`.padEnd(width)}${value}`),
+    ...rows.map(([label, value]) =>
+      `  ${`${label}:`.padEnd(width)}${visible(value)}`
+    ),
   ]
     .join("\n") + "\n";
+}
+
+// Controls (C0, DEL, C1), line and paragraph separators, and the marks that
+// reorder text (bidirectional embeddings, overrides and isolates).
+const INVISIBLE =
+  // deno-lint-ignore no-control-regex -- control characters are what it finds
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\ufeff]/g;
+
+/**
+ * A stored value as a terminal can show it safely: characters that would
+ * act on the terminal or reorder the line are written as `\u{…}` escapes.
+ * Everything else, emoji and accents included, is shown as it is.
+ */
+export function visible(value: string): string {
+  return value.replace(
+    INVISIBLE,
+    (char) => `\\u{${char.codePointAt(0)!.toString(16).padStart(4, "0")}}`,
+  );
 }

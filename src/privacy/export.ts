@@ -50,6 +50,8 @@ export interface ExportSelection {
 /** Options of `writeExport`. */
 export interface WriteExportOptions {
   format: Format;
+  /** CSV only: write cells exactly as stored, formulas included. */
+  csvExact?: boolean;
   /** Export time, Unix seconds. */
   exportedAt: number;
   /** Told every few thousand records, and once at the end. */
@@ -60,6 +62,8 @@ export interface WriteExportOptions {
 export interface ExportOptions {
   target: RecordRef;
   format: Format;
+  /** CSV only: write cells exactly as stored, formulas included. */
+  csvExact?: boolean;
   /** Who asks, for the audit log. */
   actor: Actor;
   /** Export time, Unix seconds; defaults to now. */
@@ -123,6 +127,7 @@ export async function exportRecords(
   const buffered = new BufferedSink(sink);
   const counts = await writeExport(buffered, selection, {
     format: options.format,
+    csvExact: options.csvExact,
     exportedAt: options.now ?? Math.floor(Date.now() / 1000),
     onProgress: options.onProgress,
   });
@@ -188,11 +193,17 @@ const ENCODERS: Record<Format, Encoder> = {
   },
   csv: {
     start: () => CSV_HEADER,
-    user: csvUser,
+    user: (user) => csvUser(user),
     between: "",
-    group: csvGroup,
+    group: (group) => csvGroup(group),
     end: "",
   },
+};
+
+const EXACT_CSV: Encoder = {
+  ...ENCODERS.csv,
+  user: (user) => csvUser(user, true),
+  group: (group) => csvGroup(group, true),
 };
 
 // Progress is reported this often: rarely enough to cost nothing per record.
@@ -208,7 +219,9 @@ export async function writeExport(
   selection: ExportSelection,
   options: WriteExportOptions,
 ): Promise<ExportCounts> {
-  const encoder = ENCODERS[options.format];
+  const encoder = options.format === "csv" && options.csvExact
+    ? EXACT_CSV
+    : ENCODERS[options.format];
   const progress = options.onProgress;
   const total = selection.expected;
   let users = 0;

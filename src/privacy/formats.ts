@@ -69,34 +69,56 @@ export function groupMembers(group: GroupRecord): string {
 export const CSV_HEADER =
   "kind,id,username,first_name,last_name,language_code,title,type,registered_at\r\n";
 
-/** A user as one CSV line (with its CRLF). */
-export function csvUser(user: UserRecord): string {
+/**
+ * A user as one CSV line (with its CRLF). Unless `exact`, a text cell that a
+ * spreadsheet would run as a formula is neutralised (see `safeCell`).
+ */
+export function csvUser(user: UserRecord, exact = false): string {
+  const text = exact ? keep : safeCell;
   return csvLine([
     "user",
     String(user.id),
-    user.username,
-    user.first_name,
-    user.last_name,
-    user.language_code,
+    text(user.username),
+    text(user.first_name),
+    text(user.last_name),
+    text(user.language_code),
     null,
     null,
     isoTime(user.registered_at),
   ]);
 }
 
-/** A group as one CSV line (with its CRLF). */
-export function csvGroup(group: GroupRecord): string {
+/** A group as one CSV line (with its CRLF); `exact` as for `csvUser`. */
+export function csvGroup(group: GroupRecord, exact = false): string {
+  const text = exact ? keep : safeCell;
   return csvLine([
     "group",
     String(group.id),
-    group.username,
+    text(group.username),
     null,
     null,
     null,
-    group.title,
+    text(group.title),
     group.type,
     isoTime(group.registered_at),
   ]);
+}
+
+// What spreadsheets read as the start of a formula (OWASP's list): equals,
+// plus, minus, at, tab and carriage return.
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A text cell as a spreadsheet will show it, never run it: a cell starting
+ * like a formula gets a leading apostrophe, the common way to make
+ * spreadsheets take it as text. Ids and dates are never touched.
+ */
+export function safeCell(value: string | null): string | null {
+  return value !== null && FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+function keep(value: string | null): string | null {
+  return value;
 }
 
 // RFC 4180: a field with a comma, quote, CR or LF is quoted and its quotes

@@ -76,3 +76,46 @@ Deno.test("JSON members are exactly what JSON.stringify writes, for any string",
     );
   }
 });
+
+Deno.test("CSV cells a spreadsheet would run as formulas start with an apostrophe, ids and dates untouched", () => {
+  const starts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"];
+  for (const start of starts) {
+    const line = csvGroup({
+      id: -1001,
+      username: start,
+      title: start,
+      type: "supergroup",
+      registered_at: 0,
+    });
+    const cell = /[",\r\n]/.test(start) ? `"'${start}"` : `'${start}`;
+    assert.equal(
+      line,
+      `group,-1001,${cell},,,,${cell},supergroup,1970-01-01T00:00:00Z\r\n`,
+    );
+  }
+  assert.equal(
+    csvUser({
+      id: 2,
+      username: "a=b",
+      first_name: "=cmd|' /C calc'!A0",
+      last_name: null,
+      language_code: "en",
+      registered_at: 0,
+    }),
+    "user,2,a=b,'=cmd|' /C calc'!A0,,en,,,1970-01-01T00:00:00Z\r\n",
+  );
+});
+
+Deno.test("exact CSV keeps a formula-like cell as stored", () => {
+  assert.equal(
+    csvUser({
+      id: 2,
+      username: null,
+      first_name: "=1+1",
+      last_name: null,
+      language_code: null,
+      registered_at: 0,
+    }, true),
+    "user,2,,=1+1,,,,,1970-01-01T00:00:00Z\r\n",
+  );
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { RecordRef } from "./audit.ts";
 import type { Store } from "./store.ts";
+import { gauntletGroups, gauntletUsers } from "./_unicode_gauntlet.ts";
 
 /** A user with every name field set, for checks that no name is stored in the clear. */
 export const zoe = {
@@ -109,6 +110,33 @@ export function storeContract(name: string, target: ContractTarget): void {
     };
     await store.upsertUser(odd, 1);
     assert.deepEqual(await store.getUser(odd.id), { ...odd, registered_at: 1 });
+  });
+
+  test("every value comes back byte for byte, whatever Unicode it holds", async (store) => {
+    for (const user of gauntletUsers()) await store.upsertUser(user, 1);
+    for (const group of gauntletGroups()) await store.upsertGroup(group, 2);
+    for (const user of gauntletUsers()) {
+      assert.deepEqual(await store.getUser(user.id), {
+        ...user,
+        registered_at: 1,
+      });
+    }
+    const listed = [];
+    for await (const group of store.iterateGroups()) listed.push(group);
+    assert.deepEqual(
+      listed.sort((a, b) => b.id - a.id),
+      gauntletGroups().map((group) => ({ ...group, registered_at: 2 })),
+    );
+  });
+
+  test("compact keeps every record and the store goes on working", async (store) => {
+    await store.upsertUser(alice, 1);
+    await store.upsertUser({ ...alice, id: 2 }, 1);
+    await store.purge({ kind: "user", id: 2 }, "cli");
+    await store.compact();
+    assert.deepEqual(await store.getUser(1), { ...alice, registered_at: 1 });
+    await store.upsertUser({ ...alice, id: 3 }, 2);
+    assert.equal((await store.summary()).users, 2);
   });
 
   test("groups are stored and updated keeping registered_at", async (store) => {

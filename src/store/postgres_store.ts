@@ -53,6 +53,8 @@ export const POSTGRES_MIGRATIONS = new URL(
 export const QUERY_TIMEOUT_MS = 10_000;
 /** How long the health probe may take, in ms. */
 export const HEALTH_TIMEOUT_MS = 3_000;
+/** How long rewriting the tables may take, in ms: it grows with them. */
+const COMPACT_TIMEOUT_MS = 60 * 60_000;
 /** How long opening a connection may take, in seconds (postgres.js unit). */
 export const CONNECT_TIMEOUT_S = 5;
 
@@ -238,7 +240,7 @@ async function bindDataKey(
     await codec.verifyKeyCheck(check.key_id, check.check_value);
     return;
   }
-  await sql.begin(async (tx) => {
+  const encrypted = await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK[0]}::int, ${
       MIGRATION_LOCK[1]
     }::int)`;
@@ -247,8 +249,13 @@ async function bindDataKey(
       await codec.verifyKeyCheck(again.key_id, again.check_value);
       return;
     }
-    await reencodeAll(tx, new FieldCodec(), codec, onProgress);
+    return await reencodeAll(tx, new FieldCodec(), codec, onProgress);
   });
+  // The plaintext rows just replaced are dead rows that VACUUM would only
+  // mark reusable: the tables are rewritten so that no name stays in them.
+  if (encrypted !== undefined && encrypted > 0) {
+    await sql`VACUUM FULL users, groups`;
+  }
 }
 
 async function readKeyCheck(
@@ -629,16 +636,33 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Writes the one-row health probe with the key check, as a registration
-   * would; a lock held more than a second (a key rotation) rejects.
+   * Takes the locks a registration takes (the records' shared lock, and the
+   * write lock on the users and groups tables), checks the key and writes
+   * the one-row health probe; a lock held more than a second (a key
+   * rotation, another session's LOCK TABLE) rejects.
    */
   async checkWritable(): Promise<void> {
     const codec = this.#codec;
     await this.#transaction("the write probe", async (tx) => {
       await tx`SET LOCAL lock_timeout = 1000`;
+      await tx`SELECT pg_advisory_xact_lock_shared(${ALL_RECORDS_LOCK})`;
+      await tx`LOCK TABLE users, groups IN ROW EXCLUSIVE MODE`;
       await checkKey(tx, codec);
       await tx`UPDATE health SET checked_at = ${unixNow()} WHERE id = 1`;
     }, HEALTH_TIMEOUT_MS);
+  }
+
+  /**
+   * Rewrites the record tables (VACUUM FULL), so that deleted and replaced
+   * values no longer linger in their files as dead rows. The tables are
+   * locked meanwhile; it takes about as long as copying them.
+   */
+  async compact(): Promise<void> {
+    await this.#bounded(
+      "rewriting the tables",
+      () => this.#sql`VACUUM FULL users, groups`,
+      COMPACT_TIMEOUT_MS,
+    );
   }
 
   /** The bot's own profile stored by `setup`, if any. */

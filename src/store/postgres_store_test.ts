@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import postgres from "postgres";
 import { club, plaintexts, storeContract, zoe } from "./_store_contract.ts";
 import { loadMigrations } from "./migrations.ts";
 import {
@@ -99,6 +100,25 @@ async function leakedNames(db: TestDatabase): Promise<string[]> {
   );
   const text = JSON.stringify(rows);
   return plaintexts.filter((name) => text.includes(name));
+}
+
+// The users and groups tables' files as the server wrote them to disk
+// (after a checkpoint), as text, for a search of the stored bytes.
+async function tableFileText(db: TestDatabase): Promise<string> {
+  const [row] = await execPg(db, async (sql) => {
+    await sql`CHECKPOINT`;
+    return await sql`SELECT current_setting('data_directory') AS dir,
+      pg_relation_filepath('users') AS users,
+      pg_relation_filepath('groups') AS groups`;
+  });
+  let text = "";
+  for (const file of [row!.users, row!.groups] as string[]) {
+    // Not fatal: the pages' bytes around the values are not UTF-8.
+    text += new TextDecoder().decode(
+      await Deno.readFile(`${row!.dir}/${file}`),
+    );
+  }
+  return text;
 }
 
 function definePostgresTests(): void {
@@ -498,6 +518,73 @@ function definePostgresTests(): void {
         await store.close();
       } finally {
         await proxy.close();
+      }
+    },
+  );
+
+  pgCase(
+    "the first encryption rewrites the tables: no old plaintext stays in their files",
+    async (db) => {
+      const plain = await open(db);
+      await plain.upsertUser(zoe, 1);
+      await plain.upsertGroup(club, 1);
+      await plain.close();
+      const before = await tableFileText(db);
+      assert.ok(before.includes("Zoëname"), "the file check can fail");
+
+      await (await open(db, await FieldCipher.fromKey(key))).close();
+      const after = await tableFileText(db);
+      assert.deepEqual(plaintexts.filter((name) => after.includes(name)), []);
+    },
+  );
+
+  pgCase(
+    "compact removes a purged record's stored values from the table files",
+    async (db) => {
+      const store = await open(db, await FieldCipher.fromKey(key));
+      await store.upsertUser(zoe, 1);
+      await store.upsertUser({ ...zoe, id: 78 }, 1);
+      const [row] = await execPg(
+        db,
+        (sql) => sql`SELECT first_name FROM users WHERE id = 77`,
+      );
+      const stored = row!.first_name as string;
+      await store.purge({ kind: "user", id: 77 }, "cli");
+      assert.ok(
+        (await tableFileText(db)).includes(stored),
+        "a purged row lingers as a dead row until the table is rewritten",
+      );
+      await store.compact();
+      assert.ok(!(await tableFileText(db)).includes(stored));
+      assert.equal((await store.getUser(78))?.first_name, "Zoëname");
+      await store.close();
+    },
+  );
+
+  pgCase(
+    "the write probe fails fast while another session locks the users table",
+    async (db) => {
+      const store = await open(db, await FieldCipher.fromKey(key));
+      await store.checkWritable();
+      const other = postgres(db.url, { max: 1, onnotice: () => {} });
+      try {
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => release = resolve);
+        let locked!: () => void;
+        const isLocked = new Promise<void>((resolve) => locked = resolve);
+        const holder = other.begin(async (tx) => {
+          await tx`LOCK TABLE users IN SHARE MODE`;
+          locked();
+          await released;
+        });
+        await isLocked;
+        await assert.rejects(store.checkWritable());
+        release();
+        await holder;
+        await store.checkWritable();
+      } finally {
+        await other.end({ timeout: 1 });
+        await store.close();
       }
     },
   );

@@ -494,6 +494,15 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * Moves the write-ahead log into the database file and empties it: deleted
+   * values are overwritten with zeros in the database file (secure_delete),
+   * but their older copies stay in the log until a checkpoint.
+   */
+  async compact(): Promise<void> {
+    await checkpoint(this.#db, this.#lock);
+  }
+
   /** The bot's own profile stored by `setup`, if any. */
   botProfile(): Promise<UserFromGetMe | undefined> {
     return this.#read(() => {

@@ -167,6 +167,25 @@ Deno.test("SQLite, encrypted: no name, username or title is in the files' bytes"
   });
 });
 
+Deno.test("SQLite: after a purge and compact, the purged values are in neither the database nor its log", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    // Unencrypted, so that the names themselves can be looked for.
+    const store = await openSqliteStore(path);
+    await store.upsertUser(zoe, 1);
+    await store.upsertGroup(club, 1);
+    await store.purge({ kind: "user", id: zoe.id }, "cli");
+    await store.purge({ kind: "group", id: club.id }, "cli");
+    assert.ok(
+      (await leakedNames(path)).includes("Zoëname"),
+      "the log still holds the page as it was before the purge",
+    );
+    await store.compact();
+    assert.deepEqual(await leakedNames(path), []);
+    await store.close();
+  });
+});
+
 Deno.test("SQLite, encrypted: a wrong key, or none, is refused when the store opens", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;

@@ -181,6 +181,11 @@ export interface Store {
    * a one-row probe, and never waits for a lock: a held lock rejects.
    */
   checkWritable(): Promise<void>;
+  /**
+   * Rewrites the record tables so that values deleted or replaced earlier
+   * no longer linger in the database files; locks them meanwhile.
+   */
+  compact(): Promise<void>;
   /** The bot's own profile stored by `setup`, if any. */
   botProfile(): Promise<UserFromGetMe | undefined>;
   /** Stores the bot's own profile (`getMe`); it is not personal data. */
