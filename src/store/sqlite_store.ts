@@ -23,6 +23,7 @@ import {
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,
+  DamagedStoreError,
   type GroupFields,
   type GroupRecord,
   type ProgressCallback,
@@ -108,6 +109,7 @@ export class SqliteStore implements Store {
   #db: DatabaseSync;
   #codec: FieldCodec;
   #lock: LockWait;
+  #damage: DamagedStoreError | undefined;
   #upsertUser: StatementSync;
   #upsertGroup: StatementSync;
   #getUser: StatementSync;
@@ -263,7 +265,7 @@ export class SqliteStore implements Store {
     const codec = this.#codec;
     // Encrypted before the transaction begins, so that the write lock is
     // held only for the writes; moves (rare) read the old record first.
-    const prepared = await settle(() =>
+    const prepared = await this.#settle(() =>
       plans.map((plan) => ({
         plan,
         user: plan.user === undefined
@@ -485,8 +487,9 @@ export class SqliteStore implements Store {
    * rotated by another process all reject at once.
    */
   checkWritable(): Promise<void> {
+    if (this.#damage !== undefined) return Promise.reject(this.#damage);
     const codec = this.#codec;
-    return settle(() =>
+    return this.#settle(() =>
       this.#transactionNow(() => {
         this.#checkKey(codec);
         this.#touchHealth.run(Date.now());
@@ -638,7 +641,9 @@ export class SqliteStore implements Store {
   // A write transaction, retried on a timer while another process holds
   // the write lock (see `LockWait`).
   #transaction<T>(body: () => T): Promise<T> {
-    return settle(() => this.#lock.retry(() => this.#transactionNow(body)));
+    return this.#settle(() =>
+      this.#lock.retry(() => this.#transactionNow(body))
+    );
   }
 
   #transactionNow<T>(body: () => T): T {
@@ -648,10 +653,21 @@ export class SqliteStore implements Store {
     return transaction(this.#db, body);
   }
 
+  // Like `settle`, remembering damage once met: the write probe reports it
+  // from then on, since a damaged page stays damaged.
+  async #settle<T>(body: () => T | Promise<T>): Promise<T> {
+    try {
+      return await settle(body);
+    } catch (error) {
+      if (error instanceof DamagedStoreError) this.#damage ??= error;
+      throw error;
+    }
+  }
+
   // Reads never wait for writers in WAL mode, but can meet a lock briefly
   // (another process recovering or truncating the log).
   #read<T>(body: () => T): Promise<T> {
-    return settle(() => this.#lock.retry(body));
+    return this.#settle(() => this.#lock.retry(body));
   }
 }
 
@@ -736,11 +752,25 @@ async function settle<T>(body: () => T | Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (error) {
-    throw error instanceof StoreError ? error : new StoreError(
-      `SQLite failed: ${messageOf(error)}`,
-      { cause: error },
-    );
+    if (error instanceof StoreError) throw error;
+    if (isDamage(error)) {
+      throw new DamagedStoreError(
+        `The SQLite database is damaged: ${
+          messageOf(error)
+        }; it will not mend by itself: restore it from a backup`,
+        { cause: error },
+      );
+    }
+    throw new StoreError(`SQLite failed: ${messageOf(error)}`, {
+      cause: error,
+    });
   }
+}
+
+// SQLITE_CORRUPT (a malformed page) and SQLITE_NOTADB, extended codes too.
+function isDamage(error: unknown): boolean {
+  const code = (error as { errcode?: unknown })?.errcode;
+  return typeof code === "number" && [11, 26].includes(code & 0xff);
 }
 
 // Reads pages of PAGE_SIZE rows by id (keyset pagination): faster than a

@@ -204,3 +204,15 @@ export class StoreError extends Error {
     this.name = "StoreError";
   }
 }
+
+/**
+ * The database itself is damaged (a malformed page, a file that is not a
+ * database): trying again will not help; it needs the operator.
+ */
+export class DamagedStoreError extends StoreError {
+  /** Wraps the engine's own report of the damage. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DamagedStoreError";
+  }
+}
