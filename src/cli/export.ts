@@ -13,8 +13,14 @@ import {
 } from "../privacy/export.ts";
 import { plural } from "../plural.ts";
 import type { Format } from "../privacy/formats.ts";
-import { writerSink } from "../privacy/text_sink.ts";
-import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
+import { type TextSink, writerSink } from "../privacy/text_sink.ts";
+import {
+  CliError,
+  EXIT,
+  fileError,
+  notFound,
+  usageError,
+} from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 import { Progress } from "./progress.ts";
 
@@ -99,7 +105,7 @@ async function exportToFile(
   }
   let closed = false;
   try {
-    const counts = await exportRecords(store, writerSink(file), {
+    const counts = await exportRecords(store, fileSink(file, out), {
       target: options.target,
       format: options.format,
       csvExact: options.keepFormulas,
@@ -107,7 +113,9 @@ async function exportToFile(
       now: options.now,
       onProgress,
     });
-    await file.sync();
+    await file.sync().catch((error) => {
+      throw fileError("the export file", out, error);
+    });
     file.close();
     closed = true;
     await publish(partial, out, options.force ?? false);
@@ -116,6 +124,18 @@ async function exportToFile(
     if (!closed) file.close();
     await Deno.remove(partial).catch(() => {});
   }
+}
+
+// The file's own write errors (a full disk) name the file they hit.
+function fileSink(file: Deno.FsFile, out: string): TextSink {
+  const sink = writerSink(file);
+  const named = (error: unknown): never => {
+    throw fileError("the export file", out, error);
+  };
+  return {
+    write: (text) => sink.write(text).catch(named),
+    writeBytes: (bytes) => sink.writeBytes!(bytes).catch(named),
+  };
 }
 
 // Without --force, link(2) refuses an `out` that appeared meanwhile; with
