@@ -95,3 +95,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "an export that fails is in the audit log as failed, not as done",
+  ignore: !mountable,
+  async fn() {
+    await using dir = await tempDir();
+    const path = `${dir.path}/bot.db`;
+    const store = await openTestStore(path);
+    await store.register(
+      Array.from({ length: 3000 }, (_, i) => ({
+        user: {
+          id: i + 1,
+          username: null,
+          first_name: "x".repeat(200),
+          last_name: null,
+          language_code: null,
+        },
+      })),
+      1,
+    );
+    await store.close();
+    const full = `${dir.path}/full`;
+    await Deno.mkdir(full);
+    assert.ok((await sh(`mount -t tmpfs -o size=256k tmpfs '${full}'`)).ok);
+    try {
+      const exported = await runCliProcess(
+        ["--database", path, "export", "--all", "--out", `${full}/all.json`],
+      );
+      assert.equal(exported.code, 3, exported.stderr);
+    } finally {
+      await sh(`umount '${full}'`);
+    }
+    const done = await runCliProcess(
+      ["--database", path, "export", "--user", "1"],
+    );
+    assert.equal(done.code, 0, done.stderr);
+    const reread = await openTestStore(path);
+    const [last, failed] = await reread.recentAudit(2);
+    await reread.close();
+    assert.equal(failed!.kind, "all");
+    assert.equal(failed!.outcome, "failed");
+    assert.equal(last!.kind, "user");
+    assert.equal(last!.outcome, "done");
+  },
+});

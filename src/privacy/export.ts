@@ -107,10 +107,11 @@ export async function selectRecords(
 
 /**
  * Exports the target's records to `sink`, streaming so that memory does not
- * grow with their number. The audit entry is written first: no record
- * leaves the database unless its export is recorded, and when the entry
- * cannot be written (the store rejects) nothing reaches `sink`. For `all`
- * the entry counts the records stored when the export began.
+ * grow with their number. The audit entry is written first, as `started`:
+ * no record leaves the database unless its export is recorded, and when the
+ * entry cannot be written (the store rejects) nothing reaches `sink`. It
+ * ends as `done` or `failed`. For `all` the entry counts the records stored
+ * when the export began.
  */
 export async function exportRecords(
   store: Store,
@@ -118,20 +119,29 @@ export async function exportRecords(
   options: ExportOptions,
 ): Promise<ExportCounts> {
   const selection = await selectRecords(store, options.target);
-  await store.recordAudit({
+  const entry = await store.recordAudit({
     actor: options.actor,
     action: "export",
     target: options.target,
     records: selection.expected,
+    outcome: "started",
   });
-  const buffered = new BufferedSink(sink);
-  const counts = await writeExport(buffered, selection, {
-    format: options.format,
-    csvExact: options.csvExact,
-    exportedAt: options.now ?? Math.floor(Date.now() / 1000),
-    onProgress: options.onProgress,
-  });
-  await buffered.drain();
+  let counts: ExportCounts;
+  try {
+    const buffered = new BufferedSink(sink);
+    counts = await writeExport(buffered, selection, {
+      format: options.format,
+      csvExact: options.csvExact,
+      exportedAt: options.now ?? Math.floor(Date.now() / 1000),
+      onProgress: options.onProgress,
+    });
+    await buffered.drain();
+  } catch (error) {
+    // Best effort: the export's own failure is what the caller must see.
+    await store.finishAudit(entry, "failed").catch(() => {});
+    throw error;
+  }
+  await store.finishAudit(entry, "done");
   return counts;
 }
 

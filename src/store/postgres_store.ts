@@ -4,6 +4,7 @@ import {
   type Actor,
   type AuditEntry,
   auditEntry,
+  type AuditOutcome,
   type RecordRef,
   subjectRef,
 } from "./audit.ts";
@@ -573,11 +574,19 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Appends an entry to the audit log. */
-  recordAudit(record: AuditRecord): Promise<void> {
+  /** Appends an entry to the audit log; returns the entry's number. */
+  recordAudit(record: AuditRecord): Promise<number> {
     return this.#transaction(
       "writing the audit log",
       (tx) => this.#audit(tx, record),
+    );
+  }
+
+  /** Sets how the request logged as entry `entry` ended. */
+  async finishAudit(entry: number, outcome: AuditOutcome): Promise<void> {
+    await this.#transaction(
+      "writing the audit log",
+      (tx) => tx`UPDATE audit_log SET outcome = ${outcome} WHERE id = ${entry}`,
     );
   }
 
@@ -604,10 +613,10 @@ export class PostgresStore implements Store {
       "reading the audit log",
       () =>
         this
-          .#sql`SELECT at, actor, action, kind, subject, records FROM audit_log
+          .#sql`SELECT at, actor, action, kind, subject, records, outcome FROM audit_log
                 ORDER BY id DESC LIMIT ${limit}`,
     );
-    return rows.map((row) => ({ ...row }) as unknown as AuditEntry);
+    return rows.map(auditEntry);
   }
 
   /** Every audit entry about one record, oldest first. */
@@ -616,7 +625,7 @@ export class PostgresStore implements Store {
     const rows = await this.#bounded(
       "reading the audit log",
       () =>
-        this.#sql`SELECT at, actor, action, kind, subject, records
+        this.#sql`SELECT at, actor, action, kind, subject, records, outcome
                 FROM audit_log
                 WHERE subject IS NOT DISTINCT FROM ${subject}
                   AND kind = ${target.kind}
@@ -701,14 +710,17 @@ export class PostgresStore implements Store {
     await this.#sql.end({ timeout: 5 });
   }
 
-  async #audit(sql: Sql | Tx, record: AuditRecord): Promise<void> {
-    await sql`INSERT INTO audit_log (at, actor, action, kind, subject, records)
+  async #audit(sql: Sql | Tx, record: AuditRecord): Promise<number> {
+    const [row] = await sql`INSERT INTO audit_log
+                              (at, actor, action, kind, subject, records, outcome)
               VALUES (${
       record.at ?? unixNow()
     }, ${record.actor}, ${record.action},
                       ${record.target.kind}, ${
       subjectRef(this.#auditKey, record.target)
-    }, ${record.records})`;
+    }, ${record.records}, ${record.outcome ?? "done"})
+              RETURNING id`;
+    return Number(row!.id);
   }
 
   // What a plan needs that takes a cipher or a keyed hash, computed before

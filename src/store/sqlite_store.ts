@@ -5,6 +5,7 @@ import {
   type Actor,
   type AuditEntry,
   auditEntry,
+  type AuditOutcome,
   type RecordRef,
   subjectRef,
 } from "./audit.ts";
@@ -190,7 +191,7 @@ export class SqliteStore implements Store {
       "UPDATE health SET checked_at = max(?, checked_at + 1) WHERE id = 1",
     );
     this.#insertAudit = db.prepare(
-      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     const key = db.prepare("SELECT key FROM audit_key WHERE id = 1").get() as
       | { key: Uint8Array }
@@ -430,9 +431,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Appends an entry to the audit log. */
-  recordAudit(record: AuditRecord): Promise<void> {
+  /** Appends an entry to the audit log; returns the entry's number. */
+  recordAudit(record: AuditRecord): Promise<number> {
     return this.#transaction(() => this.#audit(record));
+  }
+
+  /** Sets how the request logged as entry `entry` ended. */
+  async finishAudit(entry: number, outcome: AuditOutcome): Promise<void> {
+    await this.#transaction(() =>
+      this.#db.prepare("UPDATE audit_log SET outcome = ? WHERE id = ?").run(
+        outcome,
+        entry,
+      )
+    );
   }
 
   /** When `actor` last did `action` to the record (Unix seconds), if ever. */
@@ -455,8 +466,8 @@ export class SqliteStore implements Store {
   recentAudit(limit: number): Promise<AuditEntry[]> {
     return this.#read(() =>
       this.#db.prepare(
-        "SELECT at, actor, action, kind, subject, records FROM audit_log ORDER BY id DESC LIMIT ?",
-      ).all(limit).map((row) => ({ ...row }) as unknown as AuditEntry)
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT ?`,
+      ).all(limit).map(auditEntry)
     );
   }
 
@@ -540,15 +551,18 @@ export class SqliteStore implements Store {
 
   // A recorded purge raises the erasure counter in the same transaction:
   // caches of what was written, and of the latest purge, depend on it.
-  #audit(record: AuditRecord): void {
+  #audit(record: AuditRecord): number {
     if (record.action === "purge") this.#bumpErasure.run();
-    this.#insertAudit.run(
-      record.at ?? Math.floor(Date.now() / 1000),
-      record.actor,
-      record.action,
-      record.target.kind,
-      subjectRef(this.#auditKey, record.target),
-      record.records,
+    return Number(
+      this.#insertAudit.run(
+        record.at ?? Math.floor(Date.now() / 1000),
+        record.actor,
+        record.action,
+        record.target.kind,
+        subjectRef(this.#auditKey, record.target),
+        record.records,
+        record.outcome ?? "done",
+      ).lastInsertRowid,
     );
   }
 

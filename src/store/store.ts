@@ -1,4 +1,4 @@
-import type { Actor, AuditEntry, RecordRef } from "./audit.ts";
+import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 
@@ -90,6 +90,8 @@ export interface AuditRecord {
   records: number;
   /** Unix seconds; defaults to now. */
   at?: number;
+  /** Defaults to `done`; an export starts as `started` (see `finishAudit`). */
+  outcome?: AuditOutcome;
 }
 
 /**
@@ -147,8 +149,10 @@ export interface Store {
    * audit entry is written.
    */
   purge(target: RecordRef, actor: Actor): Promise<number>;
-  /** Appends an entry to the audit log. */
-  recordAudit(record: AuditRecord): Promise<void>;
+  /** Appends an entry to the audit log; returns the entry's number. */
+  recordAudit(record: AuditRecord): Promise<number>;
+  /** Sets how the request logged as entry `entry` ended. */
+  finishAudit(entry: number, outcome: AuditOutcome): Promise<void>;
   /**
    * When (Unix seconds) `actor` last did `action` to the record, from the
    * audit log; undefined if never. Rate limits are derived from this.
