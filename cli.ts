@@ -65,7 +65,7 @@ const COMMANDS = {
     yes: { type: "boolean" },
   },
   migrate: {},
-  keygen: { out: { type: "string" } },
+  keygen: { out: { type: "string" }, id: { type: "string" } },
   "rotate-key": { ...QUIET },
   backup: { out: { type: "string" } },
   copy: { ...QUIET, to: { type: "string" } },
@@ -122,8 +122,16 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     : loadDatabaseLocation(env);
   const quiet = values.quiet === true;
   if (command === "keygen") {
+    const id = optionalString(values.id, "--id");
     await keygen({
       out: optionalString(values.out, "--out"),
+      id: id === undefined ? undefined : {
+        path: id,
+        read: () =>
+          id === "-"
+            ? new Response(Deno.stdin.readable).text()
+            : Deno.readTextFile(id),
+      },
       io,
     });
     return EXIT.ok;
