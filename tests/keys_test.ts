@@ -51,18 +51,20 @@ Deno.test("rotate-key on a key file writes the new key there, and the bot and th
   assert.equal(rotated.code, 0, rotated.stderr);
   assert.match(
     rotated.stderr,
-    /^Re-encrypted 1 record with key \w{8} and wrote the new key to ".*data\.key"/,
+    /^Moved the database to key \w{8} and wrote it to ".*data\.key" before the old key; re-encrypted 1 record\. No value is left under another key/,
   );
-  const newKey = (await Deno.readTextFile(keyFile)).trim();
+  // The new key first, the old one kept after it as a previous key.
+  const [newKey, kept] = (await Deno.readTextFile(keyFile)).trim().split("\n");
+  assert.equal(kept, oldKey);
   assert.notEqual(newKey, oldKey);
-  assert.equal(atob(newKey).length, 32);
+  assert.equal(atob(newKey!).length, 32);
   assert.equal(modeOf(keyFile), 0o600);
   await assertMissing(`${keyFile}.new`);
   // The new key never reaches the output.
-  assert.ok(!rotated.stderr.includes(newKey));
+  assert.ok(!rotated.stderr.includes(newKey!));
   assert.equal(rotated.stdout, "");
 
-  // The old key no longer opens the database; the key file does.
+  // The old key alone no longer opens the database; the key file does.
   const withOld = await runCliProcess(["--database", dbPath, "inspect"], {
     DATA_ENCRYPTION_KEY: oldKey,
   });
@@ -96,7 +98,7 @@ Deno.test("rotate-key on a key file writes the new key there, and the bot and th
   assert.deepEqual(names, ["Rota", "Zoë"]);
 });
 
-Deno.test("a rotation that fails leaves the old key file and no new one", async () => {
+Deno.test("a rotation that fails leaves a key file that opens the database, and a second run finishes it", async () => {
   await using dir = await tempDir();
   const { keyFile, key, dbPath, env } = await seededWithKeyFile(dir.path);
   // Another process holds the write lock past the CLI's busy timeout.
@@ -111,7 +113,9 @@ Deno.test("a rotation that fails leaves the old key file and no new one", async 
   }
   assert.equal(result.code, 3, result.stderr);
   assert.match(result.stderr, /locked/);
-  assert.equal((await Deno.readTextFile(keyFile)).trim(), key);
+  // The new key was written first, the old one kept after it.
+  const [newKey, kept] = (await Deno.readTextFile(keyFile)).trim().split("\n");
+  assert.equal(kept, key);
   await assertMissing(`${keyFile}.new`);
   const exported = await runCliProcess(
     ["--database", dbPath, "export", "--user", "5"],
@@ -119,6 +123,18 @@ Deno.test("a rotation that fails leaves the old key file and no new one", async 
   );
   assert.equal(exported.code, 0, exported.stderr);
   assert.equal(JSON.parse(exported.stdout).users[0].first_name, "Rota");
+  // Run again, it moves the data to the key file's current key: no third key.
+  result = await runCliProcess(["--database", dbPath, "rotate-key"], env);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stderr,
+    /^Moved the database to key \w{8}; re-encrypted 1 record\./,
+  );
+  assert.equal(
+    (await Deno.readTextFile(keyFile)).trim(),
+    `${newKey}\n${key}`,
+  );
+  assert.equal((await usersWith(dbPath, newKey!))[0]?.first_name, "Rota");
 });
 
 Deno.test("a key file left by an interrupted rotation is never overwritten", async () => {
@@ -132,7 +148,7 @@ Deno.test("a key file left by an interrupted rotation is never overwritten", asy
   assert.equal(result.code, 2, result.stderr);
   assert.match(
     result.stderr,
-    /^error: ".*data\.key\.new" is left from an interrupted rotate-key; this database opens with the key in ".*data\.key", so it is not needed: remove it, then run rotate-key again\n$/,
+    /^error: ".*data\.key\.new" is left from an interrupted rotate-key; this database opens with the keys in ".*data\.key", so it is not needed: remove it, then run rotate-key again\n$/,
   );
   assert.equal(await Deno.readTextFile(`${keyFile}.new`), "left over\n");
   assert.equal((await Deno.readTextFile(keyFile)).trim(), key);
@@ -198,7 +214,7 @@ Deno.test("with DATA_ENCRYPTION_KEY, the recipe saves the new key to a file, the
   assert.equal(result.code, 0, result.stderr);
   assert.match(
     result.stderr,
-    /^Re-encrypted 1 record with key \w{8}; set DATA_ENCRYPTION_KEY to the new key/,
+    /^Moved the database to key \w{8}; re-encrypted 1 record\. .*\nSet DATA_ENCRYPTION_KEY to the new key/,
   );
   const exported = await runCliProcess(
     ["--database", dbPath, "export", "--all"],

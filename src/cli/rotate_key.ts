@@ -50,6 +50,7 @@ export async function rotateKey(
   const { keyId: bound } = await store.summary();
   let target: FieldCipher;
   let wrote = "";
+  let then = "";
   if (current.currentKeyId !== bound) {
     if (destination.kind === "variable" && destination.next !== undefined) {
       throw usageError(
@@ -74,10 +75,13 @@ export async function rotateKey(
     if (target.keyId === bound) {
       throw usageError("NEW_DATA_ENCRYPTION_KEY is the key already in use");
     }
+    then =
+      "; Set DATA_ENCRYPTION_KEY to the new key, and the old one in DATA_ENCRYPTION_KEYS_PREVIOUS, and restart a running bot: until then its writes are refused";
   }
   const result = await reencrypt(store, target, options);
   const old = target.keyIds.filter((id) => id !== target.keyId);
   await report(io, target.keyId, result, { wrote, old });
+  if (then !== "") await io.stderr.write(`${then.slice(2)}\n`);
 }
 
 async function report(
