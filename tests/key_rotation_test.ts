@@ -14,29 +14,49 @@ interface Slot {
   bot: WebhookBot | undefined;
 }
 
-// Posts updates to every instance in service, one after another, until
-// stopped: each from one of a few people whose name changes every time, so
-// that every update writes. Records every status by the phase it was in.
+const PRIVACY = {
+  text: "/privacy",
+  entities: [{ type: "bot_command", offset: 0, length: 8 }],
+} as never;
+
+// Posts updates to the instances in service until stopped, in rounds about
+// one person each. With two instances in service, one writes the person's
+// name, the other writes another, and the first is asked /privacy with the
+// name it wrote: it has that name cached, so it writes nothing and reads
+// the record the other instance wrote. Records every status by phase.
 function steadyTraffic(slots: Slot[]) {
   const statuses: { phase: string; instance: string; status: number }[] = [];
   let phase = "before";
   let running = true;
-  let count = 0;
+  let round = 0;
   const loop = (async () => {
     while (running) {
       const live = slots.flatMap((slot) =>
         slot.bot === undefined ? [] : [{ name: slot.name, bot: slot.bot }]
       );
-      for (const slot of live) {
-        const from = user(7000 + (count % 25), { first_name: `Name${count}` });
-        count++;
-        const status = await slot.bot.post({
-          ...message(from, privateChat(from)),
+      if (live.length === 0) {
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      round++;
+      const reader = live[round % live.length]!;
+      const writer = live[(round + 1) % live.length]!;
+      const id = 7000 + (round % 25);
+      const send = async (
+        to: { name: string; bot: WebhookBot },
+        name: string,
+        extra = {},
+      ) => {
+        const from = user(id, { first_name: name });
+        const status = await to.bot.post({
+          ...message(from, privateChat(from), extra),
           update_id: nextUpdateId++,
         });
-        statuses.push({ phase, instance: slot.name, status });
-      }
-      if (live.length === 0) await new Promise((r) => setTimeout(r, 10));
+        statuses.push({ phase, instance: to.name, status });
+      };
+      await send(reader, `Reader${round}`);
+      if (writer !== reader) await send(writer, `Writer${round}`);
+      await send(reader, `Reader${round}`, PRIVACY);
     }
   })();
   return {
@@ -81,8 +101,9 @@ pgTest(
       1,
     );
     await seed.close();
-    const start = (env: Record<string, string>) =>
-      startWebhookBot(`${dir.path}/unused.db`, {
+    const started: WebhookBot[] = [];
+    const start = async (env: Record<string, string>) => {
+      const bot = await startWebhookBot(`${dir.path}/unused.db`, {
         env: {
           DATABASE_URL: db.url,
           HOSTNAME: "127.0.0.1",
@@ -90,6 +111,9 @@ pgTest(
           ...env,
         },
       });
+      started.push(bot);
+      return bot;
+    };
     const slots: Slot[] = [
       { name: "A", bot: await start({ DATA_ENCRYPTION_KEY: oldKey }) },
       { name: "B", bot: await start({ DATA_ENCRYPTION_KEY: oldKey }) },
@@ -102,7 +126,7 @@ pgTest(
         const bot = slot.bot!;
         slot.bot = undefined;
         // Drained: the round that may still have chosen it is over.
-        await traffic.pass(3);
+        await traffic.pass(4);
         assert.equal((await bot.stop()).code, 0, bot.bot.stderr);
         await traffic.pass(10);
         slot.bot = await start(env);
@@ -167,6 +191,13 @@ pgTest(
     }
     const refused = traffic.statuses.filter((s) => s.status !== 200);
     assert.deepEqual(refused, []);
+    // Every /privacy could read the record it was asked about.
+    const replies = started.flatMap((bot) =>
+      bot.api.callsOf("sendMessage").map((call) => String(call.params.text))
+    );
+    assert.deepEqual(replies.filter((text) => text.includes("went wrong")), []);
+    // Some read a record the other instance had just written.
+    assert.ok(replies.filter((text) => /Writer\d+/.test(text)).length > 10);
     // Updates reached the instances in every phase of the procedure.
     const phases = new Set(traffic.statuses.map((s) => s.phase));
     assert.deepEqual(
