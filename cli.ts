@@ -35,7 +35,7 @@ import {
   TamperedError,
   WrongKeyError,
 } from "./src/crypto/field_cipher.ts";
-import { interruptedRotation } from "./src/crypto/key_file.ts";
+import { dataKeyCipher, interruptedRotation } from "./src/crypto/key_file.ts";
 import { openStore } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
 
@@ -70,7 +70,7 @@ const COMMANDS = {
   audit: { ...ID, format: { type: "string" } },
   migrate: {},
   compact: {},
-  keygen: { out: { type: "string" } },
+  keygen: { out: { type: "string" }, id: { type: "string" } },
   "rotate-key": { ...QUIET },
   backup: { out: { type: "string" } },
   copy: { ...QUIET, to: { type: "string" } },
@@ -127,8 +127,16 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     : loadDatabaseLocation(env);
   const quiet = values.quiet === true;
   if (command === "keygen") {
+    const id = optionalString(values.id, "--id");
     await keygen({
       out: optionalString(values.out, "--out"),
+      id: id === undefined ? undefined : {
+        path: id,
+        read: () =>
+          id === "-"
+            ? new Response(Deno.stdin.readable).text()
+            : Deno.readTextFile(id),
+      },
       io,
     });
     return EXIT.ok;
@@ -163,7 +171,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
   const destination = command === "rotate-key"
     ? keyDestination(dataKey, env)
     : undefined;
-  const cipher = dataKey && await FieldCipher.fromKey(dataKey.key);
+  const cipher = dataKey && dataKeyCipher(dataKey);
   if (command !== "migrate") await requireDatabaseFile(location);
   const open = {
     create: command === "migrate",
@@ -247,16 +255,17 @@ function keyDestination(
         `NEW_DATA_ENCRYPTION_KEY is set, but the key comes from the file "${dataKey.path}": rotate-key makes the new key and writes it to that file itself, so unset NEW_DATA_ENCRYPTION_KEY`,
       );
     }
-    return { kind: "file", path: dataKey.path! };
-  }
-  if (given === "") {
-    throw usageError(
-      'NEW_DATA_ENCRYPTION_KEY is not set: save a new key first with deno task cli keygen --out FILE, then pass NEW_DATA_ENCRYPTION_KEY="$(cat FILE)"',
-    );
+    return {
+      kind: "file",
+      path: dataKey.path!,
+      keys: [dataKey.key, ...dataKey.previous],
+    };
   }
   return {
     kind: "variable",
-    next: decodeKey(given, "NEW_DATA_ENCRYPTION_KEY"),
+    next: given === ""
+      ? undefined
+      : decodeKey(given, "NEW_DATA_ENCRYPTION_KEY"),
   };
 }
 

@@ -205,6 +205,7 @@ function secretsOf(
     config.token,
     config.webhookSecret,
     dataKey === undefined ? undefined : encodeKey(dataKey.key),
+    ...(dataKey?.previous ?? []).map(encodeKey),
     config.database.kind === "postgres"
       ? config.database.connection.password
       : undefined,

@@ -264,7 +264,7 @@ Deno.test("keygen prints a fresh key; rotate-key moves every record to it", asyn
   assert.equal(result.code, 0, result.stderr);
   assert.match(
     result.stderr,
-    /^Re-encrypted 2 records with key \w{8}; set DATA_ENCRYPTION_KEY/,
+    /^Moved the database to key \w{8}; re-encrypted 2 records\. No value is left under another key.*\nSet DATA_ENCRYPTION_KEY to the new key/,
   );
   const after = {
     ...new DatabaseSync(dbPath, { readOnly: true }).prepare(

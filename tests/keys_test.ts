@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { tempDir, testCipher } from "./_db.ts";
-import { runCliProcess, startMain, TEST_TOKEN } from "./_main_process.ts";
+import {
+  programEnv,
+  runCliProcess,
+  startMain,
+  taskFlags,
+  TEST_TOKEN,
+} from "./_main_process.ts";
+import { startWebhookBot } from "./_webhook_bot.ts";
 import { message, privateChat, user } from "./_updates.ts";
 import { openSqliteStore } from "../src/store/sqlite_store.ts";
 
@@ -51,18 +58,20 @@ Deno.test("rotate-key on a key file writes the new key there, and the bot and th
   assert.equal(rotated.code, 0, rotated.stderr);
   assert.match(
     rotated.stderr,
-    /^Re-encrypted 1 record with key \w{8} and wrote the new key to ".*data\.key"/,
+    /^Moved the database to key \w{8} and wrote it to ".*data\.key" before the old key; re-encrypted 1 record\. No value is left under another key/,
   );
-  const newKey = (await Deno.readTextFile(keyFile)).trim();
+  // The new key first, the old one kept after it as a previous key.
+  const [newKey, kept] = (await Deno.readTextFile(keyFile)).trim().split("\n");
+  assert.equal(kept, oldKey);
   assert.notEqual(newKey, oldKey);
-  assert.equal(atob(newKey).length, 32);
+  assert.equal(atob(newKey!).length, 32);
   assert.equal(modeOf(keyFile), 0o600);
   await assertMissing(`${keyFile}.new`);
   // The new key never reaches the output.
-  assert.ok(!rotated.stderr.includes(newKey));
+  assert.ok(!rotated.stderr.includes(newKey!));
   assert.equal(rotated.stdout, "");
 
-  // The old key no longer opens the database; the key file does.
+  // The old key alone no longer opens the database; the key file does.
   const withOld = await runCliProcess(["--database", dbPath, "inspect"], {
     DATA_ENCRYPTION_KEY: oldKey,
   });
@@ -96,7 +105,7 @@ Deno.test("rotate-key on a key file writes the new key there, and the bot and th
   assert.deepEqual(names, ["Rota", "Zoë"]);
 });
 
-Deno.test("a rotation that fails leaves the old key file and no new one", async () => {
+Deno.test("a rotation that fails leaves a key file that opens the database, and a second run finishes it", async () => {
   await using dir = await tempDir();
   const { keyFile, key, dbPath, env } = await seededWithKeyFile(dir.path);
   // Another process holds the write lock past the CLI's busy timeout.
@@ -111,7 +120,9 @@ Deno.test("a rotation that fails leaves the old key file and no new one", async 
   }
   assert.equal(result.code, 3, result.stderr);
   assert.match(result.stderr, /locked/);
-  assert.equal((await Deno.readTextFile(keyFile)).trim(), key);
+  // The new key was written first, the old one kept after it.
+  const [newKey, kept] = (await Deno.readTextFile(keyFile)).trim().split("\n");
+  assert.equal(kept, key);
   await assertMissing(`${keyFile}.new`);
   const exported = await runCliProcess(
     ["--database", dbPath, "export", "--user", "5"],
@@ -119,6 +130,18 @@ Deno.test("a rotation that fails leaves the old key file and no new one", async 
   );
   assert.equal(exported.code, 0, exported.stderr);
   assert.equal(JSON.parse(exported.stdout).users[0].first_name, "Rota");
+  // Run again, it moves the data to the key file's current key: no third key.
+  result = await runCliProcess(["--database", dbPath, "rotate-key"], env);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stderr,
+    /^Moved the database to key \w{8}; re-encrypted 1 record\./,
+  );
+  assert.equal(
+    (await Deno.readTextFile(keyFile)).trim(),
+    `${newKey}\n${key}`,
+  );
+  assert.equal((await usersWith(dbPath, newKey!))[0]?.first_name, "Rota");
 });
 
 Deno.test("a key file left by an interrupted rotation is never overwritten", async () => {
@@ -132,7 +155,7 @@ Deno.test("a key file left by an interrupted rotation is never overwritten", asy
   assert.equal(result.code, 2, result.stderr);
   assert.match(
     result.stderr,
-    /^error: ".*data\.key\.new" is left from an interrupted rotate-key; this database opens with the key in ".*data\.key", so it is not needed: remove it, then run rotate-key again\n$/,
+    /^error: ".*data\.key\.new" is left from an interrupted rotate-key; this database opens with the keys in ".*data\.key", so it is not needed: remove it, then run rotate-key again\n$/,
   );
   assert.equal(await Deno.readTextFile(`${keyFile}.new`), "left over\n");
   assert.equal((await Deno.readTextFile(keyFile)).trim(), key);
@@ -198,7 +221,7 @@ Deno.test("with DATA_ENCRYPTION_KEY, the recipe saves the new key to a file, the
   assert.equal(result.code, 0, result.stderr);
   assert.match(
     result.stderr,
-    /^Re-encrypted 1 record with key \w{8}; set DATA_ENCRYPTION_KEY to the new key/,
+    /^Moved the database to key \w{8}; re-encrypted 1 record\. .*\nSet DATA_ENCRYPTION_KEY to the new key/,
   );
   const exported = await runCliProcess(
     ["--database", dbPath, "export", "--all"],
@@ -258,4 +281,167 @@ Deno.test("after a crash between the rotation and the rename, the CLI says where
   await Deno.rename(`${keyFile}.new`, keyFile);
   result = await runCliProcess(["--database", dbPath, "inspect"], env);
   assert.equal(result.code, 0, result.stderr);
+});
+
+Deno.test("rotate-key on a key file while the webhook bot serves: every update answers 200, and the bot writes with the new key without a restart", async () => {
+  await using dir = await tempDir();
+  const { keyFile, dbPath, env } = await seededWithKeyFile(dir.path);
+  const bot = await startWebhookBot(dbPath, { env });
+  const statuses: number[] = [];
+  let running = true;
+  let count = 0;
+  const traffic = (async () => {
+    while (running) {
+      // Names change every time, so every update writes.
+      const from = user(9000 + (count % 5), { first_name: `Name${count}` });
+      count++;
+      statuses.push(
+        await bot.post({
+          ...message(from, privateChat(from)),
+          update_id: count,
+        }),
+      );
+    }
+  })();
+  const pass = async (n: number) => {
+    const target = statuses.length + n;
+    while (statuses.length < target) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  let rotated;
+  try {
+    await pass(10);
+    rotated = await runCliProcess(["--database", dbPath, "rotate-key"], env);
+    await pass(20);
+    // Rota was re-encrypted under the new key: the bot reads her too.
+    statuses.push(
+      await bot.post({
+        ...message(user(5, { first_name: "Rota" }), privateChat(user(5))),
+        update_id: 100_000,
+      }),
+    );
+    assert.equal(await bot.health(), 200);
+  } finally {
+    running = false;
+    await traffic;
+    assert.equal((await bot.stop()).code, 0, bot.bot.stderr);
+  }
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.deepEqual(statuses.filter((status) => status !== 200), []);
+  const [newKey] = (await Deno.readTextFile(keyFile)).trim().split("\n");
+  const newId = (await testCipher(newKey)).keyId;
+  // Every value the bot wrote after the rotation is under the new key.
+  const inspected = await runCliProcess(["--database", dbPath, "inspect"], env);
+  assert.equal(inspected.code, 0, inspected.stderr);
+  assert.match(
+    inspected.stdout,
+    new RegExp(`values per key id:\\n  ${newId} +\\d+  \\(current\\)\\n\\n`),
+  );
+});
+
+// Runs `cli.ts keygen --id -` with `input` on stdin.
+async function keyIdsFromStdin(input: string) {
+  const child = new Deno.Command("deno", {
+    args: ["run", ...await taskFlags("cli"), "cli.ts", "keygen", "--id", "-"],
+    cwd: new URL("../", import.meta.url),
+    clearEnv: true,
+    env: programEnv({}),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("keygen --id prints the id of each key in a file or on stdin, the id inspect shows for the data", async () => {
+  await using dir = await tempDir();
+  const { keyFile, key, dbPath, env } = await seededWithKeyFile(dir.path);
+  const id = (await testCipher(key)).keyId;
+
+  let result = await runCliProcess(["keygen", "--id", keyFile]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, `${id}\n`);
+  assert.equal(result.stderr, "");
+
+  // A key file with a label, the current key and a previous one.
+  const other = btoa("p".repeat(32));
+  const otherId = (await testCipher(other)).keyId;
+  await Deno.writeTextFile(
+    `${dir.path}/ring.key`,
+    `# current\n${key}\n\n# previous\n${other}\n`,
+  );
+  result = await runCliProcess(["keygen", "--id", `${dir.path}/ring.key`]);
+  assert.equal(result.stdout, `${id}\n${otherId}\n`);
+
+  result = await keyIdsFromStdin(`${other}\n`);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, `${otherId}\n`);
+
+  result = await keyIdsFromStdin("not a key\n");
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    "error: stdin holds no data key: expected one base64 key of 32 bytes a line, as keygen writes\n",
+  );
+  result = await runCliProcess(["keygen", "--id", `${dir.path}/missing`]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^error: Cannot read ".*missing": /);
+
+  // Rota's username and first name: two values, under that key.
+  const inspected = await runCliProcess(["--database", dbPath, "inspect"], env);
+  assert.equal(inspected.code, 0, inspected.stderr);
+  assert.match(inspected.stdout, new RegExp(`data key: +${id}\\n`));
+  assert.match(
+    inspected.stdout,
+    new RegExp(`values per key id:\\n  ${id} +2  \\(current\\)\\n\\n`),
+  );
+});
+
+Deno.test("a backup made before a rotation opens with the new key as current and the old one, found by its id, as previous", async () => {
+  await using dir = await tempDir();
+  const { keyFile, key: oldKey, dbPath, env } = await seededWithKeyFile(
+    dir.path,
+  );
+  const oldId = (await testCipher(oldKey)).keyId;
+  const backupPath = `${dir.path}/before.db`;
+  let result = await runCliProcess(
+    ["--database", dbPath, "backup", "--out", backupPath],
+    env,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  result = await runCliProcess(["--database", dbPath, "rotate-key"], env);
+  assert.equal(result.code, 0, result.stderr);
+  const [newKey] = (await Deno.readTextFile(keyFile)).trim().split("\n");
+
+  // With the new key alone the backup is refused, naming the key it needs.
+  result = await runCliProcess(["--database", backupPath, "inspect"], {
+    DATA_ENCRYPTION_KEY: newKey!,
+  });
+  assert.equal(result.code, 3);
+  assert.match(result.stderr, new RegExp(`\\(key ${oldId}\\)`));
+
+  // The old key, kept under its id, opens it as a previous key.
+  const ring = {
+    DATA_ENCRYPTION_KEY: newKey!,
+    DATA_ENCRYPTION_KEYS_PREVIOUS: oldKey,
+  };
+  result = await runCliProcess(["--database", backupPath, "inspect"], ring);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, new RegExp(`  ${oldId} +2  \\(current\\)`));
+  result = await runCliProcess(
+    ["--database", backupPath, "export", "--user", "5"],
+    ring,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).users[0].first_name, "Rota");
 });

@@ -13,8 +13,8 @@ Commands:
   audit        list the audit-log entries about one record
   migrate      create the database or apply pending migrations
   compact      make deleted values leave the database files now
-  keygen       make a new data encryption key (--out FILE writes it safely)
-  rotate-key   re-encrypt every record under a new key
+  keygen       make a data encryption key (--out FILE), or print key ids (--id)
+  rotate-key   move the data to a new key while the bot keeps serving
   backup       write a consistent SQLite snapshot to a new file
   copy         copy every record and the audit log into another, empty database
   setup        the one-time Bot API calls (needs BOT_TOKEN)
@@ -25,8 +25,10 @@ Global options:
   --help           show help (also after a command: cli export --help)
   --version        print the version
 
-The data key comes from DATA_ENCRYPTION_KEY, else the file DATA_KEY_FILE
-(default secrets/data.key), as for the bot.
+The data key comes from DATA_ENCRYPTION_KEY (previous keys, which still read
+old values, in DATA_ENCRYPTION_KEYS_PREVIOUS), else the file DATA_KEY_FILE
+(default secrets/data.key; current key first, previous keys after), as for
+the bot. See docs/keys.md.
 
 Progress of long work (export --all, rotate-key, copy) is shown on stderr
 only when it is a terminal; --quiet turns it off.
@@ -77,7 +79,9 @@ Examples:
   inspect: `Usage: deno task cli inspect [--user ID | --group ID]
 
 Shows one record in readable form or, without an id, a summary: counts, schema
-version, oldest and newest registration, size, and recent privacy requests.
+version, oldest and newest registration, size, the id of the key new values
+are written with, how many stored values each key id encrypted (a key still
+listed there cannot be retired), and recent privacy requests.
 
 Options:
   --user ID    the user with this Telegram id
@@ -149,7 +153,7 @@ copies until they expire.
 Example:
   deno task cli compact
 `,
-  keygen: `Usage: deno task cli keygen [--out FILE]
+  keygen: `Usage: deno task cli keygen [--out FILE | --id FILE]
 
 Makes a new data encryption key: the base64 of 32 random bytes, for
 DATA_ENCRYPTION_KEY or a DATA_KEY_FILE. Keep it apart from the database.
@@ -157,6 +161,10 @@ DATA_ENCRYPTION_KEY or a DATA_KEY_FILE. Keep it apart from the database.
 Options:
   --out FILE   write the key to FILE, a new file with mode 0600; an existing
                file is never overwritten (exit 2, nothing changed)
+  --id FILE    make no key: print the id of each key in FILE (one a line,
+               current first), or of the keys on stdin with --id -; the id
+               is what inspect and rotate-key show, and reveals nothing of
+               the key
 
 Without --out the key is printed. Note that "keygen > FILE" lets the shell
 empty FILE before keygen runs: never point it at a key in use.
@@ -164,21 +172,28 @@ empty FILE before keygen runs: never point it at a key in use.
 Examples:
   deno task cli keygen --out secrets/new.key
   deno task cli keygen
+  deno task cli keygen --id secrets/data.key
+  printenv DATA_ENCRYPTION_KEY | deno task cli keygen --id -
 `,
   "rotate-key": `Usage: deno task cli rotate-key [--quiet]
 
-Re-encrypts every record under a new key in one transaction: if it stops
-midway, the old key still opens the database and nothing is lost.
+Moves the data to a new key while the bot keeps serving: new values are
+written with the new key at once, and the values under old keys are
+re-encrypted a page at a time. It ends by saying whether any value is left
+under an old key (exit 3 if one is), and which old keys can be retired.
 
-With a key file (DATA_KEY_FILE, default secrets/data.key), rotate-key makes
-the new key itself: it writes it beside the old one (FILE.new, mode 0600),
-re-encrypts, and then renames it over the old file. The data is readable by
-a saved key at every moment.
+When the current key (DATA_ENCRYPTION_KEY, or the key file's first line) is
+not yet the database's, the data moves to it: this is the step of a rotation
+across several instances, after every instance got the new key as current
+and the old one as previous (DATA_ENCRYPTION_KEYS_PREVIOUS, or the key
+file's later lines). See docs/keys.md.
 
-With DATA_ENCRYPTION_KEY, give the new key in NEW_DATA_ENCRYPTION_KEY, saved
-to a file first, and set DATA_ENCRYPTION_KEY to it afterwards.
-
-Restart a running bot afterwards: until then its writes are refused.
+Otherwise a new key is made. With a key file (DATA_KEY_FILE, default
+secrets/data.key), rotate-key writes the new key there itself, first, with
+the old keys after it, so that the file opens the database at every moment
+and a running bot reading it again finds the new key. With
+DATA_ENCRYPTION_KEY, give the new key in NEW_DATA_ENCRYPTION_KEY, saved to a
+file first; a running bot then needs a restart with the new key.
 
 Options:
   --quiet   no progress display on a terminal

@@ -45,7 +45,18 @@ export async function inspect(
     ["oldest registration", when(summary.oldestRegistration)],
     ["newest registration", when(summary.newestRegistration)],
     ["size", formatBytes(summary.sizeBytes)],
+    ["data key", summary.keyId ?? "(not encrypted)"],
   ]);
+  // Which keys the stored values need: a key still named here cannot be
+  // retired, and a backup made now needs the same keys.
+  text += "\nvalues per key id:\n";
+  const keys = Object.entries(summary.valuesByKeyId);
+  if (keys.length === 0) text += "  (none)\n";
+  for (const [id, count] of keys) {
+    text += `  ${id}  ${String(count).padStart(9)}${
+      id === summary.keyId ? "  (current)" : ""
+    }\n`;
+  }
   const audit = await store.recentAudit(RECENT_AUDIT);
   text += "\nrecent privacy requests (newest first):\n";
   if (audit.length === 0) text += "  (none)\n";

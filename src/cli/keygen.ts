@@ -1,5 +1,6 @@
-import { encodeKey } from "../crypto/data_key.ts";
-import { generateKey } from "../crypto/field_cipher.ts";
+import { ConfigError } from "../config.ts";
+import { encodeKey, parseKeyFile } from "../crypto/data_key.ts";
+import { generateKey, keyIdOf } from "../crypto/field_cipher.ts";
 import { KeyFileExistsError, writeNewKeyFile } from "../crypto/key_file.ts";
 import { fileError, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
@@ -8,6 +9,11 @@ import type { CliIo } from "./io.ts";
 export interface KeygenOptions {
   /** Write the key to this new file (0600) instead of stdout. */
   out?: string;
+  /**
+   * Print the id of each key in this file (`-`: stdin) instead of making
+   * one; `read` gives the text.
+   */
+  id?: { path: string; read: () => Promise<string> };
   io: CliIo;
 }
 
@@ -21,6 +27,7 @@ const KEEP_APART =
  */
 export async function keygen(options: KeygenOptions): Promise<void> {
   const { io } = options;
+  if (options.id !== undefined) return await printIds(options.id, io);
   const key = generateKey();
   if (options.out === undefined) {
     await io.stdout.write(`${encodeKey(key)}\n`);
@@ -44,4 +51,32 @@ export async function keygen(options: KeygenOptions): Promise<void> {
   await io.stderr.write(
     `Wrote a new key to "${options.out}" (mode 0600); ${KEEP_APART}\n`,
   );
+}
+
+/**
+ * Prints the id of every key in a key file, one a line, the current key
+ * first: the id that stored values, `inspect` and rotate-key name.
+ */
+async function printIds(
+  source: NonNullable<KeygenOptions["id"]>,
+  io: CliIo,
+): Promise<void> {
+  const where = source.path === "-" ? "stdin" : `"${source.path}"`;
+  let text: string;
+  try {
+    text = await source.read();
+  } catch (error) {
+    throw usageError(`Cannot read ${where}: ${(error as Error).message}`);
+  }
+  let keys: Uint8Array[];
+  try {
+    keys = parseKeyFile(text, source.path);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // The text may be a secret: the message says what is wrong, never what it is.
+    throw usageError(
+      `${where} holds no data key: expected one base64 key of 32 bytes a line, as keygen writes`,
+    );
+  }
+  await io.stdout.write(keys.map((key) => `${keyIdOf(key)}\n`).join(""));
 }

@@ -4,22 +4,22 @@ import {
   type StagedKeyFile,
   stageKeyFile,
 } from "../crypto/key_file.ts";
-import type { Store } from "../store/store.ts";
+import type { RotationResult, Store } from "../store/store.ts";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
 import { plural } from "../plural.ts";
 import type { CliIo } from "./io.ts";
 import { Progress } from "./progress.ts";
 
-/** Where the new key comes from and where it is kept. */
+/** Where the keys come from, and where a new key would be kept. */
 export type KeyDestination =
-  /** The key file the current key came from: the new key is made and written there. */
-  | { kind: "file"; path: string }
-  /** `DATA_ENCRYPTION_KEY`: the operator gave the new key and saved it. */
-  | { kind: "variable"; next: Uint8Array };
+  /** A key file: a new key is made and written there, before the old ones. */
+  | { kind: "file"; path: string; keys: Uint8Array[] }
+  /** `DATA_ENCRYPTION_KEY`: a new key, if any, comes from `NEW_DATA_ENCRYPTION_KEY`. */
+  | { kind: "variable"; next?: Uint8Array };
 
 /** Options of `rotate-key`. */
 export interface RotateKeyOptions {
-  /** The key the store is opened with now. */
+  /** The keyring the store is opened with. */
   current: FieldCipher | undefined;
   destination: KeyDestination;
   io: CliIo;
@@ -28,11 +28,14 @@ export interface RotateKeyOptions {
 }
 
 /**
- * Re-encrypts every record from the current key to a new one in one
- * transaction. With a key file, the new key is written beside it first
- * (0600, flushed), the database is rotated, and only then is the new file
- * renamed over the old one: at every moment the data opens with a key saved
- * on disk. If the rotation fails, the new file is removed and nothing changed.
+ * Moves the data to a new key while bots go on serving. When the keyring's
+ * current key is not yet the database's (the new key was added everywhere
+ * first, the old one kept as previous), the data moves to it. Otherwise a
+ * new key is made: with a key file, it is written there first, the old keys
+ * kept after it, so that the file opens the database at every moment and a
+ * running bot that reads it again finds the new key; with the variable, it
+ * comes from `NEW_DATA_ENCRYPTION_KEY`. Ends by saying whether any value is
+ * left under an old key (exit 3 if so).
  */
 export async function rotateKey(
   store: Store,
@@ -44,59 +47,97 @@ export async function rotateKey(
       "rotate-key needs the current key in DATA_ENCRYPTION_KEY or DATA_KEY_FILE",
     );
   }
-  const nextKey = destination.kind === "file"
-    ? generateKey()
-    : destination.next;
-  const next = await FieldCipher.fromKey(nextKey);
-  if (next.keyId === current.keyId) {
-    throw usageError("NEW_DATA_ENCRYPTION_KEY is the key already in use");
+  const { keyId: bound } = await store.summary();
+  let target: FieldCipher;
+  let wrote = "";
+  let then = "";
+  if (current.currentKeyId !== bound) {
+    if (destination.kind === "variable" && destination.next !== undefined) {
+      throw usageError(
+        `NEW_DATA_ENCRYPTION_KEY is set, but the current key (key ${current.currentKeyId}) is not yet the database's (key ${bound}): rotate-key moves the data to the current key, so unset NEW_DATA_ENCRYPTION_KEY`,
+      );
+    }
+    target = current.using(current.currentKeyId);
+  } else if (destination.kind === "file") {
+    const nextKey = generateKey();
+    target = FieldCipher.fromKeySync(nextKey).including(current);
+    await save(destination.path, [nextKey, ...destination.keys]);
+    wrote = ` and wrote it to "${destination.path}" before the old ${
+      destination.keys.length === 1 ? "key" : "keys"
+    }`;
+  } else {
+    if (destination.next === undefined) {
+      throw usageError(
+        'NEW_DATA_ENCRYPTION_KEY is not set: save a new key first with deno task cli keygen --out FILE, then pass NEW_DATA_ENCRYPTION_KEY="$(cat FILE)"; with several instances, see docs/keys.md instead',
+      );
+    }
+    target = FieldCipher.fromKeySync(destination.next).including(current);
+    if (target.keyId === bound) {
+      throw usageError("NEW_DATA_ENCRYPTION_KEY is the key already in use");
+    }
+    then =
+      "; Set DATA_ENCRYPTION_KEY to the new key, and the old one in DATA_ENCRYPTION_KEYS_PREVIOUS, and restart a running bot: until then its writes are refused";
   }
-  const staged = destination.kind === "file"
-    ? await stage(destination.path, nextKey)
-    : undefined;
-  let count: number;
-  try {
-    count = await reencrypt(store, next, options);
-  } catch (error) {
-    await staged?.discard();
-    throw error;
-  }
-  if (destination.kind === "variable") {
-    await io.stderr.write(
-      `Re-encrypted ${
-        plural(count, "record")
-      } with key ${next.keyId}; set DATA_ENCRYPTION_KEY to the new key before starting the bot, and restart a running bot\n`,
-    );
-    return;
-  }
-  try {
-    await staged!.commit();
-  } catch (error) {
+  const result = await reencrypt(store, target, options);
+  const old = target.keyIds.filter((id) => id !== target.keyId);
+  await report(io, target.keyId, result, { wrote, old });
+  if (then !== "") await io.stderr.write(`${then.slice(2)}\n`);
+}
+
+async function report(
+  io: CliIo,
+  keyId: string,
+  result: RotationResult,
+  details: { wrote: string; old: string[] },
+): Promise<void> {
+  const done =
+    `Moved the database to key ${keyId}${details.wrote}; re-encrypted ${
+      plural(result.records, "record")
+    }`;
+  if (result.remaining > 0) {
     throw new CliError(
-      `The database now uses the new key, saved in "${
-        staged!.stagedPath
-      }", but it could not be moved to "${destination.path}": ${
-        (error as Error).message
-      }; move it there by hand before starting the bot`,
+      `${done}, but ${
+        plural(result.remaining, "value")
+      } are still under an old key: an instance still writes with one. Give every instance key ${keyId} as its current key, then run rotate-key again`,
       EXIT.store,
     );
   }
+  const old = details.old.map((id) => `key ${id}`).join(", ");
   await io.stderr.write(
-    `Re-encrypted ${
-      plural(count, "record")
-    } with key ${next.keyId} and wrote the new key to "${destination.path}"; restart a running bot, and back up the new key: copies of the old one no longer open this database\n`,
+    `${done}. No value is left under another key${
+      old === ""
+        ? ""
+        : `: ${old} can now be removed from every instance's keys; keep a copy labelled with its id as long as you keep backups made before now`
+    }\n`,
   );
 }
 
-async function stage(path: string, key: Uint8Array): Promise<StagedKeyFile> {
+// Writes the new key file beside the old one, then moves it into place: a
+// reader sees the old file or the new one, and both open the database.
+async function save(path: string, keys: Uint8Array[]): Promise<void> {
+  const staged = await stage(path, keys);
   try {
-    return await stageKeyFile(path, key);
+    await staged.commit();
+  } catch (error) {
+    await staged.discard();
+    throw new CliError(
+      `Cannot replace the key file "${path}": ${
+        (error as Error).message
+      }; nothing was changed`,
+      EXIT.store,
+    );
+  }
+}
+
+async function stage(path: string, keys: Uint8Array[]): Promise<StagedKeyFile> {
+  try {
+    return await stageKeyFile(path, keys);
   } catch (error) {
     if (error instanceof KeyFileExistsError) {
-      // The database opened with the key in `path`, so the leftover file is
-      // not its key; still, a key file is never overwritten.
+      // The database opened with the keys in `path`, so the leftover file is
+      // not needed; still, a key file is never overwritten.
       throw usageError(
-        `"${error.path}" is left from an interrupted rotate-key; this database opens with the key in "${path}", so it is not needed: remove it, then run rotate-key again`,
+        `"${error.path}" is left from an interrupted rotate-key; this database opens with the keys in "${path}", so it is not needed: remove it, then run rotate-key again`,
       );
     }
     throw new CliError(
@@ -110,7 +151,7 @@ async function reencrypt(
   store: Store,
   next: FieldCipher,
   options: RotateKeyOptions,
-): Promise<number> {
+): Promise<RotationResult> {
   const progress = new Progress(options.io, {
     label: "Re-encrypting",
     quiet: options.quiet,

@@ -23,7 +23,7 @@ function watching(store: Store, seen: (() => void)[]): Store {
   });
 }
 
-Deno.test("the new key is on disk before the database is rotated, and in place after", async () => {
+Deno.test("the new key is in the key file, before the old one, when the database moves to it", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const keyFile = `${dir}/data.key`;
@@ -40,26 +40,37 @@ Deno.test("the new key is on disk before the database is rotated, and in place a
     }, 0);
     const during: string[] = [];
     const spied = watching(store, [() => {
-      during.push(Deno.readTextFileSync(keyFile).trim());
-      during.push(Deno.readTextFileSync(`${keyFile}.new`).trim());
+      during.push(Deno.readTextFileSync(keyFile));
     }]);
+    const io = memoryIo();
     await rotateKey(spied, {
       current,
-      destination: { kind: "file", path: keyFile },
-      io: memoryIo(),
+      destination: { kind: "file", path: keyFile, keys: [oldKey] },
+      io,
     });
     await store.close();
-    const [liveDuring, stagedDuring] = during;
-    assert.equal(liveDuring, encodeKey(oldKey));
-    const after = Deno.readTextFileSync(keyFile).trim();
-    assert.equal(stagedDuring, after);
-    assert.notEqual(after, liveDuring);
+    const after = Deno.readTextFileSync(keyFile);
+    assert.equal(during[0], after);
+    const [newLine, oldLine, rest] = after.trim().split("\n");
+    assert.equal(oldLine, encodeKey(oldKey));
+    assert.equal(rest, undefined);
     assert.equal(Deno.statSync(keyFile).mode! & 0o777, 0o600);
-    // The key now in the file is the one the database is bound to.
+    const newKey = decodeKey(newLine!, "key");
+    const newId = (await FieldCipher.fromKey(newKey)).keyId;
+    assert.match(
+      io.err.join(""),
+      new RegExp(`Moved the database to key ${newId}`),
+    );
+    assert.match(
+      io.err.join(""),
+      new RegExp(`key ${current.keyId} can now be removed`),
+    );
+    // The new key alone opens the database now.
     const reopened = await openSqliteStore(`${dir}/bot.db`, {
-      cipher: await FieldCipher.fromKey(decodeKey(after, "key")),
+      cipher: await FieldCipher.fromKey(newKey),
     });
     assert.equal((await reopened.getUser(1))?.first_name, "A");
+    assert.equal((await reopened.summary()).keyId, newId);
     await reopened.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -14,7 +14,13 @@ export const DEFAULT_KEY_FILE = "secrets/data.key";
 
 /** A data key and where it came from (for messages). */
 export interface DataKey {
+  /** The current key: new data is bound to it by rotate-key. */
   key: Uint8Array;
+  /**
+   * Previous keys, still used to read values they encrypted (from
+   * `DATA_ENCRYPTION_KEYS_PREVIOUS`, or the key file's later lines).
+   */
+  previous: Uint8Array[];
   source: "DATA_ENCRYPTION_KEY" | "DATA_KEY_FILE";
   /** The key file's path, when the key came from (or was written to) a file. */
   path?: string;
@@ -47,12 +53,24 @@ export async function loadDataKey(
   options: LoadDataKeyOptions,
 ): Promise<DataKey | undefined> {
   const fromEnv = env.DATA_ENCRYPTION_KEY?.trim();
+  const previous = env.DATA_ENCRYPTION_KEYS_PREVIOUS?.trim();
   if (fromEnv) {
     return {
       key: decodeKey(fromEnv, "DATA_ENCRYPTION_KEY"),
+      previous: previous
+        ? previous.split(/[\s,]+/).filter((k) => k !== "").map((k) =>
+          decodeKey(k, "DATA_ENCRYPTION_KEYS_PREVIOUS")
+        )
+        : [],
       source: "DATA_ENCRYPTION_KEY",
       created: false,
     };
+  }
+  if (previous) {
+    throw new ConfigError(
+      "DATA_ENCRYPTION_KEYS_PREVIOUS",
+      "is set but DATA_ENCRYPTION_KEY is not: set the current key there too (previous keys only read old values)",
+    );
   }
   if (env.DENO_DEPLOYMENT_ID?.trim()) {
     throw new ConfigError(
@@ -73,8 +91,10 @@ export async function loadDataKey(
     }
   }
   if (text !== undefined) {
+    const [key, ...rest] = parseKeyFile(text, path);
     return {
-      key: decodeKey(text.trim(), "DATA_KEY_FILE", path),
+      key: key!,
+      previous: rest,
       source: "DATA_KEY_FILE",
       path,
       created: false,
@@ -88,7 +108,21 @@ export async function loadDataKey(
     createNew: true,
     mode: 0o600,
   });
-  return { key, source: "DATA_KEY_FILE", path, created: true };
+  return { key, previous: [], source: "DATA_KEY_FILE", path, created: true };
+}
+
+/**
+ * The keys in a key file: one base64 key a line, the current key first and
+ * previous keys after it; blank lines and lines starting with `#` (labels)
+ * are skipped. A `ConfigError` names `DATA_KEY_FILE` when there is none or
+ * one is not a key.
+ */
+export function parseKeyFile(text: string, path: string): Uint8Array[] {
+  const keys = text.split("\n").map((line) => line.trim()).filter((line) =>
+    line !== "" && !line.startsWith("#")
+  ).map((line) => decodeKey(line, "DATA_KEY_FILE", path));
+  if (keys.length === 0) decodeKey("", "DATA_KEY_FILE", path);
+  return keys;
 }
 
 /** A key as operators handle it: base64 of its 32 bytes. */

@@ -67,3 +67,50 @@ Deno.test("Deno Deploy needs DATA_ENCRYPTION_KEY: files do not last there", asyn
       /^DATA_ENCRYPTION_KEY is required on Deno Deploy/.test(error.message),
   );
 });
+
+Deno.test("DATA_ENCRYPTION_KEYS_PREVIOUS adds previous keys, comma or whitespace separated", async () => {
+  const [current, one, two] = [generateKey(), generateKey(), generateKey()];
+  const found = await loadDataKey({
+    DATA_ENCRYPTION_KEY: encodeKey(current),
+    DATA_ENCRYPTION_KEYS_PREVIOUS: ` ${encodeKey(one)},\n ${encodeKey(two)} `,
+  }, { create: false });
+  assert.deepEqual(found?.key, current);
+  assert.deepEqual(found?.previous, [one, two]);
+  await assert.rejects(
+    () =>
+      loadDataKey({
+        DATA_ENCRYPTION_KEY: encodeKey(current),
+        DATA_ENCRYPTION_KEYS_PREVIOUS: "nope",
+      }, { create: false }),
+    /DATA_ENCRYPTION_KEYS_PREVIOUS must be the base64 of 32 random bytes/,
+  );
+});
+
+Deno.test("previous keys without a current one in the variable are a configuration error", async () => {
+  await assert.rejects(
+    loadDataKey({
+      DATA_ENCRYPTION_KEYS_PREVIOUS: encodeKey(generateKey()),
+      DATA_KEY_FILE: "/nonexistent",
+    }, { create: false }),
+    (error: Error) =>
+      error instanceof ConfigError &&
+      /^DATA_ENCRYPTION_KEYS_PREVIOUS is set but DATA_ENCRYPTION_KEY is not/
+        .test(error.message),
+  );
+});
+
+Deno.test("a key file holds the current key first, previous keys after, and # labels", async () => {
+  await inTempDir(async (dir) => {
+    const [current, old] = [generateKey(), generateKey()];
+    const path = `${dir}/data.key`;
+    await Deno.writeTextFile(
+      path,
+      `# now\n${encodeKey(current)}\n\n# retired, id abcd\n${encodeKey(old)}\n`,
+    );
+    const found = await loadDataKey({ DATA_KEY_FILE: path }, {
+      create: false,
+    });
+    assert.deepEqual(found?.key, current);
+    assert.deepEqual(found?.previous, [old]);
+  });
+});

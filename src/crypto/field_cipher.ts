@@ -38,12 +38,75 @@ export class WrongKeyError extends StoreError {
   }
 }
 
+/** Re-reads where the keys came from; the keys found, current first. */
+export type KeyReloader = () => Uint8Array[] | undefined;
+
+// The keys a cipher and the ciphers derived from it hold, by key id. It is
+// shared, so a key learnt by re-reading the key file is known to them all.
+class KeyRing {
+  readonly keys = new Map<string, Buffer>();
+  /** The configured current key's id: the one rotate-key moves data to. */
+  currentId = "";
+  reload: KeyReloader | undefined;
+
+  add(raw: Uint8Array): string {
+    const id = keyIdOf(raw);
+    // A private copy: the caller may wipe or reuse its buffer.
+    if (!this.keys.has(id)) this.keys.set(id, Buffer.from(raw));
+    return id;
+  }
+
+  // A key the ring lacks may have been added to the key file since it was
+  // read (a rotation under way): the file is read again once per miss.
+  find(keyId: string): Buffer | undefined {
+    const key = this.keys.get(keyId);
+    if (key !== undefined || this.reload === undefined) return key;
+    let fresh: Uint8Array[] | undefined;
+    try {
+      fresh = this.reload();
+    } catch {
+      fresh = undefined;
+    }
+    if (fresh === undefined || fresh.length === 0) return undefined;
+    fresh.forEach((raw) => this.add(raw));
+    this.currentId = keyIdOf(fresh[0]!);
+    return this.keys.get(keyId);
+  }
+}
+
+/** The public id of a 32-byte key: a short fingerprint that reveals nothing of it. */
+export function keyIdOf(raw: Uint8Array): string {
+  if (raw.length !== KEY_BYTES) {
+    throw new RangeError(
+      `A data key has ${KEY_BYTES} bytes, got ${raw.length}`,
+    );
+  }
+  // The fingerprint hashes a label with the key, so it reveals nothing
+  // usable about the key itself.
+  return createHash("sha256")
+    .update("privacy-bot key id\0", "latin1")
+    .update(raw)
+    .digest()
+    .subarray(0, 4)
+    .toString("hex");
+}
+
+/** The id of the key a stored value names, or undefined for a value that is not a ciphertext. */
+export function valueKeyId(encoded: string): string | undefined {
+  const [version, keyId] = encoded.split(".", 3);
+  return version === VERSION && keyId !== undefined && keyId !== ""
+    ? keyId
+    : undefined;
+}
+
 /**
  * Encrypts and decrypts single column values with AES-256-GCM.
  * Each value gets a fresh random 96-bit nonce, and its associated data binds
  * it to its table, column and record id, so a value moved to another row or
  * column does not decrypt. The encoding `v1.<key id>.<base64url(nonce|ct|tag)>`
- * names the key, which lets keys be rotated.
+ * names the key, which lets keys be rotated: a cipher holds a keyring, the
+ * current key and previous ones, decrypts with whichever key a value names
+ * and encrypts with one of them (`keyId`).
  *
  * It runs on `node:crypto`, synchronously: WebCrypto produces the same bytes
  * but every call hops to a thread pool and back, which cost several times the
@@ -52,13 +115,15 @@ export class WrongKeyError extends StoreError {
  * event loop per value.
  */
 export class FieldCipher {
-  /** A short public fingerprint of the key (not the key). */
+  /** The id of the key this cipher encrypts with (a public fingerprint, not the key). */
   readonly keyId: string;
   #key: Buffer;
   #prefix: string;
+  #ring: KeyRing;
 
-  private constructor(key: Buffer, keyId: string) {
-    this.#key = key;
+  private constructor(ring: KeyRing, keyId: string) {
+    this.#ring = ring;
+    this.#key = ring.keys.get(keyId)!;
     this.keyId = keyId;
     this.#prefix = `${VERSION}.${keyId}.`;
   }
@@ -74,21 +139,68 @@ export class FieldCipher {
 
   /** Imports 32 raw key bytes, synchronously. */
   static fromKeySync(raw: Uint8Array): FieldCipher {
-    if (raw.length !== KEY_BYTES) {
-      throw new RangeError(
-        `A data key has ${KEY_BYTES} bytes, got ${raw.length}`,
-      );
+    return FieldCipher.fromKeys([raw]);
+  }
+
+  /**
+   * A keyring: the current key first, then previous keys, which still
+   * decrypt. It encrypts with the current key until `using` picks another.
+   * `reload` is asked for the keys again when a value names a key the ring
+   * lacks (a key file rewritten by a rotation).
+   */
+  static fromKeys(keys: Uint8Array[], reload?: KeyReloader): FieldCipher {
+    if (keys.length === 0) throw new RangeError("A keyring needs a key");
+    const ring = new KeyRing();
+    ring.reload = reload;
+    ring.currentId = keys.map((raw) => ring.add(raw))[0]!;
+    return new FieldCipher(ring, ring.currentId);
+  }
+
+  /** The ids of every key held; the configured current key first. */
+  get keyIds(): string[] {
+    const current = this.#ring.currentId;
+    return [
+      current,
+      ...[...this.#ring.keys.keys()].filter((id) => id !== current),
+    ];
+  }
+
+  /** The configured current key's id: the key rotate-key moves the data to. */
+  get currentKeyId(): string {
+    return this.#ring.currentId;
+  }
+
+  /** Whether the ring holds this key (re-reading the key file once if not). */
+  holds(keyId: string): boolean {
+    return this.#ring.find(keyId) !== undefined;
+  }
+
+  /** The same keyring, encrypting with the held key `keyId` (`WrongKeyError` if not held). */
+  using(keyId: string): FieldCipher {
+    if (keyId === this.keyId) return this;
+    if (!this.holds(keyId)) throw this.#missing(keyId, "the database");
+    return new FieldCipher(this.#ring, keyId);
+  }
+
+  /** A cipher encrypting with this one's key that also decrypts with every key `other` holds. */
+  including(other: FieldCipher): FieldCipher {
+    if (other.#ring === this.#ring) return this;
+    const ring = new KeyRing();
+    ring.reload = this.#ring.reload ?? other.#ring.reload;
+    ring.currentId = this.#ring.currentId;
+    for (const source of [this.#ring, other.#ring]) {
+      for (const [id, key] of source.keys) {
+        if (!ring.keys.has(id)) ring.keys.set(id, key);
+      }
     }
-    // The fingerprint hashes a label with the key, so it reveals nothing
-    // usable about the key itself.
-    const digest = createHash("sha256")
-      .update("privacy-bot key id\0", "latin1")
-      .update(raw)
-      .digest();
-    // A private copy: the caller may wipe or reuse its buffer.
-    return new FieldCipher(
-      Buffer.from(raw),
-      digest.subarray(0, 4).toString("hex"),
+    return new FieldCipher(ring, this.keyId);
+  }
+
+  #missing(keyId: string, what: string): WrongKeyError {
+    return new WrongKeyError(
+      `The stored ${what} was encrypted with key ${keyId}, but the data ${
+        this.#ring.keys.size === 1 ? "key is" : "keys are"
+      } ${this.keyIds.map((id) => `key ${id}`).join(", ")}`,
     );
   }
 
@@ -135,11 +247,8 @@ export class FieldCipher {
     if (version !== VERSION || body === undefined || extra !== undefined) {
       throw new TamperedError(context);
     }
-    if (keyId !== this.keyId) {
-      throw new WrongKeyError(
-        `The stored ${context} was encrypted with key ${keyId}, but the data key is key ${this.keyId}`,
-      );
-    }
+    const key = keyId === this.keyId ? this.#key : this.#ring.find(keyId!);
+    if (key === undefined) throw this.#missing(keyId!, context);
     // Buffer's decoder skips characters it does not know and a length no
     // encoder produces; both mean the value was altered.
     if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1) {
@@ -153,7 +262,7 @@ export class FieldCipher {
     try {
       const decipher = createDecipheriv(
         ALGORITHM,
-        this.#key,
+        key,
         bytes.subarray(0, NONCE_BYTES),
         { authTagLength: TAG_BYTES },
       );

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import {
   FieldCipher,
   generateKey,
+  keyIdOf,
   TamperedError,
+  valueKeyId,
   WrongKeyError,
 } from "./field_cipher.ts";
 
@@ -261,3 +263,43 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }
+
+Deno.test("a keyring decrypts with whichever key a value names and encrypts with the one it uses", () => {
+  const [current, old] = [generateKey(), generateKey()];
+  const oldOnly = FieldCipher.fromKeySync(old);
+  const ring = FieldCipher.fromKeys([current, old]);
+  assert.equal(ring.keyId, keyIdOf(current));
+  assert.deepEqual(ring.keyIds, [keyIdOf(current), keyIdOf(old)]);
+  assert.equal(
+    ring.decryptSync(oldOnly.encryptSync("a", context), context),
+    "a",
+  );
+  const underOld = ring.using(oldOnly.keyId);
+  assert.equal(valueKeyId(underOld.encryptSync("b", context)), oldOnly.keyId);
+  assert.equal(underOld.currentKeyId, keyIdOf(current));
+  assert.throws(
+    () => oldOnly.decryptSync(ring.encryptSync("c", context), context),
+    WrongKeyError,
+  );
+  assert.throws(() => oldOnly.using(ring.keyId), WrongKeyError);
+});
+
+Deno.test("a key the ring lacks is looked up again through its reloader, once per miss", () => {
+  const [old, next] = [generateKey(), generateKey()];
+  let reads = 0;
+  let file = [old];
+  const ring = FieldCipher.fromKeys([old], () => {
+    reads++;
+    return file;
+  });
+  const sealed = FieldCipher.fromKeySync(next).encryptSync("new", context);
+  assert.throws(() => ring.decryptSync(sealed, context), WrongKeyError);
+  assert.equal(reads, 1);
+  file = [next, old];
+  assert.equal(ring.decryptSync(sealed, context), "new");
+  assert.equal(reads, 2);
+  assert.equal(ring.decryptSync(sealed, context), "new");
+  assert.equal(reads, 2);
+  assert.equal(ring.currentKeyId, keyIdOf(next));
+  assert.ok(ring.holds(keyIdOf(next)));
+});

@@ -1,4 +1,4 @@
-import { FieldCipher, WrongKeyError } from "./field_cipher.ts";
+import { FieldCipher, valueKeyId, WrongKeyError } from "./field_cipher.ts";
 import type {
   GroupFields,
   GroupRecord,
@@ -88,6 +88,27 @@ export class FieldCodec {
     return { ...row, username, title: title ?? "" };
   }
 
+  /**
+   * Whether a stored row holds a value under a key other than the one this
+   * codec encrypts with: a rotation writes it again.
+   */
+  needsRewrite(
+    table: "users" | "groups",
+    row: UserRecord | GroupRecord,
+  ): boolean {
+    const keyId = this.#requireCipher().keyId;
+    const values = table === "users"
+      ? [
+        (row as UserRecord).username,
+        (row as UserRecord).first_name,
+        (row as UserRecord).last_name,
+      ]
+      : [(row as GroupRecord).username, (row as GroupRecord).title];
+    return values.some((value) =>
+      value !== null && valueKeyId(value) !== keyId
+    );
+  }
+
   /** The key check value for the cipher's key. */
   keyCheck(): Promise<string> {
     return settle(() => this.keyCheckSync());
@@ -98,18 +119,41 @@ export class FieldCodec {
     return this.#requireCipher().encryptSync(KEY_CHECK_TEXT, KEY_CHECK_CONTEXT);
   }
 
-  /** Rejects with `WrongKeyError` unless `check` was made with the cipher's key. */
+  /**
+   * The codec to write with in a database bound to `keyId`: this one when
+   * it encrypts with that key, else one encrypting with that key of its
+   * ring. `WrongKeyError` when the ring does not hold it.
+   */
+  boundTo(keyId: string): FieldCodec {
+    const cipher = this.#requireCipher();
+    if (cipher.keyId === keyId) return this;
+    if (!cipher.holds(keyId)) {
+      throw new WrongKeyError(
+        `The database was encrypted with key ${keyId} by another process, which the data keys (${
+          describeKeys(cipher)
+        }) do not include: add it, or restart with it`,
+      );
+    }
+    return new FieldCodec(cipher.using(keyId));
+  }
+
+  /** Rejects with `WrongKeyError` unless `check` was made with a key of the cipher's ring. */
   verifyKeyCheck(keyId: string, check: string): Promise<void> {
     return settle(() => this.verifyKeyCheckSync(keyId, check));
   }
 
-  /** Throws `WrongKeyError` unless `check` was made with the cipher's key. */
+  /** Throws `WrongKeyError` unless `check` was made with a key of the cipher's ring. */
   verifyKeyCheckSync(keyId: string, check: string): void {
     const cipher = this.#requireCipher();
+    const ids = cipher.keyIds;
     const mismatch = new WrongKeyError(
-      `The data key (key ${cipher.keyId}) is not the key this database was encrypted with (key ${keyId})`,
+      ids.length === 1
+        ? `The data key (key ${cipher.keyId}) is not the key this database was encrypted with (key ${keyId})`
+        : `None of the data keys (${
+          describeKeys(cipher)
+        }) is the key this database was encrypted with (key ${keyId})`,
     );
-    if (keyId !== cipher.keyId) throw mismatch;
+    if (valueKeyId(check) !== keyId || !cipher.holds(keyId)) throw mismatch;
     try {
       if (cipher.decryptSync(check, KEY_CHECK_CONTEXT) === KEY_CHECK_TEXT) {
         return;
@@ -154,6 +198,53 @@ function settle<T>(work: () => T): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/**
+ * Another process moved the database to another key of this ring while a
+ * write was prepared under the old one: the store writes again with the key
+ * now bound.
+ */
+export class KeyMovedError extends WrongKeyError {
+  /** Says which key the database moved to. */
+  constructor(keyId: string) {
+    super(`The database moved to key ${keyId} during the write`);
+    this.name = "KeyMovedError";
+  }
+}
+
+/** Runs a write again, once or twice, when the database moved to another key of the ring meanwhile. */
+export async function retryOnKeyMove<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof KeyMovedError) || attempt >= 3) throw error;
+    }
+  }
+}
+
+/**
+ * The codec a write must be prepared with in a database bound to
+ * `boundKeyId` (undefined: not encrypted yet): `codec` itself when it fits,
+ * else the same ring encrypting with the bound key. `WrongKeyError` when it
+ * cannot write there at all (no key, or a ring without the bound key).
+ */
+export function codecForBinding(
+  codec: FieldCodec,
+  boundKeyId: string | undefined,
+): FieldCodec {
+  if (boundKeyId === undefined) return codec;
+  if (codec.cipher === undefined) {
+    throw new WrongKeyError(
+      `This database is encrypted (key ${boundKeyId}): set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key`,
+    );
+  }
+  return codec.boundTo(boundKeyId);
+}
+
+function describeKeys(cipher: FieldCipher): string {
+  return cipher.keyIds.map((id) => `key ${id}`).join(", ");
 }
 
 const KEY_CHECK_TEXT = "privacy-bot data key check";

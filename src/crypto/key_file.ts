@@ -1,6 +1,20 @@
 import { basename, dirname, join } from "node:path";
 import { createOwnerOnly, syncDirectory } from "../_new_file.ts";
-import { type DataKey, encodeKey } from "./data_key.ts";
+import { type DataKey, encodeKey, parseKeyFile } from "./data_key.ts";
+import { FieldCipher } from "./field_cipher.ts";
+
+/**
+ * The keyring a data key gives: its current key first, then the previous
+ * ones. A key file is read again when a value names a key it lacks, so a
+ * running bot follows a rotate-key that wrote a new key into the file.
+ */
+export function dataKeyCipher(dataKey: DataKey): FieldCipher {
+  const path = dataKey.path;
+  const reload = dataKey.source === "DATA_KEY_FILE" && path !== undefined
+    ? () => parseKeyFile(Deno.readTextFileSync(path), path)
+    : undefined;
+  return FieldCipher.fromKeys([dataKey.key, ...dataKey.previous], reload);
+}
 
 /** A key file already exists where a new one was to be written. */
 export class KeyFileExistsError extends Error {
@@ -47,7 +61,7 @@ export interface StagedKeyFile {
  */
 export async function stageKeyFile(
   path: string,
-  key: Uint8Array,
+  key: Uint8Array | Uint8Array[],
 ): Promise<StagedKeyFile> {
   const directory = dirname(path);
   const stagedPath = join(directory, `${basename(path)}.new`);
@@ -69,7 +83,11 @@ export async function stageKeyFile(
   };
 }
 
-async function writeKey(path: string, key: Uint8Array): Promise<void> {
+async function writeKey(
+  path: string,
+  key: Uint8Array | Uint8Array[],
+): Promise<void> {
+  const keys = key instanceof Uint8Array ? [key] : key;
   let file: Deno.FsFile;
   try {
     file = await createOwnerOnly(path);
@@ -80,7 +98,9 @@ async function writeKey(path: string, key: Uint8Array): Promise<void> {
     throw error;
   }
   try {
-    const bytes = new TextEncoder().encode(`${encodeKey(key)}\n`);
+    const bytes = new TextEncoder().encode(
+      keys.map((k) => `${encodeKey(k)}\n`).join(""),
+    );
     let written = 0;
     while (written < bytes.length) {
       written += await file.write(bytes.subarray(written));

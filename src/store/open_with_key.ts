@@ -1,7 +1,7 @@
 import { ConfigError, type Env } from "../config.ts";
 import { type DataKey, keySource, loadDataKey } from "../crypto/data_key.ts";
-import { FieldCipher, WrongKeyError } from "../crypto/field_cipher.ts";
-import { interruptedRotation } from "../crypto/key_file.ts";
+import { WrongKeyError } from "../crypto/field_cipher.ts";
+import { dataKeyCipher, interruptedRotation } from "../crypto/key_file.ts";
 import type { Logger } from "../log.ts";
 import type { DatabaseLocation } from "./database_url.ts";
 import { openStore } from "./open_store.ts";
@@ -48,7 +48,7 @@ export async function openWithKey(
       }
     }
     const store = await openStore(database, {
-      cipher: await FieldCipher.fromKey(dataKey.key),
+      cipher: dataKeyCipher(dataKey),
       create: true,
     });
     return { store, dataKey };

@@ -14,8 +14,11 @@ import {
   WrongKeyError,
 } from "../crypto/field_cipher.ts";
 import {
+  codecForBinding,
   FieldCodec,
   type GroupCells,
+  KeyMovedError,
+  retryOnKeyMove,
   type UserCells,
 } from "../crypto/field_codec.ts";
 import type { PostgresConnection } from "./database_url.ts";
@@ -29,6 +32,7 @@ import {
   type RegisterResult,
   type RegistrationPlan,
   type RotateKeyOptions,
+  type RotationResult,
   type Store,
   StoreError,
   type StoreSummary,
@@ -144,7 +148,7 @@ export async function openPostgresStore(
   const sql = connectPostgres(connection);
   const where = `${connection.host}:${connection.port}/${connection.database}`;
   try {
-    const codec = new FieldCodec(options.cipher);
+    const given = new FieldCodec(options.cipher);
     const { auditKey, check } = await bounded(
       "opening the store",
       QUERY_TIMEOUT_MS * 3,
@@ -160,7 +164,9 @@ export async function openPostgresStore(
     );
     // Not bounded: encrypting an existing database is long work that goes
     // on, with progress, rather than a wait on an answer.
-    await guard(() => bindDataKey(sql, codec, check, options.onProgress));
+    const codec = await guard(() =>
+      bindDataKey(sql, given, check, options.onProgress)
+    );
     return new PostgresStore(sql, {
       codec,
       auditKey,
@@ -223,40 +229,42 @@ async function currentVersion(sql: Sql | Tx): Promise<number> {
   return Number(row!.version);
 }
 
-// Checks the key against the database. The first key a database meets is
-// bound to it, and rows written in plaintext before then are encrypted, in
-// one transaction under the migration lock (two instances starting at once
-// do it once).
+// Checks the keys against the database, and returns the codec that writes
+// with the key the database is bound to (any key of the ring may be). The
+// first key a database meets is bound to it, and rows written in plaintext
+// before then are encrypted, in one transaction under the migration lock
+// (two instances starting at once do it once).
 async function bindDataKey(
   sql: Sql,
   codec: FieldCodec,
   check: { key_id: string; check_value: string } | undefined,
   onProgress?: ProgressCallback,
-): Promise<void> {
+): Promise<FieldCodec> {
   if (codec.cipher === undefined) {
     if (check !== undefined) throw noKeyError(check.key_id);
-    return;
+    return codec;
   }
   if (check !== undefined) {
     await codec.verifyKeyCheck(check.key_id, check.check_value);
-    return;
+    return codec.boundTo(check.key_id);
   }
-  const encrypted = await sql.begin(async (tx) => {
+  let encrypted = 0;
+  const bound = await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK[0]}::int, ${
       MIGRATION_LOCK[1]
     }::int)`;
     const again = await readKeyCheck(tx);
     if (again !== undefined) {
       await codec.verifyKeyCheck(again.key_id, again.check_value);
-      return;
+      return codec.boundTo(again.key_id);
     }
-    return await reencodeAll(tx, new FieldCodec(), codec, onProgress);
+    encrypted = await reencodeAll(tx, new FieldCodec(), codec, onProgress);
+    return codec;
   });
   // The plaintext rows just replaced are dead rows that VACUUM would only
   // mark reusable: the tables are rewritten so that no name stays in them.
-  if (encrypted !== undefined && encrypted > 0) {
-    await sql`VACUUM FULL users, groups`;
-  }
+  if (encrypted > 0) await sql`VACUUM FULL users, groups`;
+  return bound;
 }
 
 async function readKeyCheck(
@@ -321,7 +329,11 @@ export class PostgresStore implements Store {
    * Moves a group record to `toId` keeping the earliest `registered_at`,
    * encrypted again for the new id (part of what each value is bound to).
    */
-  async moveGroup(fromId: number, toId: number): Promise<boolean> {
+  moveGroup(fromId: number, toId: number): Promise<boolean> {
+    return retryOnKeyMove(() => this.#moveGroupOnce(fromId, toId));
+  }
+
+  async #moveGroupOnce(fromId: number, toId: number): Promise<boolean> {
     const codec = this.#codec;
     const cells = await this.#movedCells(codec, fromId, toId);
     return await this.#write(
@@ -385,7 +397,14 @@ export class PostgresStore implements Store {
    * instances never deadlock, and a purge of the same record waits or is
    * waited for), then the statements are sent pipelined.
    */
-  async register(
+  register(
+    plans: readonly RegistrationPlan[],
+    now: number,
+  ): Promise<RegisterResult> {
+    return retryOnKeyMove(() => this.#registerOnce(plans, now));
+  }
+
+  async #registerOnce(
     plans: readonly RegistrationPlan[],
     now: number,
   ): Promise<RegisterResult> {
@@ -500,24 +519,93 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Re-encrypts every record with `next` and makes it the bound key, in one
-   * transaction: a failure midway leaves the old key valid and nothing lost.
-   * The key check row is locked first, so writers elsewhere wait for the
-   * new key instead of writing under the old one.
+   * Moves the database to `next`'s key while other instances go on: the
+   * binding moves first (writers elsewhere that hold the key follow it at
+   * their next write), then the values under other keys are re-encrypted a
+   * page at a time, each page under the record locks a registration takes.
    */
   async rotateKey(
     next: FieldCipher,
     options: RotateKeyOptions = {},
-  ): Promise<number> {
-    const codec = new FieldCodec(next);
-    const count = await guard(() =>
-      this.#sql.begin(async (tx) => {
-        await tx`SELECT key_id FROM data_key_check WHERE id = 1 FOR UPDATE`;
-        return await reencodeAll(tx, this.#codec, codec, options.onProgress);
-      })
+  ): Promise<RotationResult> {
+    const from = this.#codec;
+    const to = new FieldCodec(
+      from.cipher === undefined ? next : next.including(from.cipher),
     );
-    this.#codec = codec;
-    return count;
+    await this.#transaction("moving to the new key", async (tx) => {
+      await tx`INSERT INTO data_key_check (id, key_id, check_value)
+               VALUES (1, ${to.cipher!.keyId}, ${to.keyCheckSync()})
+               ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id,
+                 check_value = excluded.check_value`;
+    });
+    this.#codec = to;
+    const [counts] = await this.#bounded(
+      "counting records",
+      () =>
+        this.#sql`SELECT (SELECT count(*) FROM users) +
+                         (SELECT count(*) FROM groups) AS total`,
+    );
+    const total = Number(counts!.total);
+    let done = 0;
+    let records = 0;
+    options.onProgress?.(0, total);
+    for (const table of ["users", "groups"] as const) {
+      for await (const rows of this.#pages(table)) {
+        const stale = rows.filter((row) => to.needsRewrite(table, row))
+          .map((row) => row.id);
+        if (stale.length > 0) {
+          records += await this.#write(
+            "re-encrypting",
+            to,
+            stale,
+            async (tx, ready) => {
+              await ready;
+              // Read again under the locks: a registration may have
+              // written the record meanwhile, already under the new key.
+              const fresh = (await tx.unsafe(
+                `SELECT ${
+                  table === "users" ? USER_COLUMNS : GROUP_COLUMNS
+                } FROM ${table} WHERE id = ANY($1::text::bigint[])`,
+                [`{${stale.join(",")}}`],
+              ) as unknown as (UserRecord | GroupRecord)[]).filter((row) =>
+                to.needsRewrite(table, row)
+              );
+              await rewriteRows(tx, table, fresh, to, to);
+              return fresh.length;
+            },
+          );
+        }
+        done += rows.length;
+        options.onProgress?.(done, total);
+      }
+    }
+    const { valuesByKeyId } = await this.summary();
+    let remaining = 0;
+    for (const [id, n] of Object.entries(valuesByKeyId)) {
+      if (id !== to.cipher!.keyId) remaining += n;
+    }
+    return { records, remaining };
+  }
+
+  // Pages of records by id, each read by a short bounded query.
+  async *#pages(
+    table: "users" | "groups",
+  ): AsyncIterable<(UserRecord | GroupRecord)[]> {
+    const columns = table === "users" ? USER_COLUMNS : GROUP_COLUMNS;
+    let after = Number.MIN_SAFE_INTEGER;
+    for (;;) {
+      const rows = await this.#bounded(
+        "reading a page of records",
+        () =>
+          this.#sql.unsafe(
+            `SELECT ${columns} FROM ${table} WHERE id > $1 ORDER BY id LIMIT ${PAGE_SIZE}`,
+            [after],
+          ),
+      ) as unknown as (UserRecord | GroupRecord)[];
+      if (rows.length > 0) yield rows;
+      if (rows.length < PAGE_SIZE) return;
+      after = rows[rows.length - 1]!.id;
+    }
   }
 
   /** Counts, schema version, registration range and the database's size. */
@@ -534,7 +622,20 @@ export class PostgresStore implements Store {
                           SELECT max(registered_at) AS registered_at FROM users
                           UNION ALL SELECT max(registered_at) FROM groups) AS r) AS newest,
                        pg_database_size(current_database()) AS size,
-                       (SELECT coalesce(max(version), 0) FROM schema_migrations) AS version`,
+                       (SELECT coalesce(max(version), 0) FROM schema_migrations) AS version,
+                       (SELECT key_id FROM data_key_check WHERE id = 1) AS key_id`,
+    );
+    // The key each stored value names: the text between the first two dots.
+    const keys = await this.#bounded(
+      "counting values per key",
+      () =>
+        this.#sql`SELECT split_part(v, '.', 2) AS key_id, count(*) AS n FROM (
+                    SELECT username AS v FROM users
+                    UNION ALL SELECT first_name FROM users
+                    UNION ALL SELECT last_name FROM users
+                    UNION ALL SELECT username FROM groups
+                    UNION ALL SELECT title FROM groups) AS t
+                  WHERE v LIKE 'v1.%' GROUP BY 1 ORDER BY 1`,
     );
     return {
       users: Number(row!.users),
@@ -543,6 +644,10 @@ export class PostgresStore implements Store {
       oldestRegistration: row!.oldest === null ? null : Number(row!.oldest),
       newestRegistration: row!.newest === null ? null : Number(row!.newest),
       sizeBytes: Number(row!.size),
+      keyId: (row!.key_id as string | null) ?? null,
+      valuesByKeyId: Object.fromEntries(
+        keys.map((k) => [k.key_id as string, Number(k.n)]),
+      ),
     };
   }
 
@@ -656,7 +761,8 @@ export class PostgresStore implements Store {
       await tx`SET LOCAL lock_timeout = 1000`;
       await tx`SELECT pg_advisory_xact_lock_shared(${ALL_RECORDS_LOCK})`;
       await tx`LOCK TABLE users, groups IN ROW EXCLUSIVE MODE`;
-      await checkKey(tx, codec);
+      // Follows a rotation to another key of the ring; no value is written.
+      this.#codec = await checkKey(tx, codec);
       await tx`UPDATE health SET checked_at = ${unixNow()} WHERE id = 1`;
     }, HEALTH_TIMEOUT_MS);
   }
@@ -797,7 +903,17 @@ export class PostgresStore implements Store {
       // they are started): one round trip instead of three.
       const all = tx`SELECT pg_advisory_xact_lock_shared(${ALL_RECORDS_LOCK})`
         .execute();
-      const ready = Promise.all([all, lockIds(tx, ids), checkKey(tx, codec)]);
+      const ready = Promise.all([
+        all,
+        lockIds(tx, ids),
+        checkKey(tx, codec).then((bound) => {
+          if (bound === codec) return;
+          // Another process rotated to a key this ring holds: the values
+          // are encrypted again with it, and the write retried.
+          this.#codec = bound;
+          throw new KeyMovedError(bound.cipher!.keyId);
+        }),
+      ]);
       // Handled here too, so that a body that fails before awaiting it
       // leaves no unhandled rejection.
       ready.catch(() => {});
@@ -935,16 +1051,12 @@ async function lockIds(tx: Tx, ids: number[]): Promise<void> {
            ORDER BY id`;
 }
 
-async function checkKey(tx: Tx, codec: FieldCodec): Promise<void> {
+// The codec to write with under the key the database is bound to now, read
+// under a share lock so that a rotation's move waits for this transaction.
+async function checkKey(tx: Tx, codec: FieldCodec): Promise<FieldCodec> {
   const [check] = await tx`SELECT key_id FROM data_key_check WHERE id = 1
                            FOR SHARE`;
-  if (check === undefined) return;
-  if (codec.cipher === undefined) throw noKeyError(check.key_id as string);
-  if (check.key_id !== codec.cipher.keyId) {
-    throw new WrongKeyError(
-      `The database was encrypted with key ${check.key_id} by another process: restart with that key`,
-    );
-  }
+  return codecForBinding(codec, check?.key_id as string | undefined);
 }
 
 // The latest purge time of each subject asked for, and of all records.
@@ -1033,37 +1145,12 @@ async function reencodeAll(
                                    (SELECT count(*) FROM groups) AS total`;
   const total = Number(counts!.total);
   let done = 0;
-  for await (const rows of keysetPages<UserRecord>(tx, "users")) {
-    const cells = rows.map((row) =>
-      to.encodeUserSync(from.decodeUserSync(row))
-    );
-    await tx`UPDATE users AS u
-             SET username = v.username, first_name = v.first_name, last_name = v.last_name
-             FROM json_to_recordset(${
-      JSON.stringify(rows.map((row, i) => userCells(row.id, cells[i]!)))
-    }::text::json) AS v(id bigint, username text, first_name text, last_name text)
-             WHERE u.id = v.id`;
-    done += rows.length;
-    onProgress?.(done, total);
-  }
-  for await (const rows of keysetPages<GroupRecord>(tx, "groups")) {
-    const cells = rows.map((row) =>
-      to.encodeGroupSync(from.decodeGroupSync(row))
-    );
-    await tx`UPDATE groups AS g
-             SET username = v.username, title = v.title
-             FROM json_to_recordset(${
-      JSON.stringify(
-        rows.map((row, i) => ({
-          id: row.id,
-          username: cells[i]![0],
-          title: cells[i]![1],
-        })),
-      )
-    }::text::json) AS v(id bigint, username text, title text)
-             WHERE g.id = v.id`;
-    done += rows.length;
-    onProgress?.(done, total);
+  for (const table of ["users", "groups"] as const) {
+    for await (const rows of keysetPages<UserRecord | GroupRecord>(tx, table)) {
+      await rewriteRows(tx, table, rows, from, to);
+      done += rows.length;
+      onProgress?.(done, total);
+    }
   }
   if (done === 0) onProgress?.(0, total);
   await tx`INSERT INTO data_key_check (id, key_id, check_value)
@@ -1071,6 +1158,40 @@ async function reencodeAll(
            ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id,
              check_value = excluded.check_value`;
   return done;
+}
+
+// Writes the rows' encrypted columns again, decoded with `from` and encoded
+// with `to`, in one statement.
+async function rewriteRows(
+  tx: Tx,
+  table: "users" | "groups",
+  rows: (UserRecord | GroupRecord)[],
+  from: FieldCodec,
+  to: FieldCodec,
+): Promise<void> {
+  if (rows.length === 0) return;
+  if (table === "users") {
+    const cells = (rows as UserRecord[]).map((row) =>
+      userCells(row.id, to.encodeUserSync(from.decodeUserSync(row)))
+    );
+    await tx`UPDATE users AS u
+             SET username = v.username, first_name = v.first_name, last_name = v.last_name
+             FROM json_to_recordset(${
+      JSON.stringify(cells)
+    }::text::json) AS v(id bigint, username text, first_name text, last_name text)
+             WHERE u.id = v.id`;
+    return;
+  }
+  const cells = (rows as GroupRecord[]).map((row) => {
+    const [username, title] = to.encodeGroupSync(from.decodeGroupSync(row));
+    return { id: row.id, username, title };
+  });
+  await tx`UPDATE groups AS g
+           SET username = v.username, title = v.title
+           FROM json_to_recordset(${
+    JSON.stringify(cells)
+  }::text::json) AS v(id bigint, username text, title text)
+           WHERE g.id = v.id`;
 }
 
 function userCells(id: number, cells: UserCells) {

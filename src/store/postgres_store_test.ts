@@ -232,13 +232,18 @@ function definePostgresTests(): void {
       }
       await store.upsertGroup(club, 1);
       const progress: [number, number][] = [];
-      assert.equal(
+      assert.deepEqual(
         await store.rotateKey(newCipher, {
           onProgress: (done, total) => progress.push([done, total]),
         }),
-        1501,
+        { records: 1501, remaining: 0 },
       );
-      assert.deepEqual(progress, [[1000, 1501], [1500, 1501], [1501, 1501]]);
+      assert.deepEqual(progress, [
+        [0, 1501],
+        [1000, 1501],
+        [1500, 1501],
+        [1501, 1501],
+      ]);
       assert.equal((await store.getUser(77))?.username, "zoe_secret");
       await store.close();
       await assert.rejects(open(db, oldCipher), WrongKeyError);
@@ -252,7 +257,7 @@ function definePostgresTests(): void {
   );
 
   pgCase(
-    "encrypted: a rotation that fails midway leaves the old key valid and nothing lost",
+    "encrypted: a rotation that fails midway leaves every value readable with both keys",
     async (db) => {
       const oldCipher = await FieldCipher.fromKey(key);
       const store = await open(db, oldCipher);
@@ -270,12 +275,16 @@ function definePostgresTests(): void {
           sql`UPDATE users SET first_name = 'v1.' || substr(first_name, 4, 9) || 'garbage'
           WHERE id = 1200`,
       );
-      await assert.rejects(
-        store.rotateKey(await FieldCipher.fromKey(generateKey())),
-        TamperedError,
-      );
+      const newCipher = await FieldCipher.fromKey(generateKey());
+      await assert.rejects(store.rotateKey(newCipher), TamperedError);
       await store.close();
-      const reopened = await open(db, oldCipher);
+      // The first page moved, the rest did not: the keyring reads both.
+      const reopened = await open(db, newCipher.including(oldCipher));
+      assert.deepEqual((await reopened.summary()).valuesByKeyId, {
+        // Three values a user: username, first and last name.
+        [newCipher.keyId]: 3000,
+        [oldCipher.keyId]: 1500,
+      });
       assert.equal((await reopened.getUser(1))?.first_name, "Zoëname");
       assert.equal((await reopened.getUser(1500))?.first_name, "Zoëname");
       await reopened.close();

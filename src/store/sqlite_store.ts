@@ -14,7 +14,13 @@ import {
   TamperedError,
   WrongKeyError,
 } from "../crypto/field_cipher.ts";
-import { FieldCodec, type GroupCells } from "../crypto/field_codec.ts";
+import {
+  codecForBinding,
+  FieldCodec,
+  type GroupCells,
+  KeyMovedError,
+  retryOnKeyMove,
+} from "../crypto/field_codec.ts";
 import {
   AUDIT_COLUMNS,
   GROUP_COLUMNS,
@@ -31,6 +37,7 @@ import {
   type RegisterResult,
   type RegistrationPlan,
   type RotateKeyOptions,
+  type RotationResult,
   type Store,
   StoreError,
   type StoreSummary,
@@ -92,8 +99,10 @@ export async function openSqliteStore(
     open.exec("PRAGMA secure_delete = ON");
     await migrate(open, migrations, lock);
     if (path !== ":memory:") ownerOnly(path);
-    const codec = new FieldCodec(options.cipher);
-    await bindDataKey(open, codec, { lock, onProgress: options.onProgress });
+    const codec = await bindDataKey(open, new FieldCodec(options.cipher), {
+      lock,
+      onProgress: options.onProgress,
+    });
     return new SqliteStore(open, codec, lock);
   } catch (error) {
     if (db?.isOpen) db.close();
@@ -223,7 +232,11 @@ export class SqliteStore implements Store {
    * The values are encrypted again for the new id, which is part of what
    * each ciphertext is bound to.
    */
-  async moveGroup(fromId: number, toId: number): Promise<boolean> {
+  moveGroup(fromId: number, toId: number): Promise<boolean> {
+    return retryOnKeyMove(() => this.#moveGroupOnce(fromId, toId));
+  }
+
+  async #moveGroupOnce(fromId: number, toId: number): Promise<boolean> {
     const codec = this.#codec;
     const cells = await this.#movedCells(codec, fromId, toId);
     return await this.#write(codec, () => this.#move(fromId, toId, cells));
@@ -259,7 +272,14 @@ export class SqliteStore implements Store {
    * Applies the plans in order in one transaction, encrypting every value
    * before it begins so that the write lock is held only for the writes.
    */
-  async register(
+  register(
+    plans: readonly RegistrationPlan[],
+    now: number,
+  ): Promise<RegisterResult> {
+    return retryOnKeyMove(() => this.#registerOnce(plans, now));
+  }
+
+  async #registerOnce(
     plans: readonly RegistrationPlan[],
     now: number,
   ): Promise<RegisterResult> {
@@ -373,20 +393,29 @@ export class SqliteStore implements Store {
   /**
    * Re-encrypts every record with `next` and makes it the bound key, in one
    * transaction: a crash midway leaves the old key valid and nothing lost.
-   * Returns how many records were re-encrypted.
+   * The bot's writes wait meanwhile; then, if its keyring holds the new
+   * key, it writes with it.
    */
   async rotateKey(
     next: FieldCipher,
     options: RotateKeyOptions = {},
-  ): Promise<number> {
-    const codec = new FieldCodec(next);
-    const count = await reencodeAll(this.#db, this.#codec, codec, {
+  ): Promise<RotationResult> {
+    const from = this.#codec;
+    const codec = new FieldCodec(
+      from.cipher === undefined ? next : next.including(from.cipher),
+    );
+    const records = await reencodeAll(this.#db, from, codec, {
       lock: this.#lock,
       onProgress: options.onProgress,
     });
     this.#codec = codec;
     await checkpoint(this.#db, this.#lock);
-    return count;
+    const { valuesByKeyId } = await this.summary();
+    let remaining = 0;
+    for (const [id, n] of Object.entries(valuesByKeyId)) {
+      if (id !== next.keyId) remaining += n;
+    }
+    return { records, remaining };
   }
 
   /** Counts, schema version, registration range and size. */
@@ -401,6 +430,17 @@ export class SqliteStore implements Store {
                   (SELECT page_size FROM pragma_page_size()) AS size
          FROM (SELECT registered_at FROM users UNION ALL SELECT registered_at FROM groups)`,
       ).get() as Record<string, number | null>;
+      const check = this.#keyCheck.get() as { key_id: string } | undefined;
+      // The key each stored value names: the text between the first two dots.
+      const keys = this.#db.prepare(
+        `SELECT substr(v, 4, instr(substr(v, 4), '.') - 1) AS key_id, count(*) AS n
+         FROM (SELECT username AS v FROM users
+               UNION ALL SELECT first_name FROM users
+               UNION ALL SELECT last_name FROM users
+               UNION ALL SELECT username FROM groups
+               UNION ALL SELECT title FROM groups)
+         WHERE v LIKE 'v1.%' GROUP BY 1 ORDER BY 1`,
+      ).all() as { key_id: string; n: number }[];
       return {
         users: Number(row.users),
         groups: Number(row.groups),
@@ -408,6 +448,10 @@ export class SqliteStore implements Store {
         oldestRegistration: row.oldest,
         newestRegistration: row.newest,
         sizeBytes: Number(row.size),
+        keyId: check?.key_id ?? null,
+        valuesByKeyId: Object.fromEntries(
+          keys.map((k) => [k.key_id, Number(k.n)]),
+        ),
       };
     });
   }
@@ -502,7 +546,8 @@ export class SqliteStore implements Store {
     const codec = this.#codec;
     return this.#settle(() =>
       this.#transactionNow(() => {
-        this.#checkKey(codec);
+        // Follows a rotation to another key of the ring; no value is written.
+        this.#codec = this.#boundCodec(codec);
         this.#touchHealth.run(Date.now());
       })
     );
@@ -638,18 +683,21 @@ export class SqliteStore implements Store {
   // old key, nor as plaintext into an encrypted database.
   #write<T>(codec: FieldCodec, body: () => T): Promise<T> {
     return this.#transaction(() => {
-      this.#checkKey(codec);
+      const bound = this.#boundCodec(codec);
+      if (bound !== codec) {
+        // Another process rotated to a key this ring holds: the values are
+        // encrypted again with it, and the write retried.
+        this.#codec = bound;
+        throw new KeyMovedError(bound.cipher!.keyId);
+      }
       return body();
     });
   }
 
-  #checkKey(codec: FieldCodec): void {
+  // The codec to write with under the key the database is bound to now.
+  #boundCodec(codec: FieldCodec): FieldCodec {
     const check = this.#keyCheck.get() as { key_id: string } | undefined;
-    if (check !== undefined && check.key_id !== codec.cipher?.keyId) {
-      throw new WrongKeyError(
-        `The database was encrypted with key ${check.key_id} by another process: restart with that key`,
-      );
-    }
+    return codecForBinding(codec, check?.key_id);
   }
 
   // A write transaction, retried on a timer while another process holds
@@ -946,7 +994,7 @@ async function bindDataKey(
   db: DatabaseSync,
   codec: FieldCodec,
   options: LongWorkOptions,
-): Promise<void> {
+): Promise<FieldCodec> {
   const check = db.prepare(
     "SELECT key_id, check_value FROM data_key_check WHERE id = 1",
   ).get() as { key_id: string; check_value: string } | undefined;
@@ -956,14 +1004,16 @@ async function bindDataKey(
         `This database is encrypted (key ${check.key_id}): set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key`,
       );
     }
-    return;
+    return codec;
   }
   if (check !== undefined) {
+    // Any key of the ring opens it; new values go on under the bound key.
     await codec.verifyKeyCheck(check.key_id, check.check_value);
-    return;
+    return codec.boundTo(check.key_id);
   }
   const migrated = await reencodeAll(db, new FieldCodec(), codec, options);
   if (migrated > 0) await checkpoint(db, options.lock);
+  return codec;
 }
 
 // Moves everything from the WAL into the database file and empties the WAL,

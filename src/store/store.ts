@@ -69,6 +69,14 @@ export interface RotateKeyOptions {
   onProgress?: ProgressCallback;
 }
 
+/** What `Store.rotateKey` did. */
+export interface RotationResult {
+  /** Records whose values were encrypted again. */
+  records: number;
+  /** Values still under another key afterwards (written meanwhile by a process on an old key). */
+  remaining: number;
+}
+
 /** Figures about a store for `inspect`. */
 export interface StoreSummary {
   users: number;
@@ -80,6 +88,10 @@ export interface StoreSummary {
   newestRegistration: number | null;
   /** Bytes the database occupies. */
   sizeBytes: number;
+  /** The id of the key new values are written with; null when not encrypted. */
+  keyId: string | null;
+  /** How many stored values each key id encrypted. */
+  valuesByKeyId: Record<string, number>;
 }
 
 /** What to record in the audit log; the store turns the id into its hash. */
@@ -170,11 +182,14 @@ export interface Store {
    */
   auditOf(target: RecordRef): Promise<AuditEntry[]>;
   /**
-   * Re-encrypts every record with `next` and binds that key, in one
-   * transaction; returns how many records were re-encrypted. Writers in
-   * other processes wait (without blocking their event loop) meanwhile.
+   * Binds `next`'s key (new values are written with it from then on, by
+   * every process whose keyring holds it) and re-encrypts every value under
+   * another key; it decrypts with the store's keys and `next`'s.
    */
-  rotateKey(next: FieldCipher, options?: RotateKeyOptions): Promise<number>;
+  rotateKey(
+    next: FieldCipher,
+    options?: RotateKeyOptions,
+  ): Promise<RotationResult>;
   /** The audit log's reference for a record (see `subjectRef`). */
   auditSubject(target: RecordRef): Promise<string | null>;
   /** Succeeds when the store answers queries. */
