@@ -1,9 +1,12 @@
+import type { DamagedRecordError } from "../crypto/field_codec.ts";
+
 /** The CLI's exit codes, the same for every command. */
 export const EXIT = {
   ok: 0,
   notFound: 1,
   usage: 2,
   store: 3,
+  damaged: 4,
 } as const;
 
 /** An expected CLI failure: a one-line message and the exit code it maps to. */
@@ -48,5 +51,13 @@ export function fileError(
   return new CliError(
     `Cannot write ${what} "${path}": ${cause}`,
     CANNOT_WRITE.test(cause) ? EXIT.store : EXIT.usage,
+  );
+}
+
+/** A single damaged record asked for: exit 4, naming what cannot be read. */
+export function damagedRecord(error: DamagedRecordError): CliError {
+  return new CliError(
+    `${error.message}; nothing of the ${error.kind} can be shown or exported, but purge --${error.kind} ${error.id} deletes it without reading it`,
+    EXIT.damaged,
   );
 }

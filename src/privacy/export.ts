@@ -1,5 +1,10 @@
 import type { Actor, RecordRef } from "../store/audit.ts";
-import type { GroupRecord, Store, UserRecord } from "../store/store.ts";
+import type {
+  GroupRecord,
+  IterateOptions,
+  Store,
+  UserRecord,
+} from "../store/store.ts";
 import {
   CSV_HEADER,
   csvGroup,
@@ -70,6 +75,11 @@ export interface ExportOptions {
   now?: number;
   /** Told as records are written, with the total when known. */
   onProgress?: (done: number, total?: number) => void;
+  /**
+   * Told of each damaged record of an `all` export, which is then left out
+   * while the rest is written; without it such a record ends the export.
+   */
+  onDamaged?: IterateOptions["onDamaged"];
 }
 
 /**
@@ -79,6 +89,7 @@ export interface ExportOptions {
 export async function selectRecords(
   store: Store,
   target: RecordRef,
+  options: IterateOptions = {},
 ): Promise<ExportSelection> {
   switch (target.kind) {
     case "all": {
@@ -86,8 +97,8 @@ export async function selectRecords(
       return {
         target,
         expected: summary.users + summary.groups,
-        users: store.iterateUsers(),
-        groups: store.iterateGroups(),
+        users: store.iterateUsers(options),
+        groups: store.iterateGroups(options),
       };
     }
     case "user": {
@@ -118,7 +129,9 @@ export async function exportRecords(
   sink: TextSink,
   options: ExportOptions,
 ): Promise<ExportCounts> {
-  const selection = await selectRecords(store, options.target);
+  const selection = await selectRecords(store, options.target, {
+    onDamaged: options.onDamaged,
+  });
   const entry = await store.recordAudit({
     actor: options.actor,
     action: "export",

@@ -20,6 +20,7 @@ import {
   type GroupCells,
   KeyMovedError,
   retryOnKeyMove,
+  skippingDamaged,
 } from "../crypto/field_codec.ts";
 import {
   AUDIT_COLUMNS,
@@ -33,6 +34,7 @@ import {
   DamagedStoreError,
   type GroupFields,
   type GroupRecord,
+  type IterateOptions,
   type ProgressCallback,
   type RegisterResult,
   type RegistrationPlan,
@@ -45,7 +47,6 @@ import {
   type UserRecord,
 } from "./store.ts";
 
-const CRYPTO_BATCH = 100;
 const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 const FIRST_RETRY_MS = 2;
 const MAX_RETRY_MS = 50;
@@ -360,8 +361,12 @@ export class SqliteStore implements Store {
   }
 
   /** Every user in id order, read a page at a time. */
-  iterateUsers(): AsyncIterable<UserRecord> {
+  iterateUsers(options: IterateOptions = {}): AsyncIterable<UserRecord> {
     const codec = this.#codec;
+    const decode = skippingDamaged(
+      (user: UserRecord) => codec.decodeUserSync(user),
+      options.onDamaged,
+    );
     return recordPages(this.#db, "users", this.#lock, (row) => {
       const user: UserRecord = {
         id: row[0] as number,
@@ -371,13 +376,17 @@ export class SqliteStore implements Store {
         language_code: row[4] as string | null,
         registered_at: row[5] as number,
       };
-      return codec.cipher === undefined ? user : codec.decodeUserSync(user);
+      return codec.cipher === undefined ? user : decode(user);
     });
   }
 
   /** Every group in id order, read a page at a time. */
-  iterateGroups(): AsyncIterable<GroupRecord> {
+  iterateGroups(options: IterateOptions = {}): AsyncIterable<GroupRecord> {
     const codec = this.#codec;
+    const decode = skippingDamaged(
+      (group: GroupRecord) => codec.decodeGroupSync(group),
+      options.onDamaged,
+    );
     return recordPages(this.#db, "groups", this.#lock, (row) => {
       const group: GroupRecord = {
         id: row[0] as number,
@@ -386,7 +395,7 @@ export class SqliteStore implements Store {
         type: row[3] as GroupRecord["type"],
         registered_at: row[4] as number,
       };
-      return codec.cipher === undefined ? group : codec.decodeGroupSync(group);
+      return codec.cipher === undefined ? group : decode(group);
     });
   }
 
@@ -407,6 +416,7 @@ export class SqliteStore implements Store {
     const records = await reencodeAll(this.#db, from, codec, {
       lock: this.#lock,
       onProgress: options.onProgress,
+      onDamaged: options.onDamaged,
     });
     this.#codec = codec;
     await checkpoint(this.#db, this.#lock);
@@ -867,7 +877,7 @@ function recordPages<T>(
   db: DatabaseSync,
   table: "users" | "groups",
   lock: LockWait,
-  toRecord: (row: unknown[]) => T,
+  toRecord: (row: unknown[]) => T | undefined,
 ): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
@@ -885,12 +895,13 @@ function recordPages<T>(
       let after = Number.MIN_SAFE_INTEGER;
       let last = false;
       const next = (): Promise<IteratorResult<T>> => {
-        if (index < rows.length) {
+        // A record left out (damaged, reported) is skipped.
+        while (index < rows.length) {
           try {
-            return Promise.resolve({
-              value: toRecord(rows[index++]!),
-              done: false,
-            });
+            const value = toRecord(rows[index++]!);
+            if (value !== undefined) {
+              return Promise.resolve({ value, done: false });
+            }
           } catch (error) {
             return Promise.reject(error);
           }
@@ -911,24 +922,10 @@ function recordPages<T>(
   };
 }
 
-// Maps CRYPTO_BATCH rows at a time with all their calls in flight together,
-// and a bounded batch keeps memory flat.
-async function inBatches<T, R>(
-  rows: T[],
-  map: (row: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < rows.length; i += CRYPTO_BATCH) {
-    results.push(
-      ...await Promise.all(rows.slice(i, i + CRYPTO_BATCH).map(map)),
-    );
-  }
-  return results;
-}
-
 interface LongWorkOptions {
   lock: LockWait;
   onProgress?: ProgressCallback;
+  onDamaged?: IterateOptions["onDamaged"];
 }
 
 // Rewrites every record's encrypted columns from one codec to another and
@@ -947,7 +944,16 @@ async function reencodeAll(
     "UPDATE groups SET username = ?, title = ? WHERE id = ?",
   );
   const { lock, onProgress } = options;
+  const decodeUser = skippingDamaged(
+    (row: UserRecord) => from.decodeUserSync(row),
+    options.onDamaged,
+  );
+  const decodeGroup = skippingDamaged(
+    (row: GroupRecord) => from.decodeGroupSync(row),
+    options.onDamaged,
+  );
   let count = 0;
+  let done = 0;
   await lock.retry(() => {
     if (db.isTransaction) throw new LockedError();
     db.exec("BEGIN IMMEDIATE");
@@ -959,22 +965,25 @@ async function reencodeAll(
     const total = Number(totals.total);
     onProgress?.(0, total);
     for await (const rows of rawPages<UserRecord>(db, "users", lock)) {
-      const cells = await inBatches(
-        rows,
-        async (row) => to.encodeUser(await from.decodeUser(row)),
-      );
-      rows.forEach((row, i) => updateUser.run(...cells[i]!, row.id));
-      count += rows.length;
-      onProgress?.(count, total);
+      // A damaged record stays as it is, under its old key.
+      for (const row of rows) {
+        const user = decodeUser(row);
+        if (user === undefined) continue;
+        updateUser.run(...to.encodeUserSync(user), row.id);
+        count++;
+      }
+      done += rows.length;
+      onProgress?.(done, total);
     }
     for await (const rows of rawPages<GroupRecord>(db, "groups", lock)) {
-      const cells = await inBatches(
-        rows,
-        async (row) => to.encodeGroup(await from.decodeGroup(row)),
-      );
-      rows.forEach((row, i) => updateGroup.run(...cells[i]!, row.id));
-      count += rows.length;
-      onProgress?.(count, total);
+      for (const row of rows) {
+        const group = decodeGroup(row);
+        if (group === undefined) continue;
+        updateGroup.run(...to.encodeGroupSync(group), row.id);
+        count++;
+      }
+      done += rows.length;
+      onProgress?.(done, total);
     }
     db.prepare(
       `INSERT INTO data_key_check (id, key_id, check_value) VALUES (1, ?, ?)

@@ -1,6 +1,7 @@
 import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
+import type { DamagedRecordError } from "../crypto/field_codec.ts";
 
 /** A registered Telegram user, exactly the columns the privacy policy lists. */
 export interface UserRecord {
@@ -63,10 +64,26 @@ export interface RegisterResult {
 /** Called as long work goes on: `done` of `total` records so far. */
 export type ProgressCallback = (done: number, total: number) => void;
 
+/** Options for reading every record. */
+export interface IterateOptions {
+  /**
+   * Told of each record whose stored values fail their integrity check; the
+   * record is then left out and reading goes on. Without it, such a record
+   * ends the reading with a `DamagedRecordError`.
+   */
+  onDamaged?: (error: DamagedRecordError) => void;
+}
+
 /** Options for `Store.rotateKey`. */
 export interface RotateKeyOptions {
   /** Told after each page of records; the last call has `done === total`. */
   onProgress?: ProgressCallback;
+  /**
+   * Told of each record whose values fail their integrity check: it is left
+   * as it is (under its old key) and the rotation goes on with the rest.
+   * Without it, such a record stops the rotation.
+   */
+  onDamaged?: IterateOptions["onDamaged"];
 }
 
 /** What `Store.rotateKey` did. */
@@ -150,9 +167,9 @@ export interface Store {
    */
   erasureVersion(): Promise<number>;
   /** Every user, streamed in id order without loading them all. */
-  iterateUsers(): AsyncIterable<UserRecord>;
+  iterateUsers(options?: IterateOptions): AsyncIterable<UserRecord>;
   /** Every group, streamed in id order without loading them all. */
-  iterateGroups(): AsyncIterable<GroupRecord>;
+  iterateGroups(options?: IterateOptions): AsyncIterable<GroupRecord>;
   /** Counts, schema version, registration range and size. */
   summary(): Promise<StoreSummary>;
   /**
