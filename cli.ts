@@ -1,7 +1,13 @@
 import "./src/node_warnings.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RecordRef } from "./src/store/audit.ts";
-import { CliError, EXIT, usageError } from "./src/cli/cli_error.ts";
+import {
+  CliError,
+  damagedRecord,
+  EXIT,
+  usageError,
+} from "./src/cli/cli_error.ts";
+import { DamagedRecordError } from "./src/crypto/field_codec.ts";
 import { type Format, FORMATS } from "./src/privacy/formats.ts";
 import { audit, AUDIT_FORMATS, type AuditFormat } from "./src/cli/audit.ts";
 import { backup } from "./src/cli/backup.ts";
@@ -320,6 +326,7 @@ async function withStore(
   try {
     return await body(store);
   } catch (error) {
+    if (error instanceof DamagedRecordError) throw damagedRecord(error);
     if (error instanceof StoreError) {
       throw new CliError(describeError(error), EXIT.store);
     }

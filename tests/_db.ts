@@ -55,3 +55,23 @@ export async function tempDir(): Promise<
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   };
 }
+
+/** Overwrites the root page of `table` with garbage, as a failing disk might. */
+export function damageTable(path: string, table: string): void {
+  const db = new DatabaseSync(path);
+  const { page_size: pageSize } = db.prepare("PRAGMA page_size").get() as {
+    page_size: number;
+  };
+  const { rootpage } = db.prepare(
+    "SELECT rootpage FROM sqlite_master WHERE name = ?",
+  ).get(table) as { rootpage: number };
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.close();
+  const file = Deno.openSync(path, { read: true, write: true });
+  try {
+    file.seekSync((rootpage - 1) * pageSize, Deno.SeekMode.Start);
+    file.writeSync(new Uint8Array(pageSize).fill(0xa5));
+  } finally {
+    file.close();
+  }
+}

@@ -190,6 +190,14 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Starts `cli.ts` as `deno task cli` would, for a test that reads as it runs. */
+export async function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Deno.ChildProcess> {
+  return (await programCommand("cli", "cli.ts", args, env)).spawn();
+}
+
 /** Runs `cli.ts` as `deno task cli` would, with no terminal attached. */
 export async function runCliProcess(
   args: string[],

@@ -368,7 +368,7 @@ Deno.test("inspect shows a record readably and a summary with the audit log", as
   await cli(path, "export", "--user", "1001");
   result = await cli(path, "inspect");
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /schema version: +4\n/);
+  assert.match(result.stdout, /schema version: +5\n/);
   assert.match(result.stdout, /users: +2\n/);
   assert.match(result.stdout, /groups: +1\n/);
   assert.match(result.stdout, /oldest registration: +2026-11-29T14:00:00Z\n/);
@@ -465,7 +465,7 @@ Deno.test("migrate creates the database, prints the schema version and is idempo
   for (let i = 0; i < 2; i++) {
     const result = await cli(path, "migrate");
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, "schema version 4\n");
+    assert.equal(result.stdout, "schema version 5\n");
   }
   assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
 });

@@ -23,10 +23,22 @@ const ACTORS: Record<AuditEntry["actor"], string> = {
   cli: "with the CLI",
 };
 
-const OUTCOMES: Record<AuditEntry["action"], string> = {
+const DONE: Record<AuditEntry["action"], string> = {
   export: "exported",
   purge: "deleted",
 };
+
+// What a line says of an entry: what was done, or that it was not.
+function outcomeOf(entry: AuditEntry): string {
+  switch (entry.outcome) {
+    case "done":
+      return DONE[entry.action];
+    case "failed":
+      return "to export; it failed";
+    case "started":
+      return "to export; it was cut short";
+  }
+}
 
 /**
  * `audit`: every audit-log entry about one record, oldest first. The log
@@ -53,6 +65,7 @@ export async function audit(
     kind: target.kind,
     id: target.id,
     records: entry.records,
+    outcome: entry.outcome,
   }));
   if (options.format === "json") {
     await io.stdout.write(
@@ -72,7 +85,7 @@ export async function audit(
     text += `  ${isoTime(entry.at).replace("T", " ").replace("Z", " UTC")}  ${
       entry.action.padEnd(6)
     }  ${ACTORS[entry.actor].padEnd(12)}  ${plural(entry.records, "record")} ${
-      OUTCOMES[entry.action]
+      outcomeOf(entry)
     }\n`;
   }
   await io.stdout.write(text);

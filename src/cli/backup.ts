@@ -46,7 +46,7 @@ export async function backup(
     );
   }
   try {
-    await snapshot(databasePath, partial);
+    await snapshot(databasePath, partial, out);
     const file = await Deno.open(partial, { read: true, write: true });
     try {
       await file.sync();
@@ -66,7 +66,11 @@ export async function backup(
   );
 }
 
-async function snapshot(databasePath: string, target: string): Promise<void> {
+async function snapshot(
+  databasePath: string,
+  target: string,
+  out: string,
+): Promise<void> {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(databasePath, { readOnly: true });
@@ -75,6 +79,16 @@ async function snapshot(databasePath: string, target: string): Promise<void> {
     // another connection writes, and might never finish under a busy bot.
     await copyPages(db, target, { rate: -1 });
   } catch (error) {
+    // The source is opened read-only: a full disk or an I/O error while
+    // writing is the backup file's, and is named as such.
+    if (db !== undefined && isWriteFailure(error)) {
+      throw new CliError(
+        `Cannot write the backup file "${out}": ${
+          (error as Error).message
+        } (where the backup is written)`,
+        EXIT.store,
+      );
+    }
     throw new CliError(
       `Cannot take a snapshot of the SQLite database at "${databasePath}": ${
         (error as Error).message
@@ -84,6 +98,13 @@ async function snapshot(databasePath: string, target: string): Promise<void> {
   } finally {
     db?.close();
   }
+}
+
+// SQLITE_FULL and SQLITE_IOERR; the backup's errors carry no code, only
+// SQLite's message.
+function isWriteFailure(error: unknown): boolean {
+  return error instanceof Error &&
+    /disk is full|disk I\/O error/.test(error.message);
 }
 
 // link(2) fails when `out` exists, so a file that appeared meanwhile is kept.

@@ -1,9 +1,12 @@
+import type { DamagedRecordError } from "../crypto/field_codec.ts";
+
 /** The CLI's exit codes, the same for every command. */
 export const EXIT = {
   ok: 0,
   notFound: 1,
   usage: 2,
   store: 3,
+  damaged: 4,
 } as const;
 
 /** An expected CLI failure: a one-line message and the exit code it maps to. */
@@ -26,4 +29,35 @@ export function usageError(message: string): CliError {
 /** No record with the requested id (exit 1). */
 export function notFound(kind: string, id: number): CliError {
   return new CliError(`No ${kind} with id "${id}" is stored`, EXIT.notFound);
+}
+
+// What the operating system says when writing cannot succeed there now (a
+// full disk, a read-only file system, a quota, a failing device), rather
+// than when the path itself is wrong.
+const CANNOT_WRITE = /\(os error (28|30|122|5)\)/;
+
+/**
+ * A file the CLI was writing (an export, a backup, a key file) could not be
+ * written. Names the file and the system's own cause. A full disk or a
+ * read-only file system exits 3, as a database that cannot be written does;
+ * a path that cannot be used (no such folder, no permission) exits 2.
+ */
+export function fileError(
+  what: string,
+  path: string,
+  error: unknown,
+): CliError {
+  const cause = error instanceof Error ? error.message : String(error);
+  return new CliError(
+    `Cannot write ${what} "${path}": ${cause}`,
+    CANNOT_WRITE.test(cause) ? EXIT.store : EXIT.usage,
+  );
+}
+
+/** A single damaged record asked for: exit 4, naming what cannot be read. */
+export function damagedRecord(error: DamagedRecordError): CliError {
+  return new CliError(
+    `${error.message}; nothing of the ${error.kind} can be shown or exported, but purge --${error.kind} ${error.id} deletes it without reading it`,
+    EXIT.damaged,
+  );
 }

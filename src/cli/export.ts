@@ -6,15 +6,23 @@ import {
 } from "../_new_file.ts";
 import type { RecordRef } from "../store/audit.ts";
 import type { Store } from "../store/store.ts";
+import type { DamagedRecordError } from "../crypto/field_codec.ts";
 import {
   type ExportCounts,
+  type ExportOptions,
   exportRecords,
   RecordNotFoundError,
 } from "../privacy/export.ts";
 import { plural } from "../plural.ts";
 import type { Format } from "../privacy/formats.ts";
-import { writerSink } from "../privacy/text_sink.ts";
-import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
+import { type TextSink, writerSink } from "../privacy/text_sink.ts";
+import {
+  CliError,
+  EXIT,
+  fileError,
+  notFound,
+  usageError,
+} from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 import { Progress } from "./progress.ts";
 
@@ -55,6 +63,18 @@ export async function exportCommand(
     label: "Exporting",
     quiet: options.quiet || options.target.kind !== "all",
   });
+  // Damaged records are named (never shown) as they are met, and left out.
+  const damaged: DamagedRecordError[] = [];
+  const onDamaged = (error: DamagedRecordError) => {
+    damaged.push(error);
+    io.stderr.write(`warning: left out: ${error.message}\n`).catch(() => {});
+  };
+  // Set once writing began: a failure after it leaves a partial document.
+  let writing = false;
+  const onProgress = (done: number, total?: number) => {
+    writing = true;
+    progress.update(done, total);
+  };
   let counts: ExportCounts;
   try {
     counts = out === undefined
@@ -64,12 +84,25 @@ export async function exportCommand(
         csvExact: options.keepFormulas,
         actor: "cli",
         now: options.now,
-        onProgress: progress.update,
+        onProgress,
+        onDamaged,
       })
-      : await exportToFile(store, out, options, progress.update);
+      : await exportToFile(store, out, options, {
+        onProgress: progress.update,
+        onDamaged,
+      });
   } catch (error) {
     if (error instanceof RecordNotFoundError) {
       throw notFound(error.kind, error.id);
+    }
+    // Part of the document is already out: say that it is incomplete.
+    if (out === undefined && writing && !(error instanceof CliError)) {
+      throw new CliError(
+        `The export to standard output stopped partway and what was written is incomplete: ${
+          causeOf(error)
+        }`,
+        EXIT.store,
+      );
     }
     throw error;
   } finally {
@@ -80,13 +113,30 @@ export async function exportCommand(
       plural(counts.groups, "group")
     }${out === undefined ? "" : ` to "${out}"`}\n`,
   );
+  if (damaged.length > 0) {
+    throw new CliError(
+      `${
+        plural(damaged.length, "damaged record")
+      } left out of the export (named above): their stored values fail their integrity check; purge deletes such a record without reading it`,
+      EXIT.damaged,
+    );
+  }
+}
+
+// The error's message with its first cause ("SQLite failed: disk I/O error").
+function causeOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? error.cause.message : "";
+  return cause === "" || error.message.includes(cause)
+    ? error.message
+    : `${error.message}: ${cause}`;
 }
 
 async function exportToFile(
   store: Store,
   out: string,
   options: ExportCommandOptions,
-  onProgress: (done: number, total?: number) => void,
+  hooks: Pick<ExportOptions, "onProgress" | "onDamaged">,
 ): Promise<ExportCounts> {
   const partial = partialPathFor(out);
   let file: Deno.FsFile;
@@ -99,15 +149,17 @@ async function exportToFile(
   }
   let closed = false;
   try {
-    const counts = await exportRecords(store, writerSink(file), {
+    const counts = await exportRecords(store, fileSink(file, out), {
       target: options.target,
       format: options.format,
       csvExact: options.keepFormulas,
       actor: "cli",
       now: options.now,
-      onProgress,
+      ...hooks,
     });
-    await file.sync();
+    await file.sync().catch((error) => {
+      throw fileError("the export file", out, error);
+    });
     file.close();
     closed = true;
     await publish(partial, out, options.force ?? false);
@@ -116,6 +168,18 @@ async function exportToFile(
     if (!closed) file.close();
     await Deno.remove(partial).catch(() => {});
   }
+}
+
+// The file's own write errors (a full disk) name the file they hit.
+function fileSink(file: Deno.FsFile, out: string): TextSink {
+  const sink = writerSink(file);
+  const named = (error: unknown): never => {
+    throw fileError("the export file", out, error);
+  };
+  return {
+    write: (text) => sink.write(text).catch(named),
+    writeBytes: (bytes) => sink.writeBytes!(bytes).catch(named),
+  };
 }
 
 // Without --force, link(2) refuses an `out` that appeared meanwhile; with

@@ -66,7 +66,9 @@ export async function inspect(
         entry.action.padEnd(6)
       }  ${entry.kind.padEnd(5)}  ${String(entry.records).padStart(6)} record${
         entry.records === 1 ? " " : "s"
-      }  ${entry.subject === null ? "" : `subject ${entry.subject}`}`
+      }  ${entry.outcome === "done" ? "" : `(${entry.outcome}) `}${
+        entry.subject === null ? "" : `subject ${entry.subject}`
+      }`
         .trimEnd() + "\n";
   }
   await io.stdout.write(text);

@@ -2,7 +2,7 @@ import { ConfigError } from "../config.ts";
 import { encodeKey, parseKeyFile } from "../crypto/data_key.ts";
 import { generateKey, keyIdOf } from "../crypto/field_cipher.ts";
 import { KeyFileExistsError, writeNewKeyFile } from "../crypto/key_file.ts";
-import { CliError, EXIT, usageError } from "./cli_error.ts";
+import { fileError, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `keygen`. */
@@ -46,10 +46,7 @@ export async function keygen(options: KeygenOptions): Promise<void> {
         `The file "${options.out}" already exists; keygen never overwrites a key file: choose a new name`,
       );
     }
-    throw new CliError(
-      `Cannot write the key file "${options.out}": ${(error as Error).message}`,
-      EXIT.usage,
-    );
+    throw fileError("the key file", options.out, error);
   }
   await io.stderr.write(
     `Wrote a new key to "${options.out}" (mode 0600); ${KEEP_APART}\n`,

@@ -1,7 +1,12 @@
 import type { RecordRef } from "../store/audit.ts";
 import type { Store } from "../store/store.ts";
 import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
-import { describeGroup, describeUser } from "../privacy/describe.ts";
+import {
+  describeDamaged,
+  describeGroup,
+  describeUser,
+} from "../privacy/describe.ts";
+import { DamagedRecordError } from "../crypto/field_codec.ts";
 import { plural } from "../plural.ts";
 import type { CliIo } from "./io.ts";
 
@@ -58,7 +63,21 @@ export async function purge(
   }
 }
 
+// What will be deleted, read for the operator to check. A record whose
+// values cannot be read is still deleted: erasure never depends on reading.
 async function describeTarget(
+  store: Store,
+  target: RecordRef,
+): Promise<string> {
+  try {
+    return await describeStored(store, target);
+  } catch (error) {
+    if (!(error instanceof DamagedRecordError)) throw error;
+    return describeDamaged(error);
+  }
+}
+
+async function describeStored(
   store: Store,
   target: RecordRef,
 ): Promise<string> {

@@ -1,4 +1,5 @@
 import { FieldCipher, generateKey } from "../crypto/field_cipher.ts";
+import type { DamagedRecordError } from "../crypto/field_codec.ts";
 import {
   KeyFileExistsError,
   type StagedKeyFile,
@@ -78,8 +79,27 @@ export async function rotateKey(
     then =
       "; Set DATA_ENCRYPTION_KEY to the new key, and the old one in DATA_ENCRYPTION_KEYS_PREVIOUS, and restart a running bot: until then its writes are refused";
   }
-  const result = await reencrypt(store, target, options);
+  const damaged: DamagedRecordError[] = [];
+  const result = await reencrypt(store, target, {
+    ...options,
+    onDamaged: (error) => {
+      damaged.push(error);
+      io.stderr.write(`warning: left as it is: ${error.message}\n`).catch(
+        () => {},
+      );
+    },
+  });
   const old = target.keyIds.filter((id) => id !== target.keyId);
+  if (damaged.length > 0) {
+    throw new CliError(
+      `Moved the database to key ${target.keyId}${wrote}; re-encrypted ${
+        plural(result.records, "record")
+      }, but ${
+        plural(damaged.length, "damaged record")
+      } (named above) could not be read and stay under the old key: purge deletes such a record without reading it; keep the old key until then`,
+      EXIT.damaged,
+    );
+  }
   await report(io, target.keyId, result, { wrote, old });
   if (then !== "") await io.stderr.write(`${then.slice(2)}\n`);
 }
@@ -150,14 +170,19 @@ async function stage(path: string, keys: Uint8Array[]): Promise<StagedKeyFile> {
 async function reencrypt(
   store: Store,
   next: FieldCipher,
-  options: RotateKeyOptions,
+  options: RotateKeyOptions & {
+    onDamaged: (error: DamagedRecordError) => void;
+  },
 ): Promise<RotationResult> {
   const progress = new Progress(options.io, {
     label: "Re-encrypting",
     quiet: options.quiet,
   });
   try {
-    return await store.rotateKey(next, { onProgress: progress.update });
+    return await store.rotateKey(next, {
+      onProgress: progress.update,
+      onDamaged: options.onDamaged,
+    });
   } finally {
     await progress.finish();
   }

@@ -1,4 +1,9 @@
-import { FieldCipher, valueKeyId, WrongKeyError } from "./field_cipher.ts";
+import {
+  FieldCipher,
+  TamperedError,
+  valueKeyId,
+  WrongKeyError,
+} from "./field_cipher.ts";
 import type {
   GroupFields,
   GroupRecord,
@@ -56,17 +61,18 @@ export class FieldCodec {
     return settle(() => this.decodeUserSync(row));
   }
 
-  /** A stored user row with its fields decrypted, synchronously. */
+  /**
+   * A stored user row with its fields decrypted, synchronously. A value that
+   * fails its integrity check makes it a `DamagedRecordError` naming every
+   * such column of the record.
+   */
   decodeUserSync(row: UserRecord): UserRecord {
     if (this.cipher === undefined) return { ...row };
-    const username = this.#decode(row.username, "users", "username", row.id);
-    const firstName = this.#decode(
-      row.first_name,
-      "users",
-      "first_name",
-      row.id,
-    );
-    const lastName = this.#decode(row.last_name, "users", "last_name", row.id);
+    const [username, firstName, lastName] = this.#decodeAll("users", row.id, [
+      ["username", row.username],
+      ["first_name", row.first_name],
+      ["last_name", row.last_name],
+    ]);
     return {
       ...row,
       username,
@@ -83,8 +89,10 @@ export class FieldCodec {
   /** A stored group row with its fields decrypted, synchronously. */
   decodeGroupSync(row: GroupRecord): GroupRecord {
     if (this.cipher === undefined) return { ...row };
-    const username = this.#decode(row.username, "groups", "username", row.id);
-    const title = this.#decode(row.title, "groups", "title", row.id);
+    const [username, title] = this.#decodeAll("groups", row.id, [
+      ["username", row.username],
+      ["title", row.title],
+    ]);
     return { ...row, username, title: title ?? "" };
   }
 
@@ -179,6 +187,31 @@ export class FieldCodec {
     return this.cipher.encryptSync(value, context(table, column, id));
   }
 
+  // Every column is tried, so that a damaged record is reported whole.
+  #decodeAll(
+    table: "users" | "groups",
+    id: number,
+    cells: [string, string | null][],
+  ): (string | null)[] {
+    const values: (string | null)[] = [];
+    const damaged: string[] = [];
+    let first: TamperedError | undefined;
+    for (const [column, value] of cells) {
+      try {
+        values.push(this.#decode(value, table, column, id));
+      } catch (error) {
+        if (!(error instanceof TamperedError)) throw error;
+        first ??= error;
+        damaged.push(column);
+        values.push(null);
+      }
+    }
+    if (first !== undefined) {
+      throw new DamagedRecordError(table, id, damaged, { cause: first });
+    }
+    return values;
+  }
+
   #decode(
     value: string | null,
     table: string,
@@ -188,6 +221,71 @@ export class FieldCodec {
     if (value === null || this.cipher === undefined) return value;
     return this.cipher.decryptSync(value, context(table, column, id));
   }
+}
+
+/**
+ * A record some of whose stored values fail their integrity check: it
+ * names the record and the columns, never a value. Erasing it needs no
+ * reading; exports and rotations report it and go on with the rest.
+ */
+export class DamagedRecordError extends TamperedError {
+  /** `users` or `groups`. */
+  readonly table: "users" | "groups";
+  /** The record's Telegram id. */
+  readonly id: number;
+  /** The columns whose values cannot be read. */
+  readonly columns: string[];
+
+  /** Names the record and its unreadable columns. */
+  constructor(
+    table: "users" | "groups",
+    id: number,
+    columns: string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${
+        columns.map((column) => `${table}.${column}`).join(", ")
+      } for id ${id}`,
+      options,
+    );
+    if (columns.length > 1) {
+      this.message = this.message.replace("value of", "values of").replace(
+        "fails its",
+        "fail their",
+      );
+    }
+    this.name = "DamagedRecordError";
+    this.table = table;
+    this.id = id;
+    this.columns = columns;
+  }
+
+  /** `user` or `group`, as the CLI names the kinds. */
+  get kind(): "user" | "group" {
+    return this.table === "users" ? "user" : "group";
+  }
+}
+
+/**
+ * `decode`, except that a damaged record is handed to `onDamaged` and comes
+ * back as undefined, for readers that go on past it; without `onDamaged`
+ * the error is thrown as usual.
+ */
+export function skippingDamaged<T>(
+  decode: (row: T) => T,
+  onDamaged: ((error: DamagedRecordError) => void) | undefined,
+): (row: T) => T | undefined {
+  if (onDamaged === undefined) return decode;
+  return (row) => {
+    try {
+      return decode(row);
+    } catch (error) {
+      if (!(error instanceof DamagedRecordError)) throw error;
+      onDamaged(error);
+      return undefined;
+    }
+  };
 }
 
 // Runs synchronous work behind the async API, turning a throw into a

@@ -1,3 +1,4 @@
+import type { DamagedRecordError } from "../crypto/field_codec.ts";
 import type { GroupRecord, UserRecord } from "../store/store.ts";
 import { isoTime } from "./formats.ts";
 
@@ -20,6 +21,20 @@ export function describeGroup(group: GroupRecord): string {
     ["type", group.type],
     ["registered at", isoTime(group.registered_at)],
   ]);
+}
+
+/**
+ * A record whose stored values fail their integrity check: which fields
+ * cannot be read, in place of any value.
+ */
+export function describeDamaged(error: DamagedRecordError): string {
+  return table(
+    `${error.kind} ${error.id}`,
+    error.columns.map((column) => [
+      column.replace("_", " "),
+      "(unreadable: it fails its integrity check)",
+    ]),
+  );
 }
 
 /**

@@ -1,5 +1,10 @@
 import type { Actor, RecordRef } from "../store/audit.ts";
-import type { GroupRecord, Store, UserRecord } from "../store/store.ts";
+import type {
+  GroupRecord,
+  IterateOptions,
+  Store,
+  UserRecord,
+} from "../store/store.ts";
 import {
   CSV_HEADER,
   csvGroup,
@@ -70,6 +75,11 @@ export interface ExportOptions {
   now?: number;
   /** Told as records are written, with the total when known. */
   onProgress?: (done: number, total?: number) => void;
+  /**
+   * Told of each damaged record of an `all` export, which is then left out
+   * while the rest is written; without it such a record ends the export.
+   */
+  onDamaged?: IterateOptions["onDamaged"];
 }
 
 /**
@@ -79,6 +89,7 @@ export interface ExportOptions {
 export async function selectRecords(
   store: Store,
   target: RecordRef,
+  options: IterateOptions = {},
 ): Promise<ExportSelection> {
   switch (target.kind) {
     case "all": {
@@ -86,8 +97,8 @@ export async function selectRecords(
       return {
         target,
         expected: summary.users + summary.groups,
-        users: store.iterateUsers(),
-        groups: store.iterateGroups(),
+        users: store.iterateUsers(options),
+        groups: store.iterateGroups(options),
       };
     }
     case "user": {
@@ -107,31 +118,43 @@ export async function selectRecords(
 
 /**
  * Exports the target's records to `sink`, streaming so that memory does not
- * grow with their number. The audit entry is written first: no record
- * leaves the database unless its export is recorded, and when the entry
- * cannot be written (the store rejects) nothing reaches `sink`. For `all`
- * the entry counts the records stored when the export began.
+ * grow with their number. The audit entry is written first, as `started`:
+ * no record leaves the database unless its export is recorded, and when the
+ * entry cannot be written (the store rejects) nothing reaches `sink`. It
+ * ends as `done` or `failed`. For `all` the entry counts the records stored
+ * when the export began.
  */
 export async function exportRecords(
   store: Store,
   sink: TextSink,
   options: ExportOptions,
 ): Promise<ExportCounts> {
-  const selection = await selectRecords(store, options.target);
-  await store.recordAudit({
+  const selection = await selectRecords(store, options.target, {
+    onDamaged: options.onDamaged,
+  });
+  const entry = await store.recordAudit({
     actor: options.actor,
     action: "export",
     target: options.target,
     records: selection.expected,
+    outcome: "started",
   });
-  const buffered = new BufferedSink(sink);
-  const counts = await writeExport(buffered, selection, {
-    format: options.format,
-    csvExact: options.csvExact,
-    exportedAt: options.now ?? Math.floor(Date.now() / 1000),
-    onProgress: options.onProgress,
-  });
-  await buffered.drain();
+  let counts: ExportCounts;
+  try {
+    const buffered = new BufferedSink(sink);
+    counts = await writeExport(buffered, selection, {
+      format: options.format,
+      csvExact: options.csvExact,
+      exportedAt: options.now ?? Math.floor(Date.now() / 1000),
+      onProgress: options.onProgress,
+    });
+    await buffered.drain();
+  } catch (error) {
+    // Best effort: the export's own failure is what the caller must see.
+    await store.finishAudit(entry, "failed").catch(() => {});
+    throw error;
+  }
+  await store.finishAudit(entry, "done");
   return counts;
 }
 

@@ -9,7 +9,8 @@ export const USER_COLUMNS =
 export const GROUP_COLUMNS = "id, username, title, type, registered_at";
 
 /** The columns of `audit_log` that an entry is made of (not its id). */
-export const AUDIT_COLUMNS = "at, actor, action, kind, subject, records";
+export const AUDIT_COLUMNS =
+  "at, actor, action, kind, subject, records, outcome";
 
 /** Rows per page when the stores read a table by id. */
 export const PAGE_SIZE = 1000;

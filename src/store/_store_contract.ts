@@ -483,8 +483,40 @@ export function storeContract(name: string, target: ContractTarget): void {
         kind: "user",
         subject: one,
         records: 1,
+        outcome: "done",
       },
     ]);
+  });
+
+  test("an audit entry started as an export ends as done or failed", async (store) => {
+    const target = { kind: "user" as const, id: 1 };
+    const first = await store.recordAudit({
+      actor: "cli",
+      action: "export",
+      target,
+      records: 1,
+      at: 10,
+      outcome: "started",
+    });
+    const second = await store.recordAudit({
+      actor: "cli",
+      action: "export",
+      target,
+      records: 1,
+      at: 20,
+      outcome: "started",
+    });
+    assert.notEqual(first, second);
+    await store.finishAudit(first, "failed");
+    assert.deepEqual(
+      (await store.auditOf(target)).map((entry) => entry.outcome),
+      ["failed", "started"],
+    );
+    await store.finishAudit(second, "done");
+    assert.deepEqual(
+      (await store.recentAudit(2)).map((entry) => entry.outcome),
+      ["done", "failed"],
+    );
   });
 
   test("the last audit entry of an action is found by record and actor", async (store) => {
@@ -551,6 +583,7 @@ export function storeContract(name: string, target: ContractTarget): void {
         kind: "user",
         subject,
         records: 1,
+        outcome: "done",
       },
       {
         at: 500,
@@ -559,6 +592,7 @@ export function storeContract(name: string, target: ContractTarget): void {
         kind: "user",
         subject,
         records: 1,
+        outcome: "done",
       },
     ]);
     assert.deepEqual(

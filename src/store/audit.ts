@@ -20,7 +20,15 @@ export interface AuditEntry {
   subject: string | null;
   /** How many records were exported or deleted. */
   records: number;
+  /**
+   * How it ended: an export is `started` until every record is written,
+   * then `done` or `failed`; `started` alone means it was cut short.
+   */
+  outcome: AuditOutcome;
 }
+
+/** How a logged privacy request ended. */
+export type AuditOutcome = "started" | "done" | "failed";
 
 /**
  * The audit log's reference to a record: HMAC-SHA-256 of kind and id under
@@ -46,5 +54,6 @@ export function auditEntry(row: Record<string, unknown>): AuditEntry {
     kind: row.kind as RecordRef["kind"],
     subject: (row.subject ?? null) as string | null,
     records: Number(row.records),
+    outcome: (row.outcome ?? "done") as AuditOutcome,
   };
 }

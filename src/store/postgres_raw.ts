@@ -123,11 +123,11 @@ class PostgresRaw implements RawDatabase {
       for await (const rows of snapshot.audit()) {
         // Numbered, so that the new ids keep the log's order.
         const numbered = rows.map((row, n) => ({ ...row, n }));
-        await tx`INSERT INTO audit_log (at, actor, action, kind, subject, records)
-                 SELECT at, actor, action, kind, subject, records
+        await tx`INSERT INTO audit_log (at, actor, action, kind, subject, records, outcome)
+                 SELECT at, actor, action, kind, subject, records, outcome
                  FROM json_to_recordset(${json(numbered)}::text::json)
                    AS v(at bigint, actor text, action text, kind text,
-                        subject text, records bigint, n integer)
+                        subject text, records bigint, outcome text, n integer)
                  ORDER BY n`;
         onRows(rows.length);
       }

@@ -4,6 +4,7 @@ import {
   type Actor,
   type AuditEntry,
   auditEntry,
+  type AuditOutcome,
   type RecordRef,
   subjectRef,
 } from "./audit.ts";
@@ -18,6 +19,7 @@ import {
   type GroupCells,
   KeyMovedError,
   retryOnKeyMove,
+  skippingDamaged,
   type UserCells,
 } from "../crypto/field_codec.ts";
 import type { PostgresConnection } from "./database_url.ts";
@@ -27,6 +29,7 @@ import {
   type AuditRecord,
   type GroupFields,
   type GroupRecord,
+  type IterateOptions,
   type ProgressCallback,
   type RegisterResult,
   type RegistrationPlan,
@@ -502,18 +505,24 @@ export class PostgresStore implements Store {
   }
 
   /** Every user in id order, read through a cursor a page at a time. */
-  iterateUsers(): AsyncIterable<UserRecord> {
+  iterateUsers(options: IterateOptions = {}): AsyncIterable<UserRecord> {
     return decodePages(
       rawPages<UserRecord>(this.#sql, "users"),
-      (row) => this.#codec.decodeUserSync(row),
+      skippingDamaged(
+        (row) => this.#codec.decodeUserSync(row),
+        options.onDamaged,
+      ),
     );
   }
 
   /** Every group in id order, read through a cursor a page at a time. */
-  iterateGroups(): AsyncIterable<GroupRecord> {
+  iterateGroups(options: IterateOptions = {}): AsyncIterable<GroupRecord> {
     return decodePages(
       rawPages<GroupRecord>(this.#sql, "groups"),
-      (row) => this.#codec.decodeGroupSync(row),
+      skippingDamaged(
+        (row) => this.#codec.decodeGroupSync(row),
+        options.onDamaged,
+      ),
     );
   }
 
@@ -569,8 +578,11 @@ export class PostgresStore implements Store {
               ) as unknown as (UserRecord | GroupRecord)[]).filter((row) =>
                 to.needsRewrite(table, row)
               );
-              await rewriteRows(tx, table, fresh, to, to);
-              return fresh.length;
+              return await rewriteRows(tx, table, fresh, {
+                from: to,
+                to,
+                onDamaged: options.onDamaged,
+              });
             },
           );
         }
@@ -678,11 +690,19 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Appends an entry to the audit log. */
-  recordAudit(record: AuditRecord): Promise<void> {
+  /** Appends an entry to the audit log; returns the entry's number. */
+  recordAudit(record: AuditRecord): Promise<number> {
     return this.#transaction(
       "writing the audit log",
       (tx) => this.#audit(tx, record),
+    );
+  }
+
+  /** Sets how the request logged as entry `entry` ended. */
+  async finishAudit(entry: number, outcome: AuditOutcome): Promise<void> {
+    await this.#transaction(
+      "writing the audit log",
+      (tx) => tx`UPDATE audit_log SET outcome = ${outcome} WHERE id = ${entry}`,
     );
   }
 
@@ -709,10 +729,10 @@ export class PostgresStore implements Store {
       "reading the audit log",
       () =>
         this
-          .#sql`SELECT at, actor, action, kind, subject, records FROM audit_log
+          .#sql`SELECT at, actor, action, kind, subject, records, outcome FROM audit_log
                 ORDER BY id DESC LIMIT ${limit}`,
     );
-    return rows.map((row) => ({ ...row }) as unknown as AuditEntry);
+    return rows.map(auditEntry);
   }
 
   /** Every audit entry about one record, oldest first. */
@@ -721,7 +741,7 @@ export class PostgresStore implements Store {
     const rows = await this.#bounded(
       "reading the audit log",
       () =>
-        this.#sql`SELECT at, actor, action, kind, subject, records
+        this.#sql`SELECT at, actor, action, kind, subject, records, outcome
                 FROM audit_log
                 WHERE subject IS NOT DISTINCT FROM ${subject}
                   AND kind = ${target.kind}
@@ -807,14 +827,17 @@ export class PostgresStore implements Store {
     await this.#sql.end({ timeout: 5 });
   }
 
-  async #audit(sql: Sql | Tx, record: AuditRecord): Promise<void> {
-    await sql`INSERT INTO audit_log (at, actor, action, kind, subject, records)
+  async #audit(sql: Sql | Tx, record: AuditRecord): Promise<number> {
+    const [row] = await sql`INSERT INTO audit_log
+                              (at, actor, action, kind, subject, records, outcome)
               VALUES (${
       record.at ?? unixNow()
     }, ${record.actor}, ${record.action},
                       ${record.target.kind}, ${
       subjectRef(this.#auditKey, record.target)
-    }, ${record.records})`;
+    }, ${record.records}, ${record.outcome ?? "done"})
+              RETURNING id`;
+    return Number(row!.id);
   }
 
   // What a plan needs that takes a cipher or a keyed hash, computed before
@@ -1115,9 +1138,14 @@ async function* rawPages<T>(
 // call waits on a thread pool.
 async function* decodePages<T>(
   pages: AsyncIterable<T[]>,
-  decode: (row: T) => T,
+  decode: (row: T) => T | undefined,
 ): AsyncIterable<T> {
-  for await (const rows of pages) yield* rows.map(decode);
+  for await (const rows of pages) {
+    for (const row of rows) {
+      const record = decode(row);
+      if (record !== undefined) yield record;
+    }
+  }
 }
 
 // Rewrites every record's encrypted columns from one codec to another and
@@ -1135,7 +1163,7 @@ async function reencodeAll(
   let done = 0;
   for (const table of ["users", "groups"] as const) {
     for await (const rows of keysetPages<UserRecord | GroupRecord>(tx, table)) {
-      await rewriteRows(tx, table, rows, from, to);
+      await rewriteRows(tx, table, rows, { from, to });
       done += rows.length;
       onProgress?.(done, total);
     }
@@ -1149,37 +1177,53 @@ async function reencodeAll(
 }
 
 // Writes the rows' encrypted columns again, decoded with `from` and encoded
-// with `to`, in one statement.
+// with `to`, in one statement; returns how many were written. A damaged
+// record is reported and left as it is.
 async function rewriteRows(
   tx: Tx,
   table: "users" | "groups",
   rows: (UserRecord | GroupRecord)[],
-  from: FieldCodec,
-  to: FieldCodec,
-): Promise<void> {
-  if (rows.length === 0) return;
+  options: IterateOptions & { from: FieldCodec; to: FieldCodec },
+): Promise<number> {
+  const { from, to } = options;
   if (table === "users") {
-    const cells = (rows as UserRecord[]).map((row) =>
-      userCells(row.id, to.encodeUserSync(from.decodeUserSync(row)))
+    const decode = skippingDamaged(
+      (row: UserRecord) => from.decodeUserSync(row),
+      options.onDamaged,
     );
+    const cells = (rows as UserRecord[]).flatMap((row) => {
+      const user = decode(row);
+      return user === undefined
+        ? []
+        : [userCells(row.id, to.encodeUserSync(user))];
+    });
+    if (cells.length === 0) return 0;
     await tx`UPDATE users AS u
              SET username = v.username, first_name = v.first_name, last_name = v.last_name
              FROM json_to_recordset(${
       JSON.stringify(cells)
     }::text::json) AS v(id bigint, username text, first_name text, last_name text)
              WHERE u.id = v.id`;
-    return;
+    return cells.length;
   }
-  const cells = (rows as GroupRecord[]).map((row) => {
-    const [username, title] = to.encodeGroupSync(from.decodeGroupSync(row));
-    return { id: row.id, username, title };
+  const decode = skippingDamaged(
+    (row: GroupRecord) => from.decodeGroupSync(row),
+    options.onDamaged,
+  );
+  const cells = (rows as GroupRecord[]).flatMap((row) => {
+    const group = decode(row);
+    if (group === undefined) return [];
+    const [username, title] = to.encodeGroupSync(group);
+    return [{ id: row.id, username, title }];
   });
+  if (cells.length === 0) return 0;
   await tx`UPDATE groups AS g
            SET username = v.username, title = v.title
            FROM json_to_recordset(${
     JSON.stringify(cells)
   }::text::json) AS v(id bigint, username text, title text)
            WHERE g.id = v.id`;
+  return cells.length;
 }
 
 function userCells(id: number, cells: UserCells) {

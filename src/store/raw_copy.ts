@@ -27,6 +27,7 @@ export interface RawAudit {
   kind: string;
   subject: string | null;
   records: number;
+  outcome: string;
 }
 
 /**

@@ -118,7 +118,7 @@ class SqliteRaw implements RawDatabase {
           ),
       );
       const audit = db.prepare(
-        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       );
       await insertPages(snapshot.audit(), onRows, (row) =>
         audit.run(
@@ -128,6 +128,7 @@ class SqliteRaw implements RawDatabase {
           row.kind,
           row.subject,
           row.records,
+          row.outcome,
         ));
       db.prepare("UPDATE audit_key SET key = ? WHERE id = 1").run(
         snapshot.auditKey,

@@ -5,6 +5,7 @@ import {
   type Actor,
   type AuditEntry,
   auditEntry,
+  type AuditOutcome,
   type RecordRef,
   subjectRef,
 } from "./audit.ts";
@@ -19,6 +20,7 @@ import {
   type GroupCells,
   KeyMovedError,
   retryOnKeyMove,
+  skippingDamaged,
 } from "../crypto/field_codec.ts";
 import {
   AUDIT_COLUMNS,
@@ -29,8 +31,10 @@ import {
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,
+  DamagedStoreError,
   type GroupFields,
   type GroupRecord,
+  type IterateOptions,
   type ProgressCallback,
   type RegisterResult,
   type RegistrationPlan,
@@ -43,7 +47,6 @@ import {
   type UserRecord,
 } from "./store.ts";
 
-const CRYPTO_BATCH = 100;
 const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 const FIRST_RETRY_MS = 2;
 const MAX_RETRY_MS = 50;
@@ -117,6 +120,7 @@ export class SqliteStore implements Store {
   #db: DatabaseSync;
   #codec: FieldCodec;
   #lock: LockWait;
+  #damage: DamagedStoreError | undefined;
   #upsertUser: StatementSync;
   #upsertGroup: StatementSync;
   #getUser: StatementSync;
@@ -197,7 +201,7 @@ export class SqliteStore implements Store {
       "UPDATE health SET checked_at = max(?, checked_at + 1) WHERE id = 1",
     );
     this.#insertAudit = db.prepare(
-      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     const key = db.prepare("SELECT key FROM audit_key WHERE id = 1").get() as
       | { key: Uint8Array }
@@ -283,7 +287,7 @@ export class SqliteStore implements Store {
     const codec = this.#codec;
     // Encrypted before the transaction begins, so that the write lock is
     // held only for the writes; moves (rare) read the old record first.
-    const prepared = await settle(() =>
+    const prepared = await this.#settle(() =>
       plans.map((plan) => ({
         plan,
         user: plan.user === undefined
@@ -357,8 +361,12 @@ export class SqliteStore implements Store {
   }
 
   /** Every user in id order, read a page at a time. */
-  iterateUsers(): AsyncIterable<UserRecord> {
+  iterateUsers(options: IterateOptions = {}): AsyncIterable<UserRecord> {
     const codec = this.#codec;
+    const decode = skippingDamaged(
+      (user: UserRecord) => codec.decodeUserSync(user),
+      options.onDamaged,
+    );
     return recordPages(this.#db, "users", this.#lock, (row) => {
       const user: UserRecord = {
         id: row[0] as number,
@@ -368,13 +376,17 @@ export class SqliteStore implements Store {
         language_code: row[4] as string | null,
         registered_at: row[5] as number,
       };
-      return codec.cipher === undefined ? user : codec.decodeUserSync(user);
+      return codec.cipher === undefined ? user : decode(user);
     });
   }
 
   /** Every group in id order, read a page at a time. */
-  iterateGroups(): AsyncIterable<GroupRecord> {
+  iterateGroups(options: IterateOptions = {}): AsyncIterable<GroupRecord> {
     const codec = this.#codec;
+    const decode = skippingDamaged(
+      (group: GroupRecord) => codec.decodeGroupSync(group),
+      options.onDamaged,
+    );
     return recordPages(this.#db, "groups", this.#lock, (row) => {
       const group: GroupRecord = {
         id: row[0] as number,
@@ -383,7 +395,7 @@ export class SqliteStore implements Store {
         type: row[3] as GroupRecord["type"],
         registered_at: row[4] as number,
       };
-      return codec.cipher === undefined ? group : codec.decodeGroupSync(group);
+      return codec.cipher === undefined ? group : decode(group);
     });
   }
 
@@ -404,6 +416,7 @@ export class SqliteStore implements Store {
     const records = await reencodeAll(this.#db, from, codec, {
       lock: this.#lock,
       onProgress: options.onProgress,
+      onDamaged: options.onDamaged,
     });
     this.#codec = codec;
     await checkpoint(this.#db, this.#lock);
@@ -472,9 +485,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Appends an entry to the audit log. */
-  recordAudit(record: AuditRecord): Promise<void> {
+  /** Appends an entry to the audit log; returns the entry's number. */
+  recordAudit(record: AuditRecord): Promise<number> {
     return this.#transaction(() => this.#audit(record));
+  }
+
+  /** Sets how the request logged as entry `entry` ended. */
+  async finishAudit(entry: number, outcome: AuditOutcome): Promise<void> {
+    await this.#transaction(() =>
+      this.#db.prepare("UPDATE audit_log SET outcome = ? WHERE id = ?").run(
+        outcome,
+        entry,
+      )
+    );
   }
 
   /** When `actor` last did `action` to the record (Unix seconds), if ever. */
@@ -497,8 +520,8 @@ export class SqliteStore implements Store {
   recentAudit(limit: number): Promise<AuditEntry[]> {
     return this.#read(() =>
       this.#db.prepare(
-        "SELECT at, actor, action, kind, subject, records FROM audit_log ORDER BY id DESC LIMIT ?",
-      ).all(limit).map((row) => ({ ...row }) as unknown as AuditEntry)
+        `SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT ?`,
+      ).all(limit).map(auditEntry)
     );
   }
 
@@ -529,8 +552,9 @@ export class SqliteStore implements Store {
    * rotated by another process all reject at once.
    */
   checkWritable(): Promise<void> {
+    if (this.#damage !== undefined) return Promise.reject(this.#damage);
     const codec = this.#codec;
-    return settle(() =>
+    return this.#settle(() =>
       this.#transactionNow(() => {
         // Follows a rotation to another key of the ring; no value is written.
         this.#codec = this.#boundCodec(codec);
@@ -582,15 +606,18 @@ export class SqliteStore implements Store {
 
   // A recorded purge raises the erasure counter in the same transaction:
   // caches of what was written, and of the latest purge, depend on it.
-  #audit(record: AuditRecord): void {
+  #audit(record: AuditRecord): number {
     if (record.action === "purge") this.#bumpErasure.run();
-    this.#insertAudit.run(
-      record.at ?? Math.floor(Date.now() / 1000),
-      record.actor,
-      record.action,
-      record.target.kind,
-      subjectRef(this.#auditKey, record.target),
-      record.records,
+    return Number(
+      this.#insertAudit.run(
+        record.at ?? Math.floor(Date.now() / 1000),
+        record.actor,
+        record.action,
+        record.target.kind,
+        subjectRef(this.#auditKey, record.target),
+        record.records,
+        record.outcome ?? "done",
+      ).lastInsertRowid,
     );
   }
 
@@ -686,7 +713,9 @@ export class SqliteStore implements Store {
   // A write transaction, retried on a timer while another process holds
   // the write lock (see `LockWait`).
   #transaction<T>(body: () => T): Promise<T> {
-    return settle(() => this.#lock.retry(() => this.#transactionNow(body)));
+    return this.#settle(() =>
+      this.#lock.retry(() => this.#transactionNow(body))
+    );
   }
 
   #transactionNow<T>(body: () => T): T {
@@ -696,10 +725,21 @@ export class SqliteStore implements Store {
     return transaction(this.#db, body);
   }
 
+  // Like `settle`, remembering damage once met: the write probe reports it
+  // from then on, since a damaged page stays damaged.
+  async #settle<T>(body: () => T | Promise<T>): Promise<T> {
+    try {
+      return await settle(body);
+    } catch (error) {
+      if (error instanceof DamagedStoreError) this.#damage ??= error;
+      throw error;
+    }
+  }
+
   // Reads never wait for writers in WAL mode, but can meet a lock briefly
   // (another process recovering or truncating the log).
   #read<T>(body: () => T): Promise<T> {
-    return settle(() => this.#lock.retry(body));
+    return this.#settle(() => this.#lock.retry(body));
   }
 }
 
@@ -784,11 +824,25 @@ async function settle<T>(body: () => T | Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (error) {
-    throw error instanceof StoreError ? error : new StoreError(
-      `SQLite failed: ${messageOf(error)}`,
-      { cause: error },
-    );
+    if (error instanceof StoreError) throw error;
+    if (isDamage(error)) {
+      throw new DamagedStoreError(
+        `The SQLite database is damaged: ${
+          messageOf(error)
+        }; it will not mend by itself: restore it from a backup`,
+        { cause: error },
+      );
+    }
+    throw new StoreError(`SQLite failed: ${messageOf(error)}`, {
+      cause: error,
+    });
   }
+}
+
+// SQLITE_CORRUPT (a malformed page) and SQLITE_NOTADB, extended codes too.
+function isDamage(error: unknown): boolean {
+  const code = (error as { errcode?: unknown })?.errcode;
+  return typeof code === "number" && [11, 26].includes(code & 0xff);
 }
 
 // Reads pages of PAGE_SIZE rows by id (keyset pagination): faster than a
@@ -823,7 +877,7 @@ function recordPages<T>(
   db: DatabaseSync,
   table: "users" | "groups",
   lock: LockWait,
-  toRecord: (row: unknown[]) => T,
+  toRecord: (row: unknown[]) => T | undefined,
 ): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
@@ -841,12 +895,13 @@ function recordPages<T>(
       let after = Number.MIN_SAFE_INTEGER;
       let last = false;
       const next = (): Promise<IteratorResult<T>> => {
-        if (index < rows.length) {
+        // A record left out (damaged, reported) is skipped.
+        while (index < rows.length) {
           try {
-            return Promise.resolve({
-              value: toRecord(rows[index++]!),
-              done: false,
-            });
+            const value = toRecord(rows[index++]!);
+            if (value !== undefined) {
+              return Promise.resolve({ value, done: false });
+            }
           } catch (error) {
             return Promise.reject(error);
           }
@@ -867,24 +922,10 @@ function recordPages<T>(
   };
 }
 
-// Maps CRYPTO_BATCH rows at a time with all their calls in flight together,
-// and a bounded batch keeps memory flat.
-async function inBatches<T, R>(
-  rows: T[],
-  map: (row: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < rows.length; i += CRYPTO_BATCH) {
-    results.push(
-      ...await Promise.all(rows.slice(i, i + CRYPTO_BATCH).map(map)),
-    );
-  }
-  return results;
-}
-
 interface LongWorkOptions {
   lock: LockWait;
   onProgress?: ProgressCallback;
+  onDamaged?: IterateOptions["onDamaged"];
 }
 
 // Rewrites every record's encrypted columns from one codec to another and
@@ -903,7 +944,16 @@ async function reencodeAll(
     "UPDATE groups SET username = ?, title = ? WHERE id = ?",
   );
   const { lock, onProgress } = options;
+  const decodeUser = skippingDamaged(
+    (row: UserRecord) => from.decodeUserSync(row),
+    options.onDamaged,
+  );
+  const decodeGroup = skippingDamaged(
+    (row: GroupRecord) => from.decodeGroupSync(row),
+    options.onDamaged,
+  );
   let count = 0;
+  let done = 0;
   await lock.retry(() => {
     if (db.isTransaction) throw new LockedError();
     db.exec("BEGIN IMMEDIATE");
@@ -915,22 +965,25 @@ async function reencodeAll(
     const total = Number(totals.total);
     onProgress?.(0, total);
     for await (const rows of rawPages<UserRecord>(db, "users", lock)) {
-      const cells = await inBatches(
-        rows,
-        async (row) => to.encodeUser(await from.decodeUser(row)),
-      );
-      rows.forEach((row, i) => updateUser.run(...cells[i]!, row.id));
-      count += rows.length;
-      onProgress?.(count, total);
+      // A damaged record stays as it is, under its old key.
+      for (const row of rows) {
+        const user = decodeUser(row);
+        if (user === undefined) continue;
+        updateUser.run(...to.encodeUserSync(user), row.id);
+        count++;
+      }
+      done += rows.length;
+      onProgress?.(done, total);
     }
     for await (const rows of rawPages<GroupRecord>(db, "groups", lock)) {
-      const cells = await inBatches(
-        rows,
-        async (row) => to.encodeGroup(await from.decodeGroup(row)),
-      );
-      rows.forEach((row, i) => updateGroup.run(...cells[i]!, row.id));
-      count += rows.length;
-      onProgress?.(count, total);
+      for (const row of rows) {
+        const group = decodeGroup(row);
+        if (group === undefined) continue;
+        updateGroup.run(...to.encodeGroupSync(group), row.id);
+        count++;
+      }
+      done += rows.length;
+      onProgress?.(done, total);
     }
     db.prepare(
       `INSERT INTO data_key_check (id, key_id, check_value) VALUES (1, ?, ?)

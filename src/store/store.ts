@@ -1,6 +1,7 @@
-import type { Actor, AuditEntry, RecordRef } from "./audit.ts";
+import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
+import type { DamagedRecordError } from "../crypto/field_codec.ts";
 
 /** A registered Telegram user, exactly the columns the privacy policy lists. */
 export interface UserRecord {
@@ -63,10 +64,26 @@ export interface RegisterResult {
 /** Called as long work goes on: `done` of `total` records so far. */
 export type ProgressCallback = (done: number, total: number) => void;
 
+/** Options for reading every record. */
+export interface IterateOptions {
+  /**
+   * Told of each record whose stored values fail their integrity check; the
+   * record is then left out and reading goes on. Without it, such a record
+   * ends the reading with a `DamagedRecordError`.
+   */
+  onDamaged?: (error: DamagedRecordError) => void;
+}
+
 /** Options for `Store.rotateKey`. */
 export interface RotateKeyOptions {
   /** Told after each page of records; the last call has `done === total`. */
   onProgress?: ProgressCallback;
+  /**
+   * Told of each record whose values fail their integrity check: it is left
+   * as it is (under its old key) and the rotation goes on with the rest.
+   * Without it, such a record stops the rotation.
+   */
+  onDamaged?: IterateOptions["onDamaged"];
 }
 
 /** What `Store.rotateKey` did. */
@@ -102,6 +119,8 @@ export interface AuditRecord {
   records: number;
   /** Unix seconds; defaults to now. */
   at?: number;
+  /** Defaults to `done`; an export starts as `started` (see `finishAudit`). */
+  outcome?: AuditOutcome;
 }
 
 /**
@@ -148,9 +167,9 @@ export interface Store {
    */
   erasureVersion(): Promise<number>;
   /** Every user, streamed in id order without loading them all. */
-  iterateUsers(): AsyncIterable<UserRecord>;
+  iterateUsers(options?: IterateOptions): AsyncIterable<UserRecord>;
   /** Every group, streamed in id order without loading them all. */
-  iterateGroups(): AsyncIterable<GroupRecord>;
+  iterateGroups(options?: IterateOptions): AsyncIterable<GroupRecord>;
   /** Counts, schema version, registration range and size. */
   summary(): Promise<StoreSummary>;
   /**
@@ -159,8 +178,10 @@ export interface Store {
    * audit entry is written.
    */
   purge(target: RecordRef, actor: Actor): Promise<number>;
-  /** Appends an entry to the audit log. */
-  recordAudit(record: AuditRecord): Promise<void>;
+  /** Appends an entry to the audit log; returns the entry's number. */
+  recordAudit(record: AuditRecord): Promise<number>;
+  /** Sets how the request logged as entry `entry` ended. */
+  finishAudit(entry: number, outcome: AuditOutcome): Promise<void>;
   /**
    * When (Unix seconds) `actor` last did `action` to the record, from the
    * audit log; undefined if never. Rate limits are derived from this.
@@ -217,5 +238,17 @@ export class StoreError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "StoreError";
+  }
+}
+
+/**
+ * The database itself is damaged (a malformed page, a file that is not a
+ * database): trying again will not help; it needs the operator.
+ */
+export class DamagedStoreError extends StoreError {
+  /** Wraps the engine's own report of the damage. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DamagedStoreError";
   }
 }
