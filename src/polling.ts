@@ -5,6 +5,7 @@ import { planRegistration } from "./features/registration.ts";
 import type { Logger } from "./log.ts";
 import type { Reporter } from "./reporter.ts";
 import { sleep } from "./stopper.ts";
+import { StoreOutage } from "./store_outage.ts";
 import type { RegistrationPlan } from "./store/store.ts";
 import { checkUpdate } from "./update_check.ts";
 
@@ -273,30 +274,27 @@ async function storeWithRetry<C extends Context>(
 ): Promise<boolean> {
   const { log, signal } = options;
   const plans = run.map((item) => item.plan);
-  for (let failures = 0;; failures++) {
+  const outage = new StoreOutage(log, {
+    started: (cause) => {
+      const ids = run.map((item) => item.update.update_id);
+      const which = ids.length === 1
+        ? `update ${ids[0]}`
+        : `updates ${ids[0]}-${ids[ids.length - 1]}`;
+      return `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${cause}`;
+    },
+    ended: (failures) =>
+      `the store works again: stored the waiting updates after ${failures} failed tries`,
+  });
+  for (;;) {
     if (signal.aborted) return false;
     try {
       await options.register(plans);
-      if (failures > 0) {
-        log.info(
-          `the store works again: stored the waiting updates after ${failures} failed tries`,
-        );
-      }
+      outage.recovered();
       return true;
     } catch (error) {
-      if (failures === 0) {
-        const ids = run.map((item) => item.update.update_id);
-        const which = ids.length === 1
-          ? `update ${ids[0]}`
-          : `updates ${ids[0]}-${ids[ids.length - 1]}`;
-        log.error(
-          `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${
-            messageOf(error)
-          }`,
-        );
-      }
+      outage.failed(error);
       await sleep(
-        backoff(failures + 1, options.firstRetryMs, options.maxRetryMs),
+        backoff(outage.failures, options.firstRetryMs, options.maxRetryMs),
         signal,
       );
     }
@@ -320,9 +318,4 @@ async function confirm<C extends Context>(
 
 function backoff(failures: number, firstMs: number, maxMs: number): number {
   return Math.min(maxMs, firstMs * 2 ** Math.min(failures - 1, 16));
-}
-
-function messageOf(error: unknown): string {
-  const first = error instanceof Error ? error.message : String(error);
-  return first.split("\n")[0] ?? first;
 }

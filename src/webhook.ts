@@ -5,6 +5,7 @@ import { WrongKeyError } from "./crypto/field_cipher.ts";
 import type { Logger } from "./log.ts";
 import type { Reporter } from "./reporter.ts";
 import { type Store, StoreError } from "./store/store.ts";
+import { StoreOutage } from "./store_outage.ts";
 import { checkUpdate } from "./update_check.ts";
 
 /** Telegram sends updates far smaller; anything bigger is refused unread. */
@@ -24,8 +25,12 @@ export interface WebhookOptions {
   secret: string;
   store: Store;
   reporter: Reporter;
-  /** Told when `/healthz` turns failing (with the cause) or healthy again. */
-  log?: Logger;
+  /**
+   * Told, one line each, when the store starts refusing updates (with the
+   * cause) and when it takes them again (with the count refused), and when
+   * `/healthz` turns failing or healthy again.
+   */
+  log: Logger;
   /** Overrides `BODY_TIMEOUT_MS` (tests). */
   bodyTimeoutMs?: number;
   /** Overrides `HEALTH_TIMEOUT_MS` (tests). */
@@ -43,6 +48,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * a truncated body or anything that is not a well-formed update, 500 only when
  * the store could not write the update's registration (Telegram sends it
  * again), and 200 otherwise, also when a feature failed after registration.
+ * A store that keeps failing is logged as one outage, not once per update.
  * The bot must be initialised (`bot.init()`) before the first request.
  */
 export function createWebhookHandler<C extends Context>(
@@ -50,6 +56,16 @@ export function createWebhookHandler<C extends Context>(
   options: WebhookOptions,
 ): (request: Request) => Promise<Response> {
   const { path, reporter } = options;
+  // An outage refuses every update with a 500 until the store works again:
+  // the operator gets one line when it starts and one when it ends.
+  const outage = new StoreOutage(options.log, {
+    started: (cause) =>
+      `cannot store updates, so they are answered 500 and Telegram sends them again: ${cause}`,
+    ended: (refused) =>
+      `the store works again: ${refused} ${
+        refused === 1 ? "update was" : "updates were"
+      } answered 500 meanwhile, and Telegram sends them again`,
+  });
   const secret = encoder.encode(options.secret);
   const bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
   const checkHealth = healthCheck(options);
@@ -86,19 +102,22 @@ export function createWebhookHandler<C extends Context>(
       // Resolves after registration is committed and the handlers ran, so a
       // 200 promises Telegram that nothing needs to be sent again.
       await bot.handleUpdate(update);
+      outage.recovered();
       return text(200, "OK");
     } catch (error) {
       const cause = error instanceof BotError ? error.error : error;
+      // Only a store that could not write asks Telegram to send the update
+      // again; any other failure would fail again the same way, forever.
+      if (cause instanceof StoreError || cause instanceof WrongKeyError) {
+        outage.failed(cause);
+        return text(500, "Internal server error: the update was not stored");
+      }
       try {
         reporter.report(cause, update);
       } catch {
         // A failing crash report must not turn the answer into a 500.
       }
-      // Only a store that could not write asks Telegram to send the update
-      // again; any other failure would fail again the same way, forever.
-      return cause instanceof StoreError || cause instanceof WrongKeyError
-        ? text(500, "Internal server error: the update was not stored")
-        : text(200, "OK");
+      return text(200, "OK");
     }
   };
 }
@@ -136,12 +155,12 @@ function healthCheck(options: WebhookOptions): () => Promise<Response> {
     check.catch(() => {});
     try {
       await Promise.race([check, late]);
-      if (!healthy) log?.info("/healthz: the store accepts writes again");
+      if (!healthy) log.info("/healthz: the store accepts writes again");
       healthy = true;
       return Response.json({ ok: true });
     } catch (error) {
       if (healthy) {
-        log?.warn(
+        log.warn(
           `/healthz: the store cannot take writes now: ${
             (error as Error).message
           }`,

@@ -530,6 +530,7 @@ async function inProcess(
     secret: SECRET,
     store,
     reporter: createReporter(undefined, { log: logger, redact: (t) => t }),
+    log: logger,
     bodyTimeoutMs: 50,
   });
   return { handle, log, store };
