@@ -62,10 +62,22 @@ export function createWebhookHandler<C extends Context>(
     started: (cause) =>
       `cannot store updates, so they are answered 500 and Telegram sends them again: ${cause}`,
     ended: (refused) =>
-      `the store works again: ${refused} ${
-        refused === 1 ? "update was" : "updates were"
-      } answered 500 meanwhile, and Telegram sends them again`,
+      refused === 1
+        ? "the store works again: 1 update was answered 500 meanwhile, and Telegram sends it again"
+        : `the store works again: ${refused} updates were answered 500 meanwhile, and Telegram sends them again`,
   });
+  // A 200 during an outage does not prove the store writes again: a known
+  // sender's update needs no write. The end is told once a real write (the
+  // `/healthz` probe) succeeds; one probe at a time, off the request's path.
+  let confirming = false;
+  const confirmRecovery = () => {
+    if (outage.failures === 0 || confirming) return;
+    confirming = true;
+    Promise.resolve().then(() => options.store.checkWritable()).then(
+      () => outage.recovered(),
+      () => {},
+    ).finally(() => confirming = false);
+  };
   const secret = encoder.encode(options.secret);
   const bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
   const checkHealth = healthCheck(options);
@@ -102,7 +114,7 @@ export function createWebhookHandler<C extends Context>(
       // Resolves after registration is committed and the handlers ran, so a
       // 200 promises Telegram that nothing needs to be sent again.
       await bot.handleUpdate(update);
-      outage.recovered();
+      confirmRecovery();
       return text(200, "OK");
     } catch (error) {
       const cause = error instanceof BotError ? error.error : error;
