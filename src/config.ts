@@ -195,7 +195,7 @@ function readToken(env: Env, command = "deno task start"): string {
 interface ModeChoice {
   mode: BotMode;
   explicit: boolean;
-  /** Why the mode is webhook without `BOT_MODE`, for the secret's error. */
+  /** Why the mode is webhook without `BOT_MODE`, as the secret's error says it. */
   implied?: string;
 }
 
@@ -208,12 +208,17 @@ function readMode(env: Env, webhookUrl: string | undefined): ModeChoice {
       return {
         mode: "webhook",
         explicit: false,
-        implied: "WEBHOOK_URL is set",
+        implied:
+          " (BOT_MODE is unset and WEBHOOK_URL is set, so the bot runs in webhook mode; set BOT_MODE=polling to poll instead)",
       };
     }
     return nonEmpty(env.DENO_DEPLOYMENT_ID) === undefined
       ? { mode: "polling", explicit: false }
-      : { mode: "webhook", explicit: false, implied: "on Deno Deploy" };
+      : {
+        mode: "webhook",
+        explicit: false,
+        implied: " (the default on Deno Deploy)",
+      };
   }
   if (value !== "polling" && value !== "webhook") {
     throw new ConfigError(
@@ -252,9 +257,7 @@ function readSecret(env: Env, mode: ModeChoice): string | undefined {
   const value = nonEmpty(env.WEBHOOK_SECRET);
   if (value === undefined) {
     if (mode.mode === "webhook") {
-      const why = mode.implied === undefined
-        ? ""
-        : ` (BOT_MODE is unset and ${mode.implied}, so the bot runs in webhook mode; set BOT_MODE=polling to poll instead)`;
+      const why = mode.implied ?? "";
       throw new ConfigError(
         "WEBHOOK_SECRET",
         `is required in webhook mode${why}: 1-256 characters from A-Z, a-z, 0-9, _ and -`,
