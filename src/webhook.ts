@@ -69,18 +69,20 @@ export function createWebhookHandler<C extends Context>(
   // A 200 during an outage does not prove the store writes again: a known
   // sender's update needs no write. The end is told once a real write (the
   // `/healthz` probe) succeeds; one probe at a time, off the request's path.
+  // The probe is shared with `/healthz`: two at once would contend for the
+  // probe row, and one of them would report a healthy store as failing.
+  const probe = sharedProbe(options.store);
   let confirming = false;
   const confirmRecovery = () => {
     if (outage.failures === 0 || confirming) return;
     confirming = true;
-    Promise.resolve().then(() => options.store.checkWritable()).then(
-      () => outage.recovered(),
-      () => {},
-    ).finally(() => confirming = false);
+    probe().then(() => outage.recovered(), () => {}).finally(() =>
+      confirming = false
+    );
   };
   const secret = encoder.encode(options.secret);
   const bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
-  const checkHealth = healthCheck(options);
+  const checkHealth = healthCheck(options, probe);
   const deadlines = new Deadlines(bodyTimeoutMs);
   return async (request) => {
     const pathname = pathOf(request.url);
@@ -142,19 +144,13 @@ function secretMatches(given: string | null, expected: Uint8Array): boolean {
 
 // `/healthz` says 200 only when a registration could be written now; a probe
 // that does not settle in time counts as a failure, so the answer is fast.
-// Requests that arrive while a probe runs share it: a burst of health checks
-// is one write, not one each.
-function healthCheck(options: WebhookOptions): () => Promise<Response> {
-  const { store, log } = options;
+function healthCheck(
+  options: WebhookOptions,
+  probe: () => Promise<void>,
+): () => Promise<Response> {
+  const { log } = options;
   const timeoutMs = options.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
   let healthy = true;
-  let running: Promise<void> | undefined;
-  const probe = () => {
-    running ??= Promise.resolve().then(() => store.checkWritable()).finally(
-      () => running = undefined,
-    );
-    return running;
-  };
   return async () => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -185,6 +181,18 @@ function healthCheck(options: WebhookOptions): () => Promise<Response> {
     } finally {
       clearTimeout(timer);
     }
+  };
+}
+
+// The store's write probe, run once for everyone who asks while it runs: a
+// burst of health checks is one write, not one each.
+function sharedProbe(store: Store): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= Promise.resolve().then(() => store.checkWritable()).finally(
+      () => running = undefined,
+    );
+    return running;
   };
 }
 
