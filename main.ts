@@ -48,8 +48,9 @@ type Modules = Awaited<ReturnType<typeof loadModules>>;
 /**
  * Runs the bot until a stop. Exit codes: 0 clean stop (SIGINT or SIGTERM at
  * any moment, start-up included), 1 runtime failure (the Bot API refused the
- * token or stayed out of reach), 2 bad configuration, 3 the store could not
- * be opened.
+ * token or stayed out of reach), 2 bad configuration (also a webhook set
+ * at Telegram when polling was not chosen with BOT_MODE), 3 the store could
+ * not be opened.
  */
 export async function main(stopper: Stopper): Promise<number> {
   const modules = loadModules();
@@ -166,11 +167,12 @@ async function serve(
           log,
           reporter: deps.reporter,
           signal: stopper.signal,
+          takeOverWebhook: config.modeExplicit,
         });
       } catch (error) {
         if (!(error instanceof PollingError)) throw error;
         log.error(error.message);
-        return 1;
+        return error.exitCode;
       }
       return 0;
     }

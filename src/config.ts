@@ -14,6 +14,11 @@ export type { DatabaseLocation };
 export interface Config {
   token: string;
   mode: BotMode;
+  /**
+   * Whether `BOT_MODE` itself chose the mode. Only an explicit
+   * `BOT_MODE=polling` lets the bot remove a webhook set at Telegram.
+   */
+  modeExplicit: boolean;
   apiRoot: string;
   database: DatabaseLocation;
   webhookUrl: string | undefined;
@@ -71,10 +76,10 @@ const SECRET_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
 /** Reads and validates every bot setting; throws `ConfigError` on the first bad one. */
 export function loadConfig(env: Env): Config {
   const token = readToken(env);
-  const mode = readMode(env);
+  const webhookUrl = readWebhookUrl(env);
+  const mode = readMode(env, webhookUrl);
   const apiRoot = readHttpUrl(env, "BOT_API_ROOT") ?? DEFAULT_API_ROOT;
   const database = loadDatabaseLocation(env);
-  const webhookUrl = readWebhookUrl(env);
   const webhookSecret = readSecret(env, mode);
   const port = readPort(env);
   const onDeploy = nonEmpty(env.DENO_DEPLOYMENT_ID) !== undefined;
@@ -86,7 +91,8 @@ export function loadConfig(env: Env): Config {
   }
   return {
     token,
-    mode,
+    mode: mode.mode,
+    modeExplicit: mode.explicit,
     apiRoot: apiRoot.replace(/\/+$/, ""),
     database,
     webhookUrl,
@@ -109,24 +115,35 @@ export function loadConfig(env: Env): Config {
 export interface SetupConfig {
   token: string;
   apiRoot: string;
+  /** The webhook to set; undefined without `WEBHOOK_URL` or with `BOT_MODE=polling`. */
   webhookUrl: string | undefined;
   /** Required with `webhookUrl`. */
   webhookSecret: string | undefined;
+  /** Whether `BOT_MODE=polling` is why no webhook is set despite `WEBHOOK_URL`. */
+  pollingChosen: boolean;
 }
 
-/** Reads the settings of `deno task cli setup`; throws `ConfigError`. */
+/**
+ * Reads the settings of `deno task cli setup`, by the bot's own mode rule:
+ * the webhook is set when the bot will serve it, never with
+ * `BOT_MODE=polling`. Throws `ConfigError`.
+ */
 export function loadSetupConfig(env: Env): SetupConfig {
   const token = readToken(env, "deno task cli setup");
   const apiRoot = readHttpUrl(env, "BOT_API_ROOT") ?? DEFAULT_API_ROOT;
-  const webhookUrl = readWebhookUrl(env);
+  const url = readWebhookUrl(env);
+  const mode = readMode(env, url);
+  const pollingChosen = url !== undefined && mode.mode === "polling";
+  const webhookUrl = pollingChosen ? undefined : url;
   return {
     token,
     apiRoot: apiRoot.replace(/\/+$/, ""),
     webhookUrl,
     webhookSecret: readSecret(
       env,
-      webhookUrl === undefined ? "polling" : "webhook",
+      webhookUrl === undefined ? { mode: "polling", explicit: false } : mode,
     ),
+    pollingChosen,
   };
 }
 
@@ -174,12 +191,34 @@ function readToken(env: Env, command = "deno task start"): string {
   return token;
 }
 
-function readMode(env: Env): BotMode {
+/** The mode and how it was chosen: by `BOT_MODE`, or by the rule for its absence. */
+interface ModeChoice {
+  mode: BotMode;
+  explicit: boolean;
+  /** Why the mode is webhook without `BOT_MODE`, as the secret's error says it. */
+  implied?: string;
+}
+
+// Without BOT_MODE a set WEBHOOK_URL means webhook mode: a quick polling
+// start with the production environment must not take the webhook over.
+function readMode(env: Env, webhookUrl: string | undefined): ModeChoice {
   const value = nonEmpty(env.BOT_MODE);
   if (value === undefined) {
+    if (webhookUrl !== undefined) {
+      return {
+        mode: "webhook",
+        explicit: false,
+        implied:
+          " (BOT_MODE is unset and WEBHOOK_URL is set, so the bot runs in webhook mode; set BOT_MODE=polling to poll instead)",
+      };
+    }
     return nonEmpty(env.DENO_DEPLOYMENT_ID) === undefined
-      ? "polling"
-      : "webhook";
+      ? { mode: "polling", explicit: false }
+      : {
+        mode: "webhook",
+        explicit: false,
+        implied: " (the default on Deno Deploy)",
+      };
   }
   if (value !== "polling" && value !== "webhook") {
     throw new ConfigError(
@@ -187,7 +226,7 @@ function readMode(env: Env): BotMode {
       `must be "polling" or "webhook", got "${value}"`,
     );
   }
-  return value;
+  return { mode: value, explicit: true };
 }
 
 function readHttpUrl(env: Env, variable: string): string | undefined {
@@ -214,13 +253,14 @@ function readWebhookUrl(env: Env): string | undefined {
   return value;
 }
 
-function readSecret(env: Env, mode: BotMode): string | undefined {
+function readSecret(env: Env, mode: ModeChoice): string | undefined {
   const value = nonEmpty(env.WEBHOOK_SECRET);
   if (value === undefined) {
-    if (mode === "webhook") {
+    if (mode.mode === "webhook") {
+      const why = mode.implied ?? "";
       throw new ConfigError(
         "WEBHOOK_SECRET",
-        "is required in webhook mode: 1-256 characters from A-Z, a-z, 0-9, _ and -",
+        `is required in webhook mode${why}: 1-256 characters from A-Z, a-z, 0-9, _ and -`,
       );
     }
     return undefined;

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, parseDatabaseUrl } from "./config.ts";
+import {
+  ConfigError,
+  loadConfig,
+  loadSetupConfig,
+  parseDatabaseUrl,
+} from "./config.ts";
 
 const TOKEN = "123456789:AAHtestSECRETtokenPART_0123456789abcd";
 
@@ -25,6 +30,61 @@ Deno.test("the webhook route is the path of WEBHOOK_URL", () => {
   assert.equal(config.webhookPath, "/tg/hook");
   assert.equal(config.apiRoot, "http://127.0.0.1:8081");
   assert.equal(config.port, 0);
+});
+
+Deno.test("the mode: BOT_MODE when set, else webhook with WEBHOOK_URL or on Deno Deploy, else polling", () => {
+  const url = "https://bot.example.org/webhook";
+  const modeOf = (env: Record<string, string>) => {
+    const config = loadConfig({ BOT_TOKEN: TOKEN, ...env });
+    return [config.mode, config.modeExplicit];
+  };
+  assert.deepEqual(modeOf({}), ["polling", false]);
+  assert.deepEqual(modeOf({ WEBHOOK_URL: url, WEBHOOK_SECRET: "s" }), [
+    "webhook",
+    false,
+  ]);
+  assert.deepEqual(
+    modeOf({
+      DENO_DEPLOYMENT_ID: "d",
+      WEBHOOK_SECRET: "s",
+      DATABASE_URL: "postgres://u@h/db",
+    }),
+    [
+      "webhook",
+      false,
+    ],
+  );
+  assert.deepEqual(modeOf({ BOT_MODE: "polling" }), ["polling", true]);
+  assert.deepEqual(modeOf({ BOT_MODE: "polling", WEBHOOK_URL: url }), [
+    "polling",
+    true,
+  ]);
+  assert.deepEqual(modeOf({ BOT_MODE: "webhook", WEBHOOK_SECRET: "s" }), [
+    "webhook",
+    true,
+  ]);
+});
+
+Deno.test("setup sets the webhook by the same rule, never with BOT_MODE=polling", () => {
+  const url = "https://bot.example.org/webhook";
+  const setup = loadSetupConfig({
+    BOT_TOKEN: TOKEN,
+    WEBHOOK_URL: url,
+    WEBHOOK_SECRET: "s",
+  });
+  assert.equal(setup.webhookUrl, url);
+  assert.equal(setup.pollingChosen, false);
+  const polling = loadSetupConfig({
+    BOT_TOKEN: TOKEN,
+    BOT_MODE: "polling",
+    WEBHOOK_URL: url,
+  });
+  assert.equal(polling.webhookUrl, undefined);
+  assert.equal(polling.pollingChosen, true);
+  assert.throws(
+    () => loadSetupConfig({ BOT_TOKEN: TOKEN, WEBHOOK_URL: url }),
+    /WEBHOOK_SECRET is required in webhook mode/,
+  );
 });
 
 Deno.test("database URLs take sqlite:, bare paths and postgres://", () => {

@@ -5,6 +5,7 @@ import { planRegistration } from "./features/registration.ts";
 import type { Logger } from "./log.ts";
 import type { Reporter } from "./reporter.ts";
 import { sleep } from "./stopper.ts";
+import { StoreOutage } from "./store_outage.ts";
 import type { RegistrationPlan } from "./store/store.ts";
 import { checkUpdate } from "./update_check.ts";
 
@@ -23,6 +24,12 @@ export interface PollingOptions<C extends Context> {
   reporter: Reporter;
   /** Aborted to stop: the loop finishes the update in hand and returns. */
   signal: AbortSignal;
+  /**
+   * Whether a webhook set at Telegram may be removed to poll: only when the
+   * operator chose polling with `BOT_MODE=polling`. Otherwise polling stops
+   * with a `PollingError` of exit code 2 naming the webhook.
+   */
+  takeOverWebhook: boolean;
   /** Seconds Telegram may hold a `getUpdates` call open; default 30. */
   pollSeconds?: number;
   /** First wait before trying again after a failure, in ms; default 200. */
@@ -31,12 +38,16 @@ export interface PollingOptions<C extends Context> {
   maxRetryMs?: number;
 }
 
-/** Polling cannot go on: Telegram refused the token. */
+/** Polling cannot go on: Telegram refused the token, or a webhook is in the way. */
 export class PollingError extends Error {
+  /** The process's exit code: 1 for a refused token, 2 for a setting to change. */
+  readonly exitCode: number;
+
   /** Wraps the one-line reason. */
-  constructor(message: string) {
+  constructor(message: string, exitCode = 1) {
     super(message);
     this.name = "PollingError";
+    this.exitCode = exitCode;
   }
 }
 
@@ -89,16 +100,9 @@ export async function poll<C extends Context>(
       }
       if (
         failure.status === 409 && /webhook/i.test(failure.reason) &&
-        !webhookRemoved
+        !webhookRemoved && await takeOverWebhook(options)
       ) {
         webhookRemoved = true;
-        log.warn(
-          "a webhook is set for this bot, so Telegram holds back getUpdates: removing it to poll (waiting updates are kept); run in webhook mode to use it",
-        );
-        await bot.api.deleteWebhook(
-          { drop_pending_updates: false },
-          apiSignal(signal, AbortSignal.timeout(10_000)),
-        ).catch(() => {});
         continue;
       }
       failures++;
@@ -135,6 +139,50 @@ export async function poll<C extends Context>(
     }
     if (outcome.next !== undefined) offset = outcome.next;
   }
+}
+
+// Telegram holds back getUpdates while a webhook is set. Removing it takes
+// whoever serves it off the air, so that happens only when the operator
+// chose polling explicitly, and the line says which webhook it was. False
+// when there was nothing to remove (the webhook went meanwhile, or a stop).
+async function takeOverWebhook<C extends Context>(
+  options: PollingOptions<C>,
+): Promise<boolean> {
+  const { bot, log, signal } = options;
+  let url: string;
+  try {
+    const info = await bot.api.getWebhookInfo(
+      apiSignal(signal, AbortSignal.timeout(10_000)),
+    );
+    if (info.url === undefined || info.url === "") return false;
+    url = info.url;
+  } catch (error) {
+    if (signal.aborted) return false;
+    url = `an address that could not be read (${
+      describeApiError(error).reason
+    })`;
+  }
+  if (!options.takeOverWebhook) {
+    throw new PollingError(
+      `a webhook is set for this bot at ${url}, so Telegram gives no updates by polling; the bot removes a webhook only when told to: set BOT_MODE=polling to remove it and poll here, or WEBHOOK_URL (with WEBHOOK_SECRET) or BOT_MODE=webhook to serve it`,
+      2,
+    );
+  }
+  log.warn(
+    `a webhook is set for this bot at ${url}; BOT_MODE=polling, so removing it to poll (waiting updates are kept)`,
+  );
+  await bot.api.deleteWebhook(
+    { drop_pending_updates: false },
+    apiSignal(signal, AbortSignal.timeout(10_000)),
+  ).catch((error) => {
+    if (signal.aborted) return;
+    log.warn(
+      `removing the webhook failed, polling cannot start until it is removed: ${
+        describeApiError(error).reason
+      }`,
+    );
+  });
+  return true;
 }
 
 interface BatchOutcome {
@@ -226,30 +274,27 @@ async function storeWithRetry<C extends Context>(
 ): Promise<boolean> {
   const { log, signal } = options;
   const plans = run.map((item) => item.plan);
-  for (let failures = 0;; failures++) {
+  const outage = new StoreOutage(log, {
+    started: (cause) => {
+      const ids = run.map((item) => item.update.update_id);
+      const which = ids.length === 1
+        ? `update ${ids[0]}`
+        : `updates ${ids[0]}-${ids[ids.length - 1]}`;
+      return `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${cause}`;
+    },
+    ended: (failures) =>
+      `the store works again: stored the waiting updates after ${failures} failed tries`,
+  });
+  for (;;) {
     if (signal.aborted) return false;
     try {
       await options.register(plans);
-      if (failures > 0) {
-        log.info(
-          `the store works again: stored the waiting updates after ${failures} failed tries`,
-        );
-      }
+      outage.recovered();
       return true;
     } catch (error) {
-      if (failures === 0) {
-        const ids = run.map((item) => item.update.update_id);
-        const which = ids.length === 1
-          ? `update ${ids[0]}`
-          : `updates ${ids[0]}-${ids[ids.length - 1]}`;
-        log.error(
-          `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${
-            messageOf(error)
-          }`,
-        );
-      }
+      outage.failed(error);
       await sleep(
-        backoff(failures + 1, options.firstRetryMs, options.maxRetryMs),
+        backoff(outage.failures, options.firstRetryMs, options.maxRetryMs),
         signal,
       );
     }
@@ -273,9 +318,4 @@ async function confirm<C extends Context>(
 
 function backoff(failures: number, firstMs: number, maxMs: number): number {
   return Math.min(maxMs, firstMs * 2 ** Math.min(failures - 1, 16));
-}
-
-function messageOf(error: unknown): string {
-  const first = error instanceof Error ? error.message : String(error);
-  return first.split("\n")[0] ?? first;
 }

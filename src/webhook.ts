@@ -5,6 +5,7 @@ import { WrongKeyError } from "./crypto/field_cipher.ts";
 import type { Logger } from "./log.ts";
 import type { Reporter } from "./reporter.ts";
 import { type Store, StoreError } from "./store/store.ts";
+import { StoreOutage } from "./store_outage.ts";
 import { checkUpdate } from "./update_check.ts";
 
 /** Telegram sends updates far smaller; anything bigger is refused unread. */
@@ -24,8 +25,12 @@ export interface WebhookOptions {
   secret: string;
   store: Store;
   reporter: Reporter;
-  /** Told when `/healthz` turns failing (with the cause) or healthy again. */
-  log?: Logger;
+  /**
+   * Told, one line each, when the store starts refusing updates (with the
+   * cause) and when it takes them again (with the count refused), and when
+   * `/healthz` turns failing or healthy again.
+   */
+  log: Logger;
   /** Overrides `BODY_TIMEOUT_MS` (tests). */
   bodyTimeoutMs?: number;
   /** Overrides `HEALTH_TIMEOUT_MS` (tests). */
@@ -43,6 +48,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * a truncated body or anything that is not a well-formed update, 500 only when
  * the store could not write the update's registration (Telegram sends it
  * again), and 200 otherwise, also when a feature failed after registration.
+ * A store that keeps failing is logged as one outage, not once per update.
  * The bot must be initialised (`bot.init()`) before the first request.
  */
 export function createWebhookHandler<C extends Context>(
@@ -50,9 +56,33 @@ export function createWebhookHandler<C extends Context>(
   options: WebhookOptions,
 ): (request: Request) => Promise<Response> {
   const { path, reporter } = options;
+  // An outage refuses every update with a 500 until the store works again:
+  // the operator gets one line when it starts and one when it ends.
+  const outage = new StoreOutage(options.log, {
+    started: (cause) =>
+      `cannot store updates, so they are answered 500 and Telegram sends them again: ${cause}`,
+    ended: (refused) =>
+      refused === 1
+        ? "the store works again: 1 update was answered 500 meanwhile, and Telegram sends it again"
+        : `the store works again: ${refused} updates were answered 500 meanwhile, and Telegram sends them again`,
+  });
+  // A 200 during an outage does not prove the store writes again: a known
+  // sender's update needs no write. The end is told once a real write (the
+  // `/healthz` probe) succeeds; one probe at a time, off the request's path.
+  // The probe is shared with `/healthz`: two at once would contend for the
+  // probe row, and one of them would report a healthy store as failing.
+  const probe = sharedProbe(options.store);
+  let confirming = false;
+  const confirmRecovery = () => {
+    if (outage.failures === 0 || confirming) return;
+    confirming = true;
+    probe().then(() => outage.recovered(), () => {}).finally(() =>
+      confirming = false
+    );
+  };
   const secret = encoder.encode(options.secret);
   const bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
-  const checkHealth = healthCheck(options);
+  const checkHealth = healthCheck(options, probe);
   const deadlines = new Deadlines(bodyTimeoutMs);
   return async (request) => {
     const pathname = pathOf(request.url);
@@ -86,19 +116,22 @@ export function createWebhookHandler<C extends Context>(
       // Resolves after registration is committed and the handlers ran, so a
       // 200 promises Telegram that nothing needs to be sent again.
       await bot.handleUpdate(update);
+      confirmRecovery();
       return text(200, "OK");
     } catch (error) {
       const cause = error instanceof BotError ? error.error : error;
+      // Only a store that could not write asks Telegram to send the update
+      // again; any other failure would fail again the same way, forever.
+      if (cause instanceof StoreError || cause instanceof WrongKeyError) {
+        outage.failed(cause);
+        return text(500, "Internal server error: the update was not stored");
+      }
       try {
         reporter.report(cause, update);
       } catch {
         // A failing crash report must not turn the answer into a 500.
       }
-      // Only a store that could not write asks Telegram to send the update
-      // again; any other failure would fail again the same way, forever.
-      return cause instanceof StoreError || cause instanceof WrongKeyError
-        ? text(500, "Internal server error: the update was not stored")
-        : text(200, "OK");
+      return text(200, "OK");
     }
   };
 }
@@ -111,19 +144,13 @@ function secretMatches(given: string | null, expected: Uint8Array): boolean {
 
 // `/healthz` says 200 only when a registration could be written now; a probe
 // that does not settle in time counts as a failure, so the answer is fast.
-// Requests that arrive while a probe runs share it: a burst of health checks
-// is one write, not one each.
-function healthCheck(options: WebhookOptions): () => Promise<Response> {
-  const { store, log } = options;
+function healthCheck(
+  options: WebhookOptions,
+  probe: () => Promise<void>,
+): () => Promise<Response> {
+  const { log } = options;
   const timeoutMs = options.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
   let healthy = true;
-  let running: Promise<void> | undefined;
-  const probe = () => {
-    running ??= Promise.resolve().then(() => store.checkWritable()).finally(
-      () => running = undefined,
-    );
-    return running;
-  };
   return async () => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -136,12 +163,12 @@ function healthCheck(options: WebhookOptions): () => Promise<Response> {
     check.catch(() => {});
     try {
       await Promise.race([check, late]);
-      if (!healthy) log?.info("/healthz: the store accepts writes again");
+      if (!healthy) log.info("/healthz: the store accepts writes again");
       healthy = true;
       return Response.json({ ok: true });
     } catch (error) {
       if (healthy) {
-        log?.warn(
+        log.warn(
           `/healthz: the store cannot take writes now: ${
             (error as Error).message
           }`,
@@ -154,6 +181,18 @@ function healthCheck(options: WebhookOptions): () => Promise<Response> {
     } finally {
       clearTimeout(timer);
     }
+  };
+}
+
+// The store's write probe, run once for everyone who asks while it runs: a
+// burst of health checks is one write, not one each.
+function sharedProbe(store: Store): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= Promise.resolve().then(() => store.checkWritable()).finally(
+      () => running = undefined,
+    );
+    return running;
   };
 }
 

@@ -35,7 +35,8 @@ export const FAKE_BOT = {
 
 /**
  * A Telegram Bot API server on loopback: `getUpdates` long polling with
- * offsets, `getMe`, and success answers for everything else; every call is
+ * offsets, `getMe`, a webhook that can be set (which holds back
+ * `getUpdates`), and success answers for everything else; every call is
  * recorded, and any method can be made to fail or to answer slowly.
  */
 export class FakeBotApi {
@@ -50,6 +51,12 @@ export class FakeBotApi {
    * events here rather than durations.
    */
   readonly events: string[] = [];
+  /**
+   * The webhook Telegram has for the bot, "" for none. While one is set,
+   * `getUpdates` answers 409 as Telegram does; `setWebhook` sets it,
+   * `deleteWebhook` clears it and `getWebhookInfo` tells it.
+   */
+  webhookUrl = "";
   #server: Deno.HttpServer<Deno.NetAddr>;
   #queue: Update[] = [];
   #nextUpdateId = 1;
@@ -159,7 +166,14 @@ export class FakeBotApi {
   ): Promise<Response> {
     const delay = this.delays.get(method);
     if (delay !== undefined) await new Promise((r) => setTimeout(r, delay));
-    const failure = this.failures.get(method);
+    const failure = this.failures.get(method) ??
+      (method === "getUpdates" && this.webhookUrl !== ""
+        ? {
+          status: 409,
+          description:
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+        }
+        : undefined);
     if (failure !== undefined) {
       if (failure.delayMs) {
         await new Promise((r) => setTimeout(r, failure.delayMs));
@@ -185,6 +199,18 @@ export class FakeBotApi {
         return FAKE_BOT;
       case "getUpdates":
         return this.#getUpdates(params);
+      case "getWebhookInfo":
+        return {
+          url: this.webhookUrl,
+          has_custom_certificate: false,
+          pending_update_count: this.#queue.length,
+        };
+      case "setWebhook":
+        this.webhookUrl = String(params.url);
+        return true;
+      case "deleteWebhook":
+        this.webhookUrl = "";
+        return true;
       case "sendMessage":
       case "sendDocument":
         return {

@@ -51,6 +51,16 @@ Deno.test("Deno Deploy defaults to webhook mode, which needs WEBHOOK_SECRET", as
   );
 });
 
+Deno.test("WEBHOOK_URL without BOT_MODE means webhook mode, so WEBHOOK_SECRET is required and polling named as the way out", async () => {
+  await failsWith(
+    {
+      BOT_TOKEN: TEST_TOKEN,
+      WEBHOOK_URL: "https://bot.example.org/webhook",
+    },
+    /^error: WEBHOOK_SECRET is required in webhook mode \(BOT_MODE is unset and WEBHOOK_URL is set, so the bot runs in webhook mode; set BOT_MODE=polling to poll instead\)/,
+  );
+});
+
 Deno.test("a PORT that is not a port number is refused", async () => {
   await failsWith({
     BOT_TOKEN: TEST_TOKEN,

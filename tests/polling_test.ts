@@ -467,32 +467,74 @@ Deno.test("a malformed update in polling is logged once, skipped and confirmed, 
   }
 });
 
-Deno.test("a webhook left set is removed once so that polling works, keeping waiting updates", async () => {
+const PRODUCTION_WEBHOOK = "https://bot.example.org/hook/production";
+
+Deno.test("with BOT_MODE=polling a webhook left set is removed once, named in the log, keeping waiting updates", async () => {
   await using dir = await tempDir();
   const api = new FakeBotApi();
   const dbPath = `${dir.path}/bot.db`;
-  api.failures.set("getUpdates", {
-    status: 409,
-    description:
-      "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
-  });
+  api.webhookUrl = PRODUCTION_WEBHOOK;
   const alice = user(4101);
   const id = api.push(message(alice, privateChat(alice)));
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_MODE: "polling",
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: dbPath,
+  });
+  try {
+    await api.processed(id);
+    assert.deepEqual((await readDb(dbPath)).users.map((u) => u.id), [4101]);
+    const removals = api.callsOf("deleteWebhook");
+    assert.equal(removals.length, 1);
+    assert.equal(removals[0]!.params.drop_pending_updates, false);
+    assert.equal(api.webhookUrl, "");
+    const lines = bot.lines.filter((line) => /webhook/.test(line));
+    assert.deepEqual(lines, [
+      `warning: a webhook is set for this bot at ${PRODUCTION_WEBHOOK}; BOT_MODE=polling, so removing it to poll (waiting updates are kept)`,
+    ]);
+  } finally {
+    bot.kill("SIGTERM");
+    assert.equal((await bot.exit()).code, 0, bot.stderr);
+    await api.close();
+  }
+  assert.ok(!bot.stderr.includes(TOKEN_SECRET));
+});
+
+Deno.test("without BOT_MODE a webhook set at Telegram is left alone: exit 2 naming its URL and what to set", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const dbPath = `${dir.path}/bot.db`;
+  api.webhookUrl = PRODUCTION_WEBHOOK;
+  const alice = user(4102);
+  api.push(message(alice, privateChat(alice)));
   const bot = await startMain({
     BOT_TOKEN: TEST_TOKEN,
     BOT_API_ROOT: api.url,
     DATABASE_URL: dbPath,
   });
   try {
-    const call = await api.waitForCall("deleteWebhook");
-    assert.equal(call.params.drop_pending_updates, false);
-    api.failures.delete("getUpdates");
-    await api.processed(id);
-    assert.deepEqual((await readDb(dbPath)).users.map((u) => u.id), [4101]);
-    await bot.waitForLine(/a webhook is set for this bot/);
+    // Today's fault would remove the webhook and poll on, never exiting.
+    const outcome = await Promise.race([
+      bot.exit().then((status) => `exit ${status.code}`),
+      api.waitForCall("deleteWebhook", 20_000).then(
+        () => "deleteWebhook called",
+        () => "neither",
+      ),
+    ]);
+    assert.equal(outcome, "exit 2", bot.stderr);
+    const errors = bot.lines.filter((line) => line.startsWith("error:"));
+    assert.equal(errors.length, 1, bot.stderr);
+    assert.ok(errors[0]!.includes(PRODUCTION_WEBHOOK), errors[0]);
+    assert.match(errors[0]!, /set BOT_MODE=polling to remove it/);
+    assert.match(errors[0]!, /WEBHOOK_URL .*BOT_MODE=webhook to serve it/);
+    assert.deepEqual(api.callsOf("deleteWebhook"), []);
+    assert.equal(api.webhookUrl, PRODUCTION_WEBHOOK);
+    assert.deepEqual((await readDb(dbPath)).users, []);
+    assert.ok(!bot.stderr.includes(TOKEN_SECRET));
   } finally {
-    bot.kill("SIGTERM");
-    assert.equal((await bot.exit()).code, 0, bot.stderr);
+    bot.kill("SIGKILL");
+    await bot.exit();
     await api.close();
   }
 });

@@ -175,3 +175,29 @@ Deno.test("a stored profile of another bot is not trusted: the bot warns and ask
     await api.close();
   }
 });
+
+Deno.test("setup with BOT_MODE=polling sets no webhook despite WEBHOOK_URL, says why, and removes none", async () => {
+  await using dir = await tempDir();
+  const dbPath = `${dir.path}/bot.db`;
+  await (await openTestStore(dbPath)).close();
+  const api = new FakeBotApi();
+  api.webhookUrl = WEBHOOK_URL;
+  try {
+    const result = await runCliProcess(["--database", dbPath, "setup"], {
+      BOT_TOKEN: TEST_TOKEN,
+      BOT_API_ROOT: api.url,
+      BOT_MODE: "polling",
+      WEBHOOK_URL,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /BOT_MODE=polling, so no webhook was set although WEBHOOK_URL is set/,
+    );
+    assert.deepEqual(api.callsOf("setWebhook"), []);
+    assert.deepEqual(api.callsOf("deleteWebhook"), []);
+    assert.equal(api.webhookUrl, WEBHOOK_URL);
+  } finally {
+    await api.close();
+  }
+});

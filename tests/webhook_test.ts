@@ -386,6 +386,46 @@ Deno.test("SIGTERM in webhook mode lets the request in hand finish, then exits 0
   }
 });
 
+Deno.test("WEBHOOK_URL and WEBHOOK_SECRET without BOT_MODE serve the webhook, never polling or removing it", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const url = "https://bot.example.org/tg/hook";
+  api.webhookUrl = url;
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `sqlite:${dir.path}/bot.db`,
+    WEBHOOK_URL: url,
+    WEBHOOK_SECRET: SECRET,
+    PORT: "0",
+  });
+  try {
+    const [, port] = await bot.waitForLine(/webhook mode on port (\d+)/);
+    const alice = user(7101);
+    assert.equal(
+      await status(
+        post(
+          `http://127.0.0.1:${port}/tg/hook`,
+          JSON.stringify(withId(message(alice, privateChat(alice)), 1)),
+        ),
+      ),
+      200,
+    );
+    const set = await api.waitForCall("setWebhook");
+    assert.equal(set.params.url, url);
+    assert.deepEqual(
+      (await readDb(`${dir.path}/bot.db`)).users.map((u) => u.id),
+      [7101],
+    );
+    assert.equal((await stop(bot, api)).code, 0, bot.stderr);
+    assert.deepEqual(api.callsOf("getUpdates"), []);
+    assert.deepEqual(api.callsOf("deleteWebhook"), []);
+    assert.equal(api.webhookUrl, url);
+  } finally {
+    await kill(bot, api);
+  }
+});
+
 Deno.test("a failing setWebhook or setMyCommands is a warning and the bot still serves", async () => {
   await using dir = await tempDir();
   const api = new FakeBotApi();
@@ -490,6 +530,7 @@ async function inProcess(
     secret: SECRET,
     store,
     reporter: createReporter(undefined, { log: logger, redact: (t) => t }),
+    log: logger,
     bodyTimeoutMs: 50,
   });
   return { handle, log, store };

@@ -237,7 +237,8 @@ Example:
 
 Needs BOT_TOKEN. Does the one-time Bot API calls: stores the bot's profile
 (getMe) in the database, sets the command menus per language and, when
-WEBHOOK_URL is set, registers the webhook with WEBHOOK_SECRET.
+WEBHOOK_URL is set (and BOT_MODE is not polling), registers the webhook with
+WEBHOOK_SECRET. It never removes a webhook.
 
 Example:
   BOT_TOKEN=123:abc deno task cli setup

@@ -7,7 +7,7 @@ import type { CliIo } from "./io.ts";
 
 /** Options of `setup`. */
 export interface SetupOptions {
-  /** The environment, for BOT_TOKEN, BOT_API_ROOT, WEBHOOK_URL, WEBHOOK_SECRET. */
+  /** The environment, for BOT_TOKEN, BOT_API_ROOT, BOT_MODE, WEBHOOK_URL, WEBHOOK_SECRET. */
   env: Readonly<Record<string, string | undefined>>;
   io: CliIo;
 }
@@ -18,8 +18,9 @@ export const SETUP_FAILED = 1;
 /**
  * The one-time Bot API calls, so that the bot makes none at start: fetches
  * the bot's profile (`getMe`) and stores it, sets the command menu in every
- * language, and with `WEBHOOK_URL` sets the webhook with the secret and the
- * updates the bot reads. A refused token is a usage error (exit 2); another
+ * language, and with `WEBHOOK_URL` (unless `BOT_MODE=polling`) sets the
+ * webhook with the secret and the updates the bot reads; it never removes
+ * a webhook. A refused token is a usage error (exit 2); another
  * failed call is reported and gives exit 1 once the others were tried.
  */
 export async function setup(
@@ -95,6 +96,10 @@ export async function setup(
   if (done.webhook) {
     await say(
       `Set the webhook to ${config.webhookUrl}, with WEBHOOK_SECRET and the updates the bot reads`,
+    );
+  } else if (config.pollingChosen) {
+    await say(
+      "BOT_MODE=polling, so no webhook was set although WEBHOOK_URL is set (the bot removes any webhook when it starts polling)",
     );
   } else if (config.webhookUrl === undefined) {
     await say(
