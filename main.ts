@@ -50,7 +50,7 @@ type Modules = Awaited<ReturnType<typeof loadModules>>;
  * any moment, start-up included), 1 runtime failure (the Bot API refused the
  * token or stayed out of reach), 2 bad configuration (also a webhook set
  * at Telegram when polling was not chosen with BOT_MODE), 3 the store could
- * not be opened.
+ * not be opened, 5 polling stopped on a store failure that will not mend.
  */
 export async function main(stopper: Stopper): Promise<number> {
   const modules = loadModules();

@@ -5,8 +5,8 @@ import { planRegistration } from "./features/registration.ts";
 import type { Logger } from "./log.ts";
 import type { Reporter } from "./reporter.ts";
 import { sleep } from "./stopper.ts";
-import { StoreOutage } from "./store_outage.ts";
-import type { RegistrationPlan } from "./store/store.ts";
+import { firstLineOf, StoreOutage } from "./store_outage.ts";
+import { PermanentStoreError, type RegistrationPlan } from "./store/store.ts";
 import { checkUpdate } from "./update_check.ts";
 
 /** What the polling loop needs. */
@@ -38,9 +38,15 @@ export interface PollingOptions<C extends Context> {
   maxRetryMs?: number;
 }
 
-/** Polling cannot go on: Telegram refused the token, or a webhook is in the way. */
+/**
+ * Polling cannot go on: Telegram refused the token, a webhook is in the way,
+ * or the store fails in a way that will not mend.
+ */
 export class PollingError extends Error {
-  /** The process's exit code: 1 for a refused token, 2 for a setting to change. */
+  /**
+   * The process's exit code: 1 for a refused token, 2 for a setting to
+   * change, 5 for a store that keeps failing the same way.
+   */
   readonly exitCode: number;
 
   /** Wraps the one-line reason. */
@@ -266,8 +272,14 @@ async function handleBatch<C extends Context>(
   return { next, complete: true };
 }
 
+/** Tries given to a write that failed in a way that will not mend. */
+export const PERMANENT_TRIES = 3;
+
 // Stores the plans, trying again with growing waits while the store fails;
-// false when a stop came first (nothing of this run is then confirmed).
+// false when a stop came first (nothing of this run is then confirmed). A
+// failure that will not mend (a damaged database) is tried a few times, in
+// case it was not what it seemed, then stops polling: retried forever it
+// would hold back every later update while saying nothing new.
 async function storeWithRetry<C extends Context>(
   run: { update: Update; plan: RegistrationPlan }[],
   options: BatchOptions<C>,
@@ -285,6 +297,7 @@ async function storeWithRetry<C extends Context>(
     ended: (failures) =>
       `the store works again: stored the waiting updates after ${failures} failed tries`,
   });
+  let permanent = 0;
   for (;;) {
     if (signal.aborted) return false;
     try {
@@ -293,6 +306,16 @@ async function storeWithRetry<C extends Context>(
       return true;
     } catch (error) {
       outage.failed(error);
+      if (error instanceof PermanentStoreError) {
+        if (++permanent >= PERMANENT_TRIES) {
+          throw new PollingError(
+            `stopping: the store failed ${permanent} times in a way that trying again will not mend, so these updates stay unconfirmed and Telegram keeps them for the next start: ${
+              firstLineOf(error)
+            }`,
+            5,
+          );
+        }
+      }
       await sleep(
         backoff(outage.failures, options.firstRetryMs, options.maxRetryMs),
         signal,

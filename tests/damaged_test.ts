@@ -247,3 +247,54 @@ Deno.test("an export to standard output cut off midway says so as its last line 
     /^error: The export to standard output stopped partway and what was written is incomplete: /,
   );
 });
+
+Deno.test("polling on a damaged database reports it once, never confirms the update and stops with exit 5", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/bot.db`;
+  const store = await openTestStore(path);
+  for (let id = 1; id <= 300; id++) {
+    await store.upsertUser({
+      id,
+      username: null,
+      first_name: `Person ${id}`,
+      last_name: null,
+      language_code: null,
+    }, 1);
+  }
+  await store.close();
+  damageTable(path, "users");
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `sqlite:${path}`,
+  });
+  try {
+    await bot.waitForLine(/running in polling mode/);
+    const sender = user(150);
+    const id = api.push(message(sender, privateChat(sender)));
+    // Bounded: a loop that retries forever fails here instead of hanging.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      bot.exit(),
+      new Promise<{ code: number }>((resolve) => {
+        timer = setTimeout(() => resolve({ code: -1 }), 30_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(status.code, 5, bot.stderr);
+    assert.ok(api.confirmedOffset <= id, "the update was never confirmed");
+    const lines = bot.lines.filter((line) => /malformed/.test(line));
+    assert.equal(lines.length, 2, bot.stderr);
+    assert.match(lines[0]!, /^error: cannot store update \d+/);
+    assert.match(
+      lines[1]!,
+      /^error: stopping: the store failed 3 times in a way that trying again will not mend/,
+    );
+    assert.doesNotMatch(bot.stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    bot.kill("SIGTERM");
+    await bot.exit();
+    await api.close();
+  }
+});

@@ -27,9 +27,11 @@ import { GROUP_COLUMNS, PAGE_SIZE, USER_COLUMNS } from "./_columns.ts";
 import { loadMigrations, type Migration } from "./migrations.ts";
 import {
   type AuditRecord,
+  DamagedStoreError,
   type GroupFields,
   type GroupRecord,
   type IterateOptions,
+  PermanentStoreError,
   type ProgressCallback,
   type RegisterResult,
   type RegistrationPlan,
@@ -1006,6 +1008,21 @@ function asStoreError(error: unknown): Error {
     error instanceof TamperedError
   ) {
     return error;
+  }
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && /^(XX001|XX002)$/.test(code)) {
+    return new DamagedStoreError(
+      `The PostgreSQL database is damaged: ${
+        messageOf(error)
+      }; it will not mend by itself: restore it from a backup`,
+      { cause: error },
+    );
+  }
+  // Class 23: a constraint the data can never meet, however often it is sent.
+  if (typeof code === "string" && code.startsWith("23")) {
+    return new PermanentStoreError(`PostgreSQL failed: ${messageOf(error)}`, {
+      cause: error,
+    });
   }
   return new StoreError(`PostgreSQL failed: ${messageOf(error)}`, {
     cause: error,

@@ -35,6 +35,7 @@ import {
   type GroupFields,
   type GroupRecord,
   type IterateOptions,
+  PermanentStoreError,
   type ProgressCallback,
   type RegisterResult,
   type RegistrationPlan,
@@ -833,16 +834,31 @@ async function settle<T>(body: () => T | Promise<T>): Promise<T> {
         { cause: error },
       );
     }
+    if (errcodeOf(error) === SQLITE_CONSTRAINT) {
+      throw new PermanentStoreError(`SQLite failed: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
     throw new StoreError(`SQLite failed: ${messageOf(error)}`, {
       cause: error,
     });
   }
 }
 
-// SQLITE_CORRUPT (a malformed page) and SQLITE_NOTADB, extended codes too.
-function isDamage(error: unknown): boolean {
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+const SQLITE_CONSTRAINT = 19;
+
+// SQLite's primary result code (extended codes carry it in the low byte).
+function errcodeOf(error: unknown): number | undefined {
   const code = (error as { errcode?: unknown })?.errcode;
-  return typeof code === "number" && [11, 26].includes(code & 0xff);
+  return typeof code === "number" ? code & 0xff : undefined;
+}
+
+// A malformed page, or a file that is not a database.
+function isDamage(error: unknown): boolean {
+  const code = errcodeOf(error);
+  return code === SQLITE_CORRUPT || code === SQLITE_NOTADB;
 }
 
 // Reads pages of PAGE_SIZE rows by id (keyset pagination): faster than a

@@ -242,10 +242,23 @@ export class StoreError extends Error {
 }
 
 /**
+ * A failure that trying again will not mend: the same write fails the same
+ * way until the operator acts (a damaged database, a constraint the data
+ * can never meet). Locks, a full disk and a lost connection are not this.
+ */
+export class PermanentStoreError extends StoreError {
+  /** Wraps the engine's own report. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PermanentStoreError";
+  }
+}
+
+/**
  * The database itself is damaged (a malformed page, a file that is not a
  * database): trying again will not help; it needs the operator.
  */
-export class DamagedStoreError extends StoreError {
+export class DamagedStoreError extends PermanentStoreError {
   /** Wraps the engine's own report of the damage. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
