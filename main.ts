@@ -49,7 +49,8 @@ type Modules = Awaited<ReturnType<typeof loadModules>>;
  * Runs the bot until a stop. Exit codes: 0 clean stop (SIGINT or SIGTERM at
  * any moment, start-up included), 1 runtime failure (the Bot API refused the
  * token or stayed out of reach), 2 bad configuration, 3 the store could not
- * be opened.
+ * be opened and will not be by waiting (wrong key, not a database), 4 the
+ * database stayed out of reach through DATABASE_START_TIMEOUT_SECONDS.
  */
 export async function main(stopper: Stopper): Promise<number> {
   const modules = loadModules();
@@ -84,7 +85,13 @@ export async function main(stopper: Stopper): Promise<number> {
     })
     : undefined;
 
-  const opened = await m.openWithKey(config.database, { env, dataKey, log });
+  const opened = await m.openWithKey(config.database, {
+    env,
+    dataKey,
+    log,
+    startTimeoutMs: config.databaseStartTimeoutMs,
+    signal: stopper.signal,
+  });
   if (typeof opened === "number") {
     startup.abort();
     await identity;
