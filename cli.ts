@@ -34,7 +34,7 @@ import {
   WrongKeyError,
 } from "./src/crypto/field_cipher.ts";
 import { interruptedRotation } from "./src/crypto/key_file.ts";
-import { openStore } from "./src/store/open_store.ts";
+import { openStore, sqliteCreates } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -156,8 +156,17 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     : undefined;
   const cipher = dataKey && await FieldCipher.fromKey(dataKey.key);
   if (command !== "migrate") await requireDatabaseFile(location);
+  // migrate makes a missing database, but never a missing folder other
+  // than the default one: a mistyped path changes nothing.
+  const creates = command === "migrate" && location.kind === "sqlite"
+    ? await sqliteCreates(
+      location.path,
+      typeof values.database === "string" ? "--database" : "DATABASE_URL",
+    )
+    : "nothing";
   const open = {
     create: command === "migrate",
+    createFolder: creates === "folder",
     cipher,
     io,
     quiet,
@@ -192,7 +201,12 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
         });
         break;
       case "migrate":
-        await migrate(store, { io });
+        await migrate(store, {
+          io,
+          created: creates === "nothing" || location.kind !== "sqlite"
+            ? undefined
+            : location.path,
+        });
         break;
       case "rotate-key":
         await rotateKey(store, {
@@ -263,6 +277,7 @@ async function withStore(
   location: DatabaseLocation,
   options: {
     create: boolean;
+    createFolder: boolean;
     cipher: FieldCipher | undefined;
     io: CliIo;
     quiet: boolean;
@@ -282,6 +297,7 @@ async function withStore(
     // separately, and SQLite's already take it.
     const opening = {
       create: options.create,
+      createFolder: options.createFolder,
       cipher: options.cipher,
       onProgress: progress.update,
     };

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { tempDir, testCipher } from "./_db.ts";
 import { createTestDatabase, PG_HOST, PG_PORT, pgTest } from "./_pg.ts";
-import { startMain, TEST_TOKEN, TOKEN_SECRET } from "./_main_process.ts";
+import {
+  programEnv,
+  RunningProgram,
+  startMain,
+  taskFlags,
+  TEST_TOKEN,
+  TOKEN_SECRET,
+} from "./_main_process.ts";
 import { message, privateChat, user } from "./_updates.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
 import { openSqliteStore } from "../src/store/sqlite_store.ts";
@@ -256,4 +263,92 @@ Deno.test("DATABASE_START_TIMEOUT_SECONDS=0 tries the database once and exits 4"
       "error: The PostgreSQL database stayed out of reach (connection refused) through 1 try in 0 s: giving up with exit code 4, so that the service manager starts the bot again later (DATABASE_START_TIMEOUT_SECONDS sets how long to wait)",
     ],
   );
+});
+
+Deno.test("a DATABASE_URL in a folder that does not exist stops the bot with exit 2 naming the folder, and nothing is created", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `sqlite:${dir.path}/nonexistent/dir/bot.db`,
+    DATA_ENCRYPTION_KEY: "",
+    DATA_KEY_FILE: `${dir.path}/secrets/data.key`,
+  });
+  let code: number | string;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // A bot that made the folder after all would serve on: not waited for.
+    await bot.waitForLine(/DATABASE_URL names|running in polling mode/);
+    code = await Promise.race([
+      bot.exit().then((status) => status.code),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(resolve, 5_000, "still running");
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    bot.kill("SIGKILL");
+    await bot.exit();
+    await api.close();
+  }
+  assert.equal(code, 2, bot.stderr);
+  assert.ok(
+    bot.lines.includes(
+      `error: DATABASE_URL names a database in the folder "${dir.path}/nonexistent/dir", which does not exist: correct the path, or create the folder first (only the default data/ folder is made when missing)`,
+    ),
+    bot.stderr,
+  );
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)].map((entry) => entry.name),
+    [],
+  );
+});
+
+Deno.test("the default data/ folder and a new database are created, saying so in one line, and only the first time", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const root = new URL("../", import.meta.url);
+  // Started from another folder, as a fresh clone's `deno task start` is,
+  // so that data/ is made there and not in the repository.
+  const start = async () =>
+    new RunningProgram(
+      new Deno.Command("deno", {
+        args: [
+          "run",
+          ...await taskFlags("start"),
+          "--config",
+          new URL("deno.json", root).pathname,
+          new URL("main.ts", root).pathname,
+        ],
+        cwd: dir.path,
+        clearEnv: true,
+        env: programEnv({ BOT_TOKEN: TEST_TOKEN, BOT_API_ROOT: api.url }),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
+  try {
+    for (const run of [1, 2]) {
+      const bot = await start();
+      try {
+        await bot.waitForLine(/running in polling mode/);
+        bot.kill("SIGTERM");
+        assert.equal((await bot.exit()).code, 0, bot.stderr);
+      } finally {
+        bot.kill("SIGKILL");
+        await bot.exit();
+      }
+      assert.deepEqual(
+        bot.lines.filter((line) => line.includes("created a new")),
+        run === 1
+          ? ['info: created a new, empty database at "data/bot.db"']
+          : [],
+      );
+    }
+    assert.ok((await Deno.stat(`${dir.path}/data/bot.db`)).isFile);
+  } finally {
+    await api.close();
+  }
 });

@@ -4,7 +4,7 @@ import { FieldCipher, WrongKeyError } from "../crypto/field_cipher.ts";
 import { interruptedRotation } from "../crypto/key_file.ts";
 import type { Logger } from "../log.ts";
 import type { DatabaseLocation } from "./database_url.ts";
-import { openStore } from "./open_store.ts";
+import { openStore, sqliteCreates } from "./open_store.ts";
 import type { Store } from "./store.ts";
 import { unreachableCause, untilReachable } from "./until_reachable.ts";
 
@@ -53,6 +53,10 @@ async function openOnce(
   const { env, log } = options;
   let dataKey = options.dataKey;
   try {
+    // Checked before a key file is made: a mistyped path changes nothing.
+    const creates = database.kind === "sqlite"
+      ? await sqliteCreates(database.path, "DATABASE_URL")
+      : "nothing";
     if (dataKey === undefined) {
       const state = await keylessState(database);
       if (state !== "new") {
@@ -73,7 +77,11 @@ async function openOnce(
     const store = await openStore(database, {
       cipher: await FieldCipher.fromKey(dataKey.key),
       create: true,
+      createFolder: creates === "folder",
     });
+    if (creates !== "nothing" && database.kind === "sqlite") {
+      log.info(`created a new, empty database at "${database.path}"`);
+    }
     return { store, dataKey };
   } catch (error) {
     // Tried again by the caller: the database may not be up yet.
