@@ -42,7 +42,7 @@ import {
   WrongKeyError,
 } from "./src/crypto/field_cipher.ts";
 import { dataKeyCipher, interruptedRotation } from "./src/crypto/key_file.ts";
-import { openStore } from "./src/store/open_store.ts";
+import { openStore, sqliteCreates } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -179,8 +179,17 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     : undefined;
   const cipher = dataKey && dataKeyCipher(dataKey);
   if (command !== "migrate") await requireDatabaseFile(location);
+  // migrate makes a missing database, but never a missing folder other
+  // than the default one: a mistyped path changes nothing.
+  const creates = command === "migrate" && location.kind === "sqlite"
+    ? await sqliteCreates(
+      location.path,
+      typeof values.database === "string" ? "--database" : "DATABASE_URL",
+    )
+    : "nothing";
   const open = {
     create: command === "migrate",
+    createFolder: creates === "folder",
     cipher,
     io,
     quiet,
@@ -219,7 +228,12 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
         await audit(store, { ...auditOptions!, io });
         break;
       case "migrate":
-        await migrate(store, { io });
+        await migrate(store, {
+          io,
+          created: creates === "nothing" || location.kind !== "sqlite"
+            ? undefined
+            : location.path,
+        });
         break;
       case "compact":
         await compact(store, { io });
@@ -294,6 +308,7 @@ async function withStore(
   location: DatabaseLocation,
   options: {
     create: boolean;
+    createFolder: boolean;
     cipher: FieldCipher | undefined;
     io: CliIo;
     quiet: boolean;
@@ -313,6 +328,7 @@ async function withStore(
     // separately, and SQLite's already take it.
     const opening = {
       create: options.create,
+      createFolder: options.createFolder,
       cipher: options.cipher,
       onProgress: progress.update,
     };

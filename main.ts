@@ -50,7 +50,9 @@ type Modules = Awaited<ReturnType<typeof loadModules>>;
  * any moment, start-up included), 1 runtime failure (the Bot API refused the
  * token or stayed out of reach), 2 bad configuration (also a webhook set
  * at Telegram when polling was not chosen with BOT_MODE), 3 the store could
- * not be opened, 5 polling stopped on a store failure that will not mend.
+ * not be opened and will not be by waiting (wrong key, not a database), 4 the
+ * database stayed out of reach through DATABASE_START_TIMEOUT_SECONDS, 5
+ * polling stopped on a store failure that will not mend.
  */
 export async function main(stopper: Stopper): Promise<number> {
   const modules = loadModules();
@@ -85,7 +87,13 @@ export async function main(stopper: Stopper): Promise<number> {
     })
     : undefined;
 
-  const opened = await m.openWithKey(config.database, { env, dataKey, log });
+  const opened = await m.openWithKey(config.database, {
+    env,
+    dataKey,
+    log,
+    startTimeoutMs: config.databaseStartTimeoutMs,
+    signal: stopper.signal,
+  });
   if (typeof opened === "number") {
     startup.abort();
     await identity;

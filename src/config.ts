@@ -31,6 +31,8 @@ export interface Config {
   onDeploy: boolean;
   /** How long a stop may take before the process exits anyway, in ms. */
   stopTimeoutMs: number;
+  /** How long an unreachable database is retried at start, in ms (0: once). */
+  databaseStartTimeoutMs: number;
   sentry: SentryConfig | undefined;
   /** Who users write to for privacy requests, from `PRIVACY_CONTACT`. */
   privacyContact: string | undefined;
@@ -104,6 +106,7 @@ export function loadConfig(env: Env): Config {
     hostname: readHostname(env),
     onDeploy,
     stopTimeoutMs: readStopTimeout(env),
+    databaseStartTimeoutMs: readDatabaseStartTimeout(env),
     sentry: readSentry(env),
     privacyContact: nonEmpty(env.PRIVACY_CONTACT),
     privacyPolicyUrl: readHttpUrl(env, "PRIVACY_POLICY_URL"),
@@ -312,6 +315,21 @@ function readStopTimeout(env: Env): number {
     throw new ConfigError(
       "STOP_TIMEOUT_SECONDS",
       `must be a whole number of seconds from 1 to 3600, got "${value}"`,
+    );
+  }
+  return seconds * 1000;
+}
+
+// A database starting with the machine (PostgreSQL after a reboot) is
+// waited for this long before the bot gives up with a restartable exit.
+function readDatabaseStartTimeout(env: Env): number {
+  const value = nonEmpty(env.DATABASE_START_TIMEOUT_SECONDS);
+  if (value === undefined) return 60_000;
+  const seconds = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= 0 && seconds <= 3600)) {
+    throw new ConfigError(
+      "DATABASE_START_TIMEOUT_SECONDS",
+      `must be a whole number of seconds from 0 (no retry) to 3600, got "${value}"`,
     );
   }
   return seconds * 1000;

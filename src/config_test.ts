@@ -172,6 +172,27 @@ Deno.test("STOP_TIMEOUT_SECONDS bounds a stop, 10 s by default", () => {
   }
 });
 
+Deno.test("DATABASE_START_TIMEOUT_SECONDS bounds the wait for the database at start, 60 s by default and 0 for none", () => {
+  assert.equal(loadConfig({ BOT_TOKEN: TOKEN }).databaseStartTimeoutMs, 60_000);
+  for (const [given, ms] of [["0", 0], ["120", 120_000]] as const) {
+    assert.equal(
+      loadConfig({ BOT_TOKEN: TOKEN, DATABASE_START_TIMEOUT_SECONDS: given })
+        .databaseStartTimeoutMs,
+      ms,
+    );
+  }
+  for (const bad of ["-1", "1.5", "3601", "a minute"]) {
+    assert.throws(
+      () =>
+        loadConfig({ BOT_TOKEN: TOKEN, DATABASE_START_TIMEOUT_SECONDS: bad }),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.message.startsWith("DATABASE_START_TIMEOUT_SECONDS must be") &&
+        error.message.includes(`"${bad}"`),
+    );
+  }
+});
+
 Deno.test("on Deno Deploy the bot is in webhook mode and refuses SQLite, naming DATABASE_URL", () => {
   const deploy = {
     BOT_TOKEN: TOKEN,

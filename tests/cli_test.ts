@@ -459,15 +459,44 @@ Deno.test("purge --all --yes deletes every record (the bot stops operating)", as
   );
 });
 
-Deno.test("migrate creates the database, prints the schema version and is idempotent", async () => {
+Deno.test("migrate creates the database, says so once, prints the schema version and is idempotent", async () => {
   await using dir = await tempDir();
-  const path = `${dir.path}/new/bot.db`;
+  const path = `${dir.path}/bot.db`;
+  const stderrs = [];
   for (let i = 0; i < 2; i++) {
     const result = await cli(path, "migrate");
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, "schema version 5\n");
+    stderrs.push(result.stderr);
   }
+  assert.deepEqual(stderrs, [
+    `Created a new, empty database at "${path}"\n`,
+    "",
+  ]);
   assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+});
+
+Deno.test("migrate never creates a missing folder: a mistyped path exits 2 naming it and changes nothing", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/nonexistent/dir/bot.db`;
+  const viaOption = await cli(path, "migrate");
+  assert.equal(viaOption.code, 2, viaOption.stderr);
+  assert.equal(
+    viaOption.stderr,
+    `error: --database names a database in the folder "${dir.path}/nonexistent/dir", which does not exist: correct the path, or create the folder first (only the default data/ folder is made when missing)\n`,
+  );
+  const viaVariable = await runCliProcess(["migrate"], {
+    DATABASE_URL: `sqlite:${path}`,
+  });
+  assert.equal(viaVariable.code, 2, viaVariable.stderr);
+  assert.match(viaVariable.stderr, /^error: DATABASE_URL names a database/);
+  await assertMissing(`${dir.path}/nonexistent`);
+  // The commands that only read never create a database either.
+  for (const args of [["inspect"], ["export", "--all"], ["setup"]]) {
+    const result = await cli(path, ...args);
+    assert.equal(result.code, 3, `${args.join(" ")}: ${result.stderr}`);
+    await assertMissing(`${dir.path}/nonexistent`);
+  }
 });
 
 Deno.test("DATABASE_URL is used when --database is not given", async () => {

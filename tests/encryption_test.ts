@@ -35,6 +35,7 @@ Deno.test("with only BOT_TOKEN the bot makes a key file, stores ciphertext, and 
   const api = new FakeBotApi();
   const keyFile = `${dir.path}/secrets/data.key`;
   const dbPath = `${dir.path}/data/bot.db`;
+  await Deno.mkdir(`${dir.path}/data`);
   const env = { DATA_ENCRYPTION_KEY: "", DATA_KEY_FILE: keyFile };
   // Whole seconds, as stored: the registration happens between the two.
   const startedAt = Math.floor(Date.now() / 1000);

@@ -17,8 +17,9 @@ import {
 Deno.test("the bot in polling mode registers exactly the documented fields and stops cleanly", async (t) => {
   await using dir = await tempDir();
   const api = new FakeBotApi();
-  // The data directory does not exist yet: the bot must create it.
+  // The database file does not exist yet: the bot must create it.
   const dbPath = `${dir.path}/data/bot.db`;
+  await Deno.mkdir(`${dir.path}/data`);
   const bot = await startMain({
     BOT_TOKEN: TEST_TOKEN,
     BOT_API_ROOT: api.url,

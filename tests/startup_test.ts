@@ -1,10 +1,19 @@
 import assert from "node:assert/strict";
 import { FakeBotApi } from "./_fake_bot_api.ts";
-import { tempDir } from "./_db.ts";
+import { tempDir, testCipher } from "./_db.ts";
 import { createTestDatabase, PG_HOST, PG_PORT, pgTest } from "./_pg.ts";
-import { startMain, TEST_TOKEN, TOKEN_SECRET } from "./_main_process.ts";
+import {
+  programEnv,
+  RunningProgram,
+  startMain,
+  taskFlags,
+  TEST_TOKEN,
+  TOKEN_SECRET,
+} from "./_main_process.ts";
 import { message, privateChat, user } from "./_updates.ts";
+import { TcpProxy } from "./_tcp_proxy.ts";
 import { openSqliteStore } from "../src/store/sqlite_store.ts";
+import { openPostgresStore } from "../src/store/postgres_store.ts";
 
 // A loopback port with nothing listening on it.
 function closedPort(): number {
@@ -146,4 +155,200 @@ Deno.test("an existing database without a key gets one line and no key file", as
   assert.doesNotMatch(bot.stderr, /created the data encryption key/);
   await assert.rejects(Deno.stat(keyFile), Deno.errors.NotFound);
   await assert.rejects(Deno.stat(`${dir.path}/secrets`), Deno.errors.NotFound);
+});
+
+pgTest(
+  "a PostgreSQL that starts accepting connections after the bot is waited for, each try logged with its cause, and the bot then registers updates",
+  async () => {
+    await using db = await createTestDatabase();
+    await using proxy = TcpProxy.start({ hostname: PG_HOST, port: PG_PORT });
+    // PostgreSQL is not there yet, as at boot before it has started.
+    await proxy.cut();
+    const api = new FakeBotApi();
+    const bot = await startMain({
+      BOT_TOKEN: TEST_TOKEN,
+      BOT_API_ROOT: api.url,
+      DATABASE_URL:
+        `postgres://postgres@127.0.0.1:${proxy.port}/${db.name}?sslmode=disable`,
+    });
+    try {
+      await bot.waitForLine(/\(try 3\)$/);
+      await proxy.restore();
+      await bot.waitForLine(/running in polling mode/);
+      const alice = user(9201);
+      await api.processed(api.push(message(alice, privateChat(alice))));
+      bot.kill("SIGTERM");
+      assert.equal((await bot.exit()).code, 0, bot.stderr);
+    } finally {
+      bot.kill("SIGKILL");
+      await bot.exit();
+      await api.close();
+    }
+    const waits = bot.lines.filter((line) =>
+      line.includes("cannot be reached")
+    );
+    assert.ok(waits.length >= 2, bot.stderr);
+    for (const line of waits) {
+      assert.match(
+        line,
+        /^warning: The PostgreSQL database postgres:\/\/postgres@127\.0\.0\.1:\d+\/\S+ \(sslmode=disable\) cannot be reached: connection refused; trying again in [\d.]+ s \(try \d+\)$/,
+      );
+    }
+    const store = await openPostgresStore(db.location.connection, {
+      cipher: await testCipher(),
+    });
+    try {
+      assert.equal((await store.getUser(9201))?.first_name, "User9201");
+    } finally {
+      await store.close();
+    }
+  },
+);
+
+Deno.test("a database that stays out of reach is given up after DATABASE_START_TIMEOUT_SECONDS with exit 4 and one line per try", async () => {
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort()}/bot`,
+    DATABASE_START_TIMEOUT_SECONDS: "2",
+  });
+  const status = await bot.exit();
+  await api.close();
+  assert.equal(status.code, 4, bot.stderr);
+  const tries = bot.lines.filter((line) =>
+    /cannot be reached|out of reach/.test(line)
+  );
+  assert.ok(tries.length >= 2, bot.stderr);
+  assert.match(
+    tries.at(-1)!,
+    new RegExp(
+      `^error: The PostgreSQL database .* stayed out of reach \\(connection refused\\) through ${tries.length} tries in \\d+ s: giving up with exit code 4`,
+    ),
+  );
+  assert.ok(tries.slice(0, -1).every((line) => line.startsWith("warning: ")));
+});
+
+Deno.test("a stop while the database is waited for exits 0 at once", async () => {
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort()}/bot`,
+    DATABASE_START_TIMEOUT_SECONDS: "600",
+  });
+  await bot.waitForLine(/cannot be reached: connection refused/);
+  bot.kill("SIGTERM");
+  const status = await bot.exit();
+  await api.close();
+  assert.equal(status.code, 0, bot.stderr);
+  assert.doesNotMatch(bot.stderr, /out of reach|stop took longer/);
+});
+
+Deno.test("DATABASE_START_TIMEOUT_SECONDS=0 tries the database once and exits 4", async () => {
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort()}/bot`,
+    DATABASE_START_TIMEOUT_SECONDS: "0",
+  });
+  const status = await bot.exit();
+  await api.close();
+  assert.equal(status.code, 4, bot.stderr);
+  assert.deepEqual(
+    bot.lines.filter((line) => /cannot be reached|out of reach/.test(line))
+      .map((line) => line.replace(/database .* stayed/, "database stayed")),
+    [
+      "error: The PostgreSQL database stayed out of reach (connection refused) through 1 try in 0 s: giving up with exit code 4, so that the service manager starts the bot again later (DATABASE_START_TIMEOUT_SECONDS sets how long to wait)",
+    ],
+  );
+});
+
+Deno.test("a DATABASE_URL in a folder that does not exist stops the bot with exit 2 naming the folder, and nothing is created", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: api.url,
+    DATABASE_URL: `sqlite:${dir.path}/nonexistent/dir/bot.db`,
+    DATA_ENCRYPTION_KEY: "",
+    DATA_KEY_FILE: `${dir.path}/secrets/data.key`,
+  });
+  let code: number | string;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // A bot that made the folder after all would serve on: not waited for.
+    await bot.waitForLine(/DATABASE_URL names|running in polling mode/);
+    code = await Promise.race([
+      bot.exit().then((status) => status.code),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(resolve, 5_000, "still running");
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    bot.kill("SIGKILL");
+    await bot.exit();
+    await api.close();
+  }
+  assert.equal(code, 2, bot.stderr);
+  assert.ok(
+    bot.lines.includes(
+      `error: DATABASE_URL names a database in the folder "${dir.path}/nonexistent/dir", which does not exist: correct the path, or create the folder first (only the default data/ folder is made when missing)`,
+    ),
+    bot.stderr,
+  );
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)].map((entry) => entry.name),
+    [],
+  );
+});
+
+Deno.test("the default data/ folder and a new database are created, saying so in one line, and only the first time", async () => {
+  await using dir = await tempDir();
+  const api = new FakeBotApi();
+  const root = new URL("../", import.meta.url);
+  // Started from another folder, as a fresh clone's `deno task start` is,
+  // so that data/ is made there and not in the repository.
+  const start = async () =>
+    new RunningProgram(
+      new Deno.Command("deno", {
+        args: [
+          "run",
+          ...await taskFlags("start"),
+          "--config",
+          new URL("deno.json", root).pathname,
+          new URL("main.ts", root).pathname,
+        ],
+        cwd: dir.path,
+        clearEnv: true,
+        env: programEnv({ BOT_TOKEN: TEST_TOKEN, BOT_API_ROOT: api.url }),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
+  try {
+    for (const run of [1, 2]) {
+      const bot = await start();
+      try {
+        await bot.waitForLine(/running in polling mode/);
+        bot.kill("SIGTERM");
+        assert.equal((await bot.exit()).code, 0, bot.stderr);
+      } finally {
+        bot.kill("SIGKILL");
+        await bot.exit();
+      }
+      assert.deepEqual(
+        bot.lines.filter((line) => line.includes("created a new")),
+        run === 1
+          ? ['info: created a new, empty database at "data/bot.db"']
+          : [],
+      );
+    }
+    assert.ok((await Deno.stat(`${dir.path}/data/bot.db`)).isFile);
+  } finally {
+    await api.close();
+  }
 });

@@ -133,7 +133,8 @@ Examples:
   migrate: `Usage: deno task cli migrate
 
 Applies pending migrations (each in a transaction) and prints the schema
-version. Safe to run any number of times.
+version. Safe to run any number of times. A missing SQLite database is
+created (so is the default data/ folder), but never any other missing folder.
 
 Example:
   deno task cli migrate

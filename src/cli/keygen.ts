@@ -2,6 +2,7 @@ import { ConfigError } from "../config.ts";
 import { encodeKey, parseKeyFile } from "../crypto/data_key.ts";
 import { generateKey, keyIdOf } from "../crypto/field_cipher.ts";
 import { KeyFileExistsError, writeNewKeyFile } from "../crypto/key_file.ts";
+import { ownershipWarning } from "../_new_file.ts";
 import { fileError, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 
@@ -51,6 +52,8 @@ export async function keygen(options: KeygenOptions): Promise<void> {
   await io.stderr.write(
     `Wrote a new key to "${options.out}" (mode 0600); ${KEEP_APART}\n`,
   );
+  const warning = await ownershipWarning(options.out);
+  if (warning !== undefined) await io.stderr.write(`${warning}\n`);
 }
 
 /**

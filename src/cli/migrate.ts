@@ -1,9 +1,12 @@
 import type { Store } from "../store/store.ts";
+import { ownershipWarning } from "../_new_file.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `migrate`. */
 export interface MigrateOptions {
   io: CliIo;
+  /** The path of the SQLite database this run created, if it did. */
+  created?: string;
 }
 
 /**
@@ -17,4 +20,10 @@ export async function migrate(
   await options.io.stdout.write(
     `schema version ${await store.schemaVersion()}\n`,
   );
+  if (options.created === undefined) return;
+  await options.io.stderr.write(
+    `Created a new, empty database at "${options.created}"\n`,
+  );
+  const warning = await ownershipWarning(options.created);
+  if (warning !== undefined) await options.io.stderr.write(`${warning}\n`);
 }

@@ -1,5 +1,5 @@
 import { basename, dirname, join } from "node:path";
-import { createOwnerOnly, syncDirectory } from "../_new_file.ts";
+import { createOwnerOnly, keepOwnership, syncDirectory } from "../_new_file.ts";
 import { type DataKey, encodeKey, parseKeyFile } from "./data_key.ts";
 import { FieldCipher } from "./field_cipher.ts";
 
@@ -67,6 +67,12 @@ export async function stageKeyFile(
   const stagedPath = join(directory, `${basename(path)}.new`);
   await ensureDirectory(directory);
   await writeKey(stagedPath, key);
+  // The new key replaces the old: it keeps the old file's owner, group and
+  // mode, so a service reading it as its own user still can.
+  await keepOwnership(path, stagedPath).catch(async (error) => {
+    await Deno.remove(stagedPath).catch(() => {});
+    throw error;
+  });
   await syncDirectory(directory);
   return {
     stagedPath,

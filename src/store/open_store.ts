@@ -1,3 +1,5 @@
+import { dirname, normalize } from "node:path";
+import { ConfigError } from "../config.ts";
 import type { DatabaseLocation } from "./database_url.ts";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import { openSqliteStore } from "./sqlite_store.ts";
@@ -8,8 +10,43 @@ export interface OpenStoreOptions {
   cipher?: FieldCipher;
   /** Create a missing SQLite file (the bot does; most CLI commands do not). */
   create?: boolean;
+  /** Create the SQLite file's missing folder too (only the default `data/`). */
+  createFolder?: boolean;
   /** Told how the first encryption of a plaintext database advances. */
   onProgress?: ProgressCallback;
+}
+
+/** The folder of the default database, the only one made when missing. */
+export const DEFAULT_DATA_FOLDER = "data";
+
+/**
+ * What opening a SQLite database at `path` with `create` would make:
+ * nothing (the file is there), the file, or the default `data/` folder and
+ * the file. Any other missing folder is a mistyped path, never created:
+ * a `ConfigError` naming `variable` and the folder.
+ */
+export async function sqliteCreates(
+  path: string,
+  variable: string,
+): Promise<"nothing" | "file" | "folder"> {
+  if (path === ":memory:" || await exists(path)) return "nothing";
+  const folder = dirname(path);
+  if (await exists(folder)) return "file";
+  if (normalize(folder) === DEFAULT_DATA_FOLDER) return "folder";
+  throw new ConfigError(
+    variable,
+    `names a database in the folder "${folder}", which does not exist: correct the path, or create the folder first (only the default ${DEFAULT_DATA_FOLDER}/ folder is made when missing)`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 /**

@@ -4,8 +4,9 @@ import { WrongKeyError } from "../crypto/field_cipher.ts";
 import { dataKeyCipher, interruptedRotation } from "../crypto/key_file.ts";
 import type { Logger } from "../log.ts";
 import type { DatabaseLocation } from "./database_url.ts";
-import { openStore } from "./open_store.ts";
+import { openStore, sqliteCreates } from "./open_store.ts";
 import type { Store } from "./store.ts";
+import { unreachableCause, untilReachable } from "./until_reachable.ts";
 
 /** What `openWithKey` needs besides the database. */
 export interface OpenWithKeyOptions {
@@ -14,22 +15,48 @@ export interface OpenWithKeyOptions {
   /** The key already loaded, if one was configured. */
   dataKey: DataKey | undefined;
   log: Logger;
+  /** How long a database out of reach is tried again, in ms (default 0). */
+  startTimeoutMs?: number;
+  /** A stop: ends the waiting for the database. */
+  signal?: AbortSignal;
 }
 
 /**
  * Opens the store with the data key. Without a key, one is created only
  * for a new, empty database; an existing one gets one line saying what to
- * set, and no key file is made. Returns an exit code on failure: 2 for bad
- * configuration, 3 when the store could not be opened.
+ * set, and no key file is made. A database out of reach is tried again
+ * for `startTimeoutMs`. Returns an exit code on failure: 2 for bad
+ * configuration, 3 when the store could not be opened, 4 when it stayed
+ * out of reach, 0 when a stop came while waiting.
  */
 export async function openWithKey(
   database: DatabaseLocation,
   options: OpenWithKeyOptions,
 ): Promise<{ store: Store; dataKey: DataKey } | number> {
+  const where = describeDatabase(database);
+  options.log.info(`using ${where}`);
+  return await untilReachable(() => openOnce(database, options), {
+    timeoutMs: options.startTimeoutMs ?? 0,
+    signal: options.signal,
+    log: options.log,
+    where: where.replace(/^t/, "T"),
+    discard: (late) => {
+      if (typeof late !== "number") late.store.close().catch(() => {});
+    },
+  });
+}
+
+async function openOnce(
+  database: DatabaseLocation,
+  options: OpenWithKeyOptions,
+): Promise<{ store: Store; dataKey: DataKey } | number> {
   const { env, log } = options;
-  log.info(`using ${describeDatabase(database)}`);
   let dataKey = options.dataKey;
   try {
+    // Checked before a key file is made: a mistyped path changes nothing.
+    const creates = database.kind === "sqlite"
+      ? await sqliteCreates(database.path, "DATABASE_URL")
+      : "nothing";
     if (dataKey === undefined) {
       const state = await keylessState(database);
       if (state !== "new") {
@@ -50,9 +77,15 @@ export async function openWithKey(
     const store = await openStore(database, {
       cipher: dataKeyCipher(dataKey),
       create: true,
+      createFolder: creates === "folder",
     });
+    if (creates !== "nothing" && database.kind === "sqlite") {
+      log.info(`created a new, empty database at "${database.path}"`);
+    }
     return { store, dataKey };
   } catch (error) {
+    // Tried again by the caller: the database may not be up yet.
+    if (unreachableCause(error) !== undefined) throw error;
     if (error instanceof ConfigError) {
       log.error(error.message);
       return 2;

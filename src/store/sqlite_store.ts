@@ -62,8 +62,13 @@ export interface SqliteStoreOptions {
    * the event loop keeps serving meanwhile.
    */
   lockTimeoutMs?: number;
-  /** Create the file (and its directory) when missing; default true. */
+  /** Create the file when missing; default true. */
   create?: boolean;
+  /**
+   * Create its missing folder too; default false, so that a mistyped path
+   * fails rather than becoming a new, empty database somewhere else.
+   */
+  createFolder?: boolean;
   /**
    * Encrypts names, usernames and titles. The first key a database is opened
    * with is bound to it (older plaintext rows are encrypted then); opening
@@ -86,7 +91,12 @@ export async function openSqliteStore(
   const lock = new LockWait(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let db: DatabaseSync | undefined;
   try {
-    if (path !== ":memory:") prepareFile(path, options.create ?? true);
+    if (path !== ":memory:") {
+      prepareFile(path, {
+        create: options.create ?? true,
+        createFolder: options.createFolder ?? false,
+      });
+    }
     db = new DatabaseSync(path);
     const open = db;
     // node:sqlite's busy handler sleeps on the calling thread, which here is
@@ -1068,13 +1078,21 @@ function sameGroup(a: GroupFields, b: GroupFields): boolean {
   return a.username === b.username && a.title === b.title && a.type === b.type;
 }
 
-// Creates the data directory and an owner-only file before SQLite opens it;
-// SQLite gives new -wal and -shm files the same mode as the database.
-function prepareFile(path: string, create: boolean): void {
-  if (!create) {
+// Creates an owner-only file (and, when asked, its folder) before SQLite
+// opens it; SQLite gives new -wal and -shm files the same mode as the
+// database.
+function prepareFile(
+  path: string,
+  options: { create: boolean; createFolder: boolean },
+): void {
+  if (!options.create) {
     if (!existsFile(path)) throw new Error("there is no database file there");
   } else {
-    Deno.mkdirSync(dirname(path), { recursive: true });
+    if (options.createFolder) {
+      Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    } else if (!existsDirectory(dirname(path))) {
+      throw new Error(`its folder "${dirname(path)}" does not exist`);
+    }
     const file = Deno.openSync(path, {
       create: true,
       write: true,
@@ -1103,6 +1121,15 @@ function ownerOnly(path: string): void {
           error instanceof Deno.errors.NotCapable)
       ) throw error;
     }
+  }
+}
+
+function existsDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }
 

@@ -47,10 +47,15 @@ async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("SQLite: the data directory is created and the file is owner-only, in WAL mode", async () => {
+Deno.test("SQLite: a missing folder is created only when asked, and the file is owner-only, in WAL mode", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/nested/data/bot.db`;
-    const store = await openSqliteStore(path);
+    await assert.rejects(
+      openSqliteStore(path),
+      /Cannot open the SQLite database at ".*": its folder ".*\/nested\/data" does not exist/,
+    );
+    await assert.rejects(Deno.stat(`${dir}/nested`), Deno.errors.NotFound);
+    const store = await openSqliteStore(path, { createFolder: true });
     await store.upsertUser({
       id: 1,
       username: null,
