@@ -146,9 +146,10 @@ rotation) leave the database files now. On SQLite, deleted values are
 overwritten with zeros in the database file, but older copies stay in its
 write-ahead log (the -wal file) until a checkpoint: this runs that checkpoint
 and empties the log. On PostgreSQL a deleted row stays in the table file until
-its space is reused: this rewrites the users and groups tables (VACUUM FULL),
-which locks them, so registrations wait, for about as long as copying them
-takes. Backups, and on PostgreSQL the write-ahead log and replicas, keep their
+its space is reused: this rewrites the users and groups tables into new files
+(their live rows set aside, the tables emptied and refilled, in one
+transaction), which locks them, so registrations wait, for about as long as
+copying them takes. Backups, and on PostgreSQL the write-ahead log and replicas, keep their
 copies until they expire.
 
 Example:

@@ -252,8 +252,7 @@ async function bindDataKey(
     await codec.verifyKeyCheck(check.key_id, check.check_value);
     return codec.boundTo(check.key_id);
   }
-  let encrypted = 0;
-  const bound = await sql.begin(async (tx) => {
+  return await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK[0]}::int, ${
       MIGRATION_LOCK[1]
     }::int)`;
@@ -262,13 +261,9 @@ async function bindDataKey(
       await codec.verifyKeyCheck(again.key_id, again.check_value);
       return codec.boundTo(again.key_id);
     }
-    encrypted = await reencodeAll(tx, new FieldCodec(), codec, onProgress);
+    await encryptAll(tx, codec, onProgress);
     return codec;
   });
-  // The plaintext rows just replaced are dead rows that VACUUM would only
-  // mark reusable: the tables are rewritten so that no name stays in them.
-  if (encrypted > 0) await sql`VACUUM FULL users, groups`;
-  return bound;
 }
 
 async function readKeyCheck(
@@ -781,16 +776,25 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Rewrites the record tables (VACUUM FULL), so that deleted and replaced
-   * values no longer linger in their files as dead rows. The tables are
-   * locked meanwhile; it takes about as long as copying them.
+   * Rewrites the record tables into new files, so that deleted and replaced
+   * values no longer linger in them as dead rows. VACUUM FULL would keep
+   * every dead row that another session's snapshot might still see; here
+   * the live rows are set aside (in temporary tables dropped at commit), the
+   * tables emptied with TRUNCATE, which gives them new files, and refilled,
+   * in one transaction. Writers wait meanwhile, about as long as a copy of
+   * the tables takes.
    */
   async compact(): Promise<void> {
-    await this.#bounded(
-      "rewriting the tables",
-      () => this.#sql`VACUUM FULL users, groups`,
-      COMPACT_TIMEOUT_MS,
-    );
+    await this.#transaction("rewriting the tables", async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
+      await tx`CREATE TEMPORARY TABLE kept_users ON COMMIT DROP
+               AS SELECT * FROM users`;
+      await tx`CREATE TEMPORARY TABLE kept_groups ON COMMIT DROP
+               AS SELECT * FROM groups`;
+      await tx`TRUNCATE users, groups`;
+      await tx`INSERT INTO users SELECT * FROM kept_users`;
+      await tx`INSERT INTO groups SELECT * FROM kept_groups`;
+    }, COMPACT_TIMEOUT_MS);
   }
 
   /** The bot's own profile stored by `setup`, if any. */
@@ -1165,25 +1169,53 @@ async function* decodePages<T>(
   }
 }
 
-// Rewrites every record's encrypted columns from one codec to another and
-// stores the new key check, inside the caller's transaction. Pages are read
-// by id (keyset) and written back with one statement per page.
-async function reencodeAll(
+// Encrypts every record of a plaintext database and stores the key check,
+// inside the caller's transaction. Updating the rows in place would leave
+// the plaintext in the table files as dead rows, which VACUUM cannot remove
+// while any other session's snapshot might still see them. So the rows are
+// set aside in temporary tables (dropped, with their files, at commit) and
+// the tables emptied with TRUNCATE, which gives them new files: the
+// encrypted rows are written into files that never held a name in clear.
+async function encryptAll(
   tx: Tx,
-  from: FieldCodec,
   to: FieldCodec,
   onProgress?: (done: number, total: number) => void,
 ): Promise<number> {
-  const [counts] = await tx`SELECT (SELECT count(*) FROM users) +
-                                   (SELECT count(*) FROM groups) AS total`;
+  await tx`CREATE TEMPORARY TABLE plain_users ON COMMIT DROP
+           AS SELECT * FROM users`;
+  await tx`CREATE TEMPORARY TABLE plain_groups ON COMMIT DROP
+           AS SELECT * FROM groups`;
+  await tx`TRUNCATE users, groups`;
+  const [counts] = await tx`SELECT (SELECT count(*) FROM plain_users) +
+                                   (SELECT count(*) FROM plain_groups) AS total`;
   const total = Number(counts!.total);
   let done = 0;
-  for (const table of ["users", "groups"] as const) {
-    for await (const rows of keysetPages<UserRecord | GroupRecord>(tx, table)) {
-      await rewriteRows(tx, table, rows, { from, to });
-      done += rows.length;
-      onProgress?.(done, total);
-    }
+  for await (const rows of keysetPages<UserRecord>(tx, "plain_users")) {
+    const cells = rows.map((row) => ({
+      ...userCells(row.id, to.encodeUserSync(row)),
+      language_code: row.language_code,
+      registered_at: row.registered_at,
+    }));
+    await tx`INSERT INTO users (${tx(USER_FIELDS)})
+             SELECT * FROM json_to_recordset(${
+      JSON.stringify(cells)
+    }::text::json) AS v(id bigint, username text, first_name text,
+                        last_name text, language_code text, registered_at bigint)`;
+    done += rows.length;
+    onProgress?.(done, total);
+  }
+  for await (const rows of keysetPages<GroupRecord>(tx, "plain_groups")) {
+    const cells = rows.map((row) => {
+      const [username, title] = to.encodeGroupSync(row);
+      return { ...row, username, title };
+    });
+    await tx`INSERT INTO groups (${tx(GROUP_FIELDS)})
+             SELECT * FROM json_to_recordset(${
+      JSON.stringify(cells)
+    }::text::json) AS v(id bigint, username text, title text, type text,
+                        registered_at bigint)`;
+    done += rows.length;
+    onProgress?.(done, total);
   }
   if (done === 0) onProgress?.(0, total);
   await tx`INSERT INTO data_key_check (id, key_id, check_value)
@@ -1252,12 +1284,15 @@ function userCells(id: number, cells: UserCells) {
   };
 }
 
+const USER_FIELDS = USER_COLUMNS.split(", ");
+const GROUP_FIELDS = GROUP_COLUMNS.split(", ");
+
 // Keyset pagination inside a transaction: each page is a short query.
 async function* keysetPages<T extends { id: number }>(
   tx: Tx,
-  table: "users" | "groups",
+  table: "plain_users" | "plain_groups",
 ): AsyncIterable<T[]> {
-  const columns = table === "users" ? USER_COLUMNS : GROUP_COLUMNS;
+  const columns = table === "plain_users" ? USER_COLUMNS : GROUP_COLUMNS;
   let after = Number.MIN_SAFE_INTEGER;
   for (;;) {
     const rows = await tx.unsafe(
