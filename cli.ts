@@ -1,4 +1,4 @@
-import "./src/node_warnings.ts";
+import "./src/runtime/node_warnings.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RecordRef } from "./src/store/audit.ts";
 import {
@@ -29,7 +29,7 @@ import {
   type Env,
   loadDatabaseLocation,
   parseDatabaseUrl,
-} from "./src/config.ts";
+} from "./src/config/config.ts";
 import {
   type DataKey,
   decodeKey,

@@ -1,10 +1,10 @@
-import "./src/node_warnings.ts";
-import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import "./src/runtime/node_warnings.ts";
+import { type Config, ConfigError, loadConfig } from "./src/config/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
-import { createLogger, type Logger } from "./src/log.ts";
-import { createRedactor, type Redactor } from "./src/redact.ts";
-import type { Reporter } from "./src/reporter.ts";
-import { Stopper } from "./src/stopper.ts";
+import { createLogger, type Logger } from "./src/base/log.ts";
+import { createRedactor, type Redactor } from "./src/base/redact.ts";
+import type { Reporter } from "./src/runtime/reporter.ts";
+import { Stopper } from "./src/runtime/stopper.ts";
 import type { Store } from "./src/store/store.ts";
 
 // Only light modules are imported above: the signal handlers must be in
@@ -12,14 +12,14 @@ import type { Store } from "./src/store/store.ts";
 // below, in parallel with reading the configuration and the key.
 function loadModules() {
   return Promise.all([
-    import("./src/bot.ts"),
-    import("./src/store/open_with_key.ts"),
-    import("./src/reporter.ts"),
-    import("./src/polling.ts"),
-    import("./src/webhook.ts"),
-    import("./src/serve_webhook.ts"),
-    import("./src/one_time_calls.ts"),
-    import("./src/bot_profile.ts"),
+    import("./src/bot/bot.ts"),
+    import("./src/runtime/open_database.ts"),
+    import("./src/runtime/reporter.ts"),
+    import("./src/runtime/polling.ts"),
+    import("./src/runtime/webhook.ts"),
+    import("./src/runtime/serve_webhook.ts"),
+    import("./src/runtime/one_time_calls.ts"),
+    import("./src/runtime/bot_profile.ts"),
   ]).then((
     [
       bot,

@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { damageTable, openTestStore, tempDir, testCipher } from "./_db.ts";
 import { createTestDatabase, execPg, pgTest } from "./_pg.ts";
-import { openPostgresStore } from "../src/store/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
 import type { Store } from "../src/store/store.ts";
 import {
   runCliProcess,

@@ -3,7 +3,7 @@ import {
   partialPathFor,
   pathExists,
   publishFile,
-} from "../_new_file.ts";
+} from "../fs/new_file.ts";
 import type { RecordRef } from "../store/audit.ts";
 import type { Store } from "../store/store.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
@@ -13,7 +13,7 @@ import {
   exportRecords,
   RecordNotFoundError,
 } from "../privacy/export.ts";
-import { plural } from "../plural.ts";
+import { plural } from "../base/plural.ts";
 import type { Format } from "../privacy/formats.ts";
 import { type TextSink, writerSink } from "../privacy/text_sink.ts";
 import {

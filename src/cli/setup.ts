@@ -1,6 +1,6 @@
-import { loadSetupConfig } from "../config.ts";
-import { createLogger } from "../log.ts";
-import { createRedactor } from "../redact.ts";
+import { loadSetupConfig } from "../config/config.ts";
+import { createLogger } from "../base/log.ts";
+import { createRedactor } from "../base/redact.ts";
 import type { Store } from "../store/store.ts";
 import { CliError, EXIT } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
@@ -38,10 +38,10 @@ export async function setup(
     { oneTimeCalls },
   ] = await Promise.all([
     import("grammy"),
-    import("../api_error.ts"),
-    import("../bot_identity.ts"),
-    import("../i18n.ts"),
-    import("../one_time_calls.ts"),
+    import("../runtime/api_error.ts"),
+    import("../runtime/bot_identity.ts"),
+    import("../bot/i18n.ts"),
+    import("../runtime/one_time_calls.ts"),
   ]);
   const redact = createRedactor([config.token, config.webhookSecret]);
   const say = (line: string) => io.stderr.write(redact(line) + "\n");

@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { ConfigError, type Env } from "../config.ts";
+import { ConfigError, type Env } from "../config/config.ts";
 // Not imported from the cipher module: main.ts loads this module before its
 // signal handlers are in place, so it must stay light, and the cipher module
 // pulls in node:crypto. The cipher checks the same size when it is built.

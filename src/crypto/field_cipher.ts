@@ -5,7 +5,7 @@ import {
   randomFillSync,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { StoreError } from "../store/store.ts";
+import { StoreError } from "../base/errors.ts";
 
 /** Bytes in a data key (AES-256). */
 export const KEY_BYTES = 32;
