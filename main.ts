@@ -1,6 +1,7 @@
 import "./src/runtime/node_warnings.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
+import { EXIT } from "./src/base/exit_codes.ts";
 import { createLogger, type Logger } from "./src/base/log.ts";
 import { createRedactor, type Redactor } from "./src/base/redact.ts";
 import type { Reporter } from "./src/runtime/reporter.ts";
@@ -46,13 +47,14 @@ function loadModules() {
 type Modules = Awaited<ReturnType<typeof loadModules>>;
 
 /**
- * Runs the bot until a stop. Exit codes: 0 clean stop (SIGINT or SIGTERM at
- * any moment, start-up included), 1 runtime failure (the Bot API refused the
- * token or stayed out of reach), 2 bad configuration (also a webhook set
- * at Telegram when polling was not chosen with BOT_MODE), 3 the store could
- * not be opened and will not be by waiting (wrong key, not a database), 4 the
- * database stayed out of reach through DATABASE_START_TIMEOUT_SECONDS, 5
- * polling stopped on a store failure that will not mend.
+ * Runs the bot until a stop and returns its exit code (`EXIT`, shared with
+ * the CLI): ok for a clean stop (SIGINT or SIGTERM at any moment, start-up
+ * included), usage for bad configuration (also a webhook set at Telegram
+ * when polling was not chosen with BOT_MODE), store when the database cannot
+ * be opened and waiting will not help, unreachable when it stayed out of
+ * reach through DATABASE_START_TIMEOUT_SECONDS, damaged when polling stopped
+ * on a store failure that will not mend, telegram when Telegram refused the
+ * token or stayed out of reach.
  */
 export async function main(stopper: Stopper): Promise<number> {
   const modules = loadModules();
@@ -68,14 +70,14 @@ export async function main(stopper: Stopper): Promise<number> {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`error: ${error.message}`);
-    return 2;
+    return EXIT.usage;
   }
   let redactor = createRedactor(secretsOf(config, dataKey));
   const redact: Redactor = (text) => redactor(text);
   const log = createLogger(redact);
-  if (stopper.stopping) return 0;
+  if (stopper.stopping) return EXIT.ok;
   const m = await modules;
-  if (stopper.stopping) return 0;
+  if (stopper.stopping) return EXIT.ok;
 
   // Polling needs getMe anyway; it runs while the store opens. In webhook
   // mode the profile stored by `setup` may spare it, so it waits.
@@ -129,7 +131,7 @@ async function serve(
   deps: ServeDeps,
 ): Promise<number> {
   const { store, log, stopper } = deps;
-  if (stopper.stopping) return 0;
+  if (stopper.stopping) return EXIT.ok;
   const found = await m.botProfile(config, {
     store,
     log,
@@ -138,10 +140,10 @@ async function serve(
   });
   if (!found.ok) {
     log.error((found.error as Error).message);
-    return 1;
+    return EXIT.telegram;
   }
   const botInfo = found.profile;
-  if (botInfo === undefined || stopper.stopping) return 0;
+  if (botInfo === undefined || stopper.stopping) return EXIT.ok;
 
   const built = m.createBot(config, {
     store,
@@ -182,7 +184,7 @@ async function serve(
         log.error(error.message);
         return error.exitCode;
       }
-      return 0;
+      return EXIT.ok;
     }
     const { createWebhookHandler } = m;
     const handler = createWebhookHandler(built.bot, {
@@ -192,7 +194,7 @@ async function serve(
       reporter: deps.reporter,
       log,
     });
-    if (stopper.stopping) return 0;
+    if (stopper.stopping) return EXIT.ok;
     await m.serveWebhook(handler, {
       hostname: config.hostname,
       port: config.port,
@@ -201,7 +203,7 @@ async function serve(
       log,
       signal: stopper.signal,
     });
-    return 0;
+    return EXIT.ok;
   } finally {
     await background;
   }
@@ -237,7 +239,11 @@ if (import.meta.main) {
     // Not expected; the token is kept out of the line all the same.
     const redact = createRedactor([Deno.env.get("BOT_TOKEN")]);
     console.error(redact(`error: ${firstLine(error)}`));
-    code = 1;
+    code = EXIT.unexpected;
   }
-  Deno.exit(stopper.stopping && code !== 2 && code !== 3 ? 0 : code);
+  Deno.exit(
+    stopper.stopping && code !== EXIT.usage && code !== EXIT.store
+      ? EXIT.ok
+      : code,
+  );
 }

@@ -12,16 +12,14 @@ export interface SetupOptions {
   io: CliIo;
 }
 
-/** Exit code of `setup` when a Bot API call failed (the rest was still done). */
-export const SETUP_FAILED = 1;
-
 /**
  * The one-time Bot API calls, so that the bot makes none at start: fetches
  * the bot's profile (`getMe`) and stores it, sets the command menu in every
  * language, and with `WEBHOOK_URL` (unless `BOT_MODE=polling`) sets the
  * webhook with the secret and the updates the bot reads; it never removes
  * a webhook. A refused token is a usage error (exit 2); another
- * failed call is reported and gives exit 1 once the others were tried.
+ * failed call is reported and gives exit 6 (`EXIT.telegram`) once the
+ * others were tried.
  */
 export async function setup(
   store: Store,
@@ -64,7 +62,7 @@ export async function setup(
       redact(error.message),
       /did not accept BOT_TOKEN/.test(error.message)
         ? EXIT.usage
-        : SETUP_FAILED,
+        : EXIT.telegram,
     );
   }
   for (const line of lines) await say(line);
@@ -111,7 +109,7 @@ export async function setup(
     for (const failure of failures.slice(0, -1)) await say(`error: ${failure}`);
     throw new CliError(
       `${failures[failures.length - 1]}; run setup again`,
-      SETUP_FAILED,
+      EXIT.telegram,
     );
   }
 }

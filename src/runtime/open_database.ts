@@ -2,6 +2,7 @@ import { ConfigError, type Env } from "../config/config.ts";
 import { type DataKey, keySource, loadDataKey } from "../crypto/data_key.ts";
 import { WrongKeyError } from "../crypto/field_cipher.ts";
 import { dataKeyCipher, interruptedRotation } from "../crypto/key_file.ts";
+import { EXIT } from "../base/exit_codes.ts";
 import type { Logger } from "../base/log.ts";
 import type { DatabaseLocation } from "../config/database_url.ts";
 import { openStore, sqliteCreates } from "../store/open_store.ts";
@@ -25,9 +26,10 @@ export interface OpenWithKeyOptions {
  * Opens the store with the data key. Without a key, one is created only
  * for a new, empty database; an existing one gets one line saying what to
  * set, and no key file is made. A database out of reach is tried again
- * for `startTimeoutMs`. Returns an exit code on failure: 2 for bad
- * configuration, 3 when the store could not be opened, 4 when it stayed
- * out of reach, 0 when a stop came while waiting.
+ * for `startTimeoutMs`. Returns an exit code on failure (`EXIT`): `usage`
+ * for bad configuration, `store` when the store could not be opened,
+ * `unreachable` when it stayed out of reach, `ok` when a stop came while
+ * waiting.
  */
 export async function openWithKey(
   database: DatabaseLocation,
@@ -65,7 +67,7 @@ async function openOnce(
             ? "This database is encrypted, but no key was found: set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key"
             : "This database holds records but no data key was found: set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to a new key from deno task cli keygen, and the bot encrypts the records with it at start",
         );
-        return 3;
+        return EXIT.store;
       }
       dataKey = (await loadDataKey(env, { create: true }))!;
       if (dataKey.created) {
@@ -88,7 +90,7 @@ async function openOnce(
     if (unreachableCause(error) !== undefined) throw error;
     if (error instanceof ConfigError) {
       log.error(error.message);
-      return 2;
+      return EXIT.usage;
     }
     // Name where the refused key came from: the operator may not know
     // which of the variable and the key file was read.
@@ -98,7 +100,7 @@ async function openOnce(
       )}`
       : "";
     log.error(firstLine(error) + source);
-    return 3;
+    return EXIT.store;
   }
 }
 

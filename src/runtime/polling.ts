@@ -2,6 +2,7 @@ import { type Bot, BotError, Context } from "grammy";
 import type { Update } from "grammy/types";
 import { apiSignal, describeApiError } from "./api_error.ts";
 import { planRegistration } from "../registration/registration.ts";
+import { EXIT } from "../base/exit_codes.ts";
 import type { Logger } from "../base/log.ts";
 import type { Reporter } from "./reporter.ts";
 import { sleep } from "./stopper.ts";
@@ -44,13 +45,14 @@ export interface PollingOptions<C extends Context> {
  */
 export class PollingError extends Error {
   /**
-   * The process's exit code: 1 for a refused token, 2 for a setting to
-   * change, 5 for a store that keeps failing the same way.
+   * The process's exit code (`EXIT`): `telegram` for a refused token,
+   * `usage` for a setting to change, `damaged` for a store that keeps
+   * failing the same way.
    */
   readonly exitCode: number;
 
   /** Wraps the one-line reason. */
-  constructor(message: string, exitCode = 1) {
+  constructor(message: string, exitCode: number = EXIT.telegram) {
     super(message);
     this.name = "PollingError";
     this.exitCode = exitCode;
@@ -171,7 +173,7 @@ async function takeOverWebhook<C extends Context>(
   if (!options.takeOverWebhook) {
     throw new PollingError(
       `a webhook is set for this bot at ${url}, so Telegram gives no updates by polling; the bot removes a webhook only when told to: set BOT_MODE=polling to remove it and poll here, or WEBHOOK_URL (with WEBHOOK_SECRET) or BOT_MODE=webhook to serve it`,
-      2,
+      EXIT.usage,
     );
   }
   log.warn(
@@ -312,7 +314,7 @@ async function storeWithRetry<C extends Context>(
             `stopping: the store failed ${permanent} times in a way that trying again will not mend, so these updates stay unconfirmed and Telegram keeps them for the next start: ${
               firstLineOf(error)
             }`,
-            5,
+            EXIT.damaged,
           );
         }
       }

@@ -1,8 +1,6 @@
+import { EXIT } from "../base/exit_codes.ts";
 import type { Logger } from "../base/log.ts";
 import { sleep } from "./stopper.ts";
-
-/** Exit code of the bot when the database stayed out of reach at start. */
-export const EXIT_STORE_UNREACHABLE = 4;
 
 const FIRST_WAIT_MS = 500;
 const MAX_WAIT_MS = 5_000;
@@ -69,7 +67,7 @@ export interface UntilReachableOptions<T> {
 /**
  * Runs `attempt` until it succeeds, or fails in a way that will not pass
  * (thrown on), or the database stays out of reach for `timeoutMs`: then
- * one error line and `EXIT_STORE_UNREACHABLE`. Each failed try gets one
+ * one error line and `EXIT.unreachable`. Each failed try gets one
  * line naming its cause. A stop while waiting returns 0.
  */
 export async function untilReachable<T>(
@@ -84,7 +82,7 @@ export async function untilReachable<T>(
     try {
       return await stoppable(attempt(), signal, options.discard);
     } catch (error) {
-      if (error === STOPPED) return 0;
+      if (error === STOPPED) return EXIT.ok;
       cause = unreachableCause(error);
       if (cause === undefined) throw error;
     }
@@ -94,9 +92,9 @@ export async function untilReachable<T>(
       log.error(
         `${options.where} stayed out of reach (${cause}) through ${tries} ${
           tries === 1 ? "try" : "tries"
-        } in ${seconds} s: giving up with exit code ${EXIT_STORE_UNREACHABLE}, so that the service manager starts the bot again later (DATABASE_START_TIMEOUT_SECONDS sets how long to wait)`,
+        } in ${seconds} s: giving up with exit code ${EXIT.unreachable}, so that the service manager starts the bot again later (DATABASE_START_TIMEOUT_SECONDS sets how long to wait)`,
       );
-      return EXIT_STORE_UNREACHABLE;
+      return EXIT.unreachable;
     }
     const ms = Math.min(wait, left);
     log.warn(
@@ -105,7 +103,7 @@ export async function untilReachable<T>(
       } s (try ${tries + 1})`,
     );
     await sleep(ms, signal);
-    if (signal?.aborted) return 0;
+    if (signal?.aborted) return EXIT.ok;
     wait = Math.min(wait * 2, MAX_WAIT_MS);
   }
 }
