@@ -1,6 +1,7 @@
 import "./src/runtime/node_warnings.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
+import { errorLine } from "./src/base/error_text.ts";
 import { EXIT } from "./src/base/exit_codes.ts";
 import { createLogger, type Logger } from "./src/base/log.ts";
 import { createRedactor, type Redactor } from "./src/base/redact.ts";
@@ -224,11 +225,6 @@ function secretsOf(
   ];
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0] ?? text;
-}
-
 if (import.meta.main) {
   const stopper = new Stopper();
   stopper.install();
@@ -238,7 +234,7 @@ if (import.meta.main) {
   } catch (error) {
     // Not expected; the token is kept out of the line all the same.
     const redact = createRedactor([Deno.env.get("BOT_TOKEN")]);
-    console.error(redact(`error: ${firstLine(error)}`));
+    console.error(redact(`error: ${errorLine(error)}`));
     code = EXIT.unexpected;
   }
   Deno.exit(

@@ -1,3 +1,10 @@
+/**
+ * The grammY bot: its features (`features/`), languages (`i18n.ts`,
+ * `locales/`) and how they are put together (this file). It answers
+ * updates; how updates arrive is `runtime/`'s business.
+ *
+ * @module
+ */
 import { Bot, type BotError, Composer } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import type { I18n } from "@grammyjs/i18n";

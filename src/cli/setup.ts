@@ -31,13 +31,13 @@ export async function setup(
   const [
     { Api },
     { describeApiError },
-    { BotInfoError, fetchBotInfo },
+    { BotProfileError, fetchBotProfile },
     { createI18n },
     { oneTimeCalls },
   ] = await Promise.all([
     import("grammy"),
     import("../runtime/api_error.ts"),
-    import("../runtime/bot_identity.ts"),
+    import("../runtime/bot_profile.ts"),
     import("../bot/i18n.ts"),
     import("../runtime/one_time_calls.ts"),
   ]);
@@ -49,7 +49,7 @@ export async function setup(
 
   let me;
   try {
-    me = (await fetchBotInfo(config.token, {
+    me = (await fetchBotProfile(config.token, {
       apiRoot: config.apiRoot,
       log,
       signal: never,
@@ -57,7 +57,7 @@ export async function setup(
     }))!;
   } catch (error) {
     for (const line of lines) await say(line);
-    if (!(error instanceof BotInfoError)) throw error;
+    if (!(error instanceof BotProfileError)) throw error;
     throw new CliError(
       redact(error.message),
       /did not accept BOT_TOKEN/.test(error.message)

@@ -1,6 +1,13 @@
+/**
+ * Configuration: every setting read from the environment and checked once,
+ * at start, with one line naming a bad value. `config/` sits just above
+ * `base/`; everything else may read what it returns.
+ *
+ * @module
+ */
 import {
   type DatabaseLocation,
-  parseDatabaseUrl as parseLocation,
+  parseDatabaseUrl,
   postgresFromEnv,
 } from "./database_url.ts";
 
@@ -12,6 +19,7 @@ export type BotMode = "polling" | "webhook";
 
 /** Where the records are stored, parsed from `DATABASE_URL`. */
 export type { DatabaseLocation };
+export { parseDatabaseUrl };
 
 /** The validated configuration of the bot, read from the environment. */
 export interface Config {
@@ -155,16 +163,7 @@ export function loadDatabaseLocation(
     const postgres = postgresFromEnv(env);
     if (postgres !== undefined) return postgres;
   }
-  return parseLocation(value ?? DEFAULT_DATABASE_URL, { variable, env });
-}
-
-/** Parses a database URL: `sqlite:PATH`, a bare path, or `postgres://…`. */
-export function parseDatabaseUrl(
-  value: string,
-  variable = "DATABASE_URL",
-  env: Env = {},
-): DatabaseLocation {
-  return parseLocation(value, { variable, env });
+  return parseDatabaseUrl(value ?? DEFAULT_DATABASE_URL, { variable, env });
 }
 
 function readToken(env: Env, command = "deno task start"): string {

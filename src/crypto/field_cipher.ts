@@ -1,3 +1,10 @@
+/**
+ * Encryption at rest: data keys and keyrings (`data_key.ts`, `key_file.ts`),
+ * the AES-256-GCM cipher of single values (this file) and the codec that
+ * turns records into what is stored (`field_codec.ts`). Below the store.
+ *
+ * @module
+ */
 import {
   createCipheriv,
   createDecipheriv,

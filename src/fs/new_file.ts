@@ -1,6 +1,10 @@
-// Writing a file so that a reader sees it complete or not at all: written
-// under a temporary name beside its place, flushed, then linked (never
-// overwriting) or renamed into place, and its directory entry flushed too.
+/**
+ * Files the programs write (exports, backups, key files): complete or
+ * absent, owner-only, never overwriting by accident, keeping the owner of a
+ * file they replace. `fs/` knows nothing of the bot.
+ *
+ * @module
+ */
 import { basename, dirname, join } from "node:path";
 
 /** A fresh temporary name beside `path`, in the same directory (so link and rename work). */

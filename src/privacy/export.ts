@@ -1,3 +1,10 @@
+/**
+ * Privacy requests as data: exports in every format (this file and
+ * `formats.ts`) and readable descriptions of records, shared by the CLI and
+ * the bot's own privacy commands. Above the store, below the bot.
+ *
+ * @module
+ */
 import type { Actor, RecordRef } from "../store/audit.ts";
 import type {
   GroupRecord,

@@ -1,3 +1,10 @@
+/**
+ * Registration: what an update says about its sender and chat (the plan,
+ * this file) and the registrar that writes plans in batches and keeps the
+ * erasure rule. Above the store, below the bot and the polling loop.
+ *
+ * @module
+ */
 import { Composer, type Context } from "grammy";
 import type { Registrar, RegistrationPlan } from "./registrar.ts";
 

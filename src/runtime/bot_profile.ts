@@ -1,7 +1,15 @@
+/**
+ * Who the bot is (its profile from \`getMe\`): stored by \`cli setup\`, or
+ * asked of Telegram at start, and checked against the token.
+ *
+ * @module
+ */
+import { Api } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
-import { botIdOfToken, fetchBotInfo } from "./bot_identity.ts";
-import type { Config } from "../config/config.ts";
+import { apiSignal, describeApiError } from "./api_error.ts";
 import type { Logger } from "../base/log.ts";
+import { sleep } from "./stopper.ts";
+import type { Config } from "../config/config.ts";
 import type { Store } from "../store/store.ts";
 
 /** The outcome of work started early and looked at later. */
@@ -23,7 +31,7 @@ export function askTelegram(
   options: AskTelegramOptions,
 ): Promise<Settled<UserFromGetMe | undefined>> {
   options.log.info(`checking BOT_TOKEN with the Bot API at ${config.apiRoot}`);
-  return settle(fetchBotInfo(config.token, {
+  return outcomeOf(fetchBotProfile(config.token, {
     apiRoot: config.apiRoot,
     log: options.log,
     signal: options.signal,
@@ -116,9 +124,83 @@ export async function storedProfile(
   return profile;
 }
 
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+function outcomeOf<T>(promise: Promise<T>): Promise<Settled<T>> {
   return promise.then(
     (value) => ({ ok: true as const, value }),
     (error) => ({ ok: false as const, error }),
   );
+}
+
+/** Options for `fetchBotProfile`. */
+export interface FetchBotProfileOptions {
+  apiRoot: string;
+  log: Logger;
+  /** Aborted on stop: the call is dropped and undefined returned. */
+  signal: AbortSignal;
+  /** How long one try may take, in ms; default 10,000. */
+  tryTimeoutMs?: number;
+  /** How many tries before giving up; default 5. */
+  tries?: number;
+}
+
+/** The Bot API refused the token, or stayed out of reach through every try. */
+export class BotProfileError extends Error {
+  /** Wraps the one-line reason. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BotProfileError";
+  }
+}
+
+/**
+ * Asks Telegram who the bot is (`getMe`), which also proves the token. Each
+ * try is bounded; network trouble and Telegram's own failures are retried
+ * with growing waits, each logged with its cause (connection refused, DNS,
+ * TLS), and a refused token fails at once. Resolves with undefined when a
+ * stop came first.
+ */
+export async function fetchBotProfile(
+  token: string,
+  options: FetchBotProfileOptions,
+): Promise<UserFromGetMe | undefined> {
+  const { apiRoot, log, signal } = options;
+  const tries = options.tries ?? 5;
+  const tryTimeoutMs = options.tryTimeoutMs ?? 10_000;
+  const api = new Api(token, { apiRoot });
+  for (let attempt = 1;; attempt++) {
+    if (signal.aborted) return undefined;
+    try {
+      return await api.getMe(
+        apiSignal(signal, AbortSignal.timeout(tryTimeoutMs)),
+      );
+    } catch (error) {
+      if (signal.aborted) return undefined;
+      const failure = describeApiError(error);
+      const where = `the Bot API at ${apiRoot}`;
+      if (failure.status !== undefined && !failure.transient) {
+        throw new BotProfileError(
+          `${where} did not accept BOT_TOKEN: ${failure.reason}; check the token from @BotFather`,
+        );
+      }
+      if (attempt >= tries) {
+        throw new BotProfileError(
+          `${where} cannot be reached: ${failure.reason} (gave up after ${tries} tries)`,
+        );
+      }
+      const waitMs = failure.retryAfter !== undefined
+        ? failure.retryAfter * 1000
+        : 1000 * 2 ** (attempt - 1);
+      log.warn(
+        `${where} cannot be reached: ${failure.reason}; trying again in ${
+          waitMs / 1000
+        } s (try ${attempt + 1} of ${tries})`,
+      );
+      await sleep(waitMs, signal);
+    }
+  }
+}
+
+/** The bot's numeric id, which is the part of its token before the colon. */
+export function botIdOfToken(token: string): number {
+  return Number(token.split(":")[0]);
 }

@@ -4,7 +4,11 @@ import { WrongKeyError } from "../crypto/field_cipher.ts";
 import { dataKeyCipher, interruptedRotation } from "../crypto/key_file.ts";
 import { EXIT } from "../base/exit_codes.ts";
 import type { Logger } from "../base/log.ts";
-import type { DatabaseLocation } from "../config/database_url.ts";
+import {
+  type DatabaseLocation,
+  describeLocation,
+} from "../config/database_url.ts";
+import { errorLine } from "../base/error_text.ts";
 import { openStore, sqliteCreates } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";
 import { unreachableCause, untilReachable } from "./until_reachable.ts";
@@ -35,7 +39,10 @@ export async function openWithKey(
   database: DatabaseLocation,
   options: OpenWithKeyOptions,
 ): Promise<{ store: Store; dataKey: DataKey } | number> {
-  const where = describeDatabase(database);
+  // The description names host, port, database and user, never a password.
+  const where = database.kind === "sqlite"
+    ? `the SQLite database "${database.path}"`
+    : `the PostgreSQL database ${describeLocation(database)}`;
   options.log.info(`using ${where}`);
   return await untilReachable(() => openOnce(database, options), {
     timeoutMs: options.startTimeoutMs ?? 0,
@@ -99,7 +106,7 @@ async function openOnce(
         dataKey,
       )}`
       : "";
-    log.error(firstLine(error) + source);
+    log.error(errorLine(error) + source);
     return EXIT.store;
   }
 }
@@ -134,17 +141,4 @@ export async function keylessState(
   } finally {
     await store.close();
   }
-}
-
-function describeDatabase(database: DatabaseLocation): string {
-  if (database.kind === "sqlite") {
-    return `the SQLite database "${database.path}"`;
-  }
-  // The description names host, port, database and user, never the password.
-  return `the PostgreSQL database ${database.description}`;
-}
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0] ?? text;
 }

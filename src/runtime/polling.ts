@@ -6,7 +6,8 @@ import { EXIT } from "../base/exit_codes.ts";
 import type { Logger } from "../base/log.ts";
 import type { Reporter } from "./reporter.ts";
 import { sleep } from "./stopper.ts";
-import { firstLineOf, StoreOutage } from "./store_outage.ts";
+import { StoreOutage } from "./store_outage.ts";
+import { errorLine } from "../base/error_text.ts";
 import { PermanentStoreError, type RegistrationPlan } from "../store/store.ts";
 import { checkUpdate } from "./update_check.ts";
 
@@ -312,7 +313,7 @@ async function storeWithRetry<C extends Context>(
         if (++permanent >= PERMANENT_TRIES) {
           throw new PollingError(
             `stopping: the store failed ${permanent} times in a way that trying again will not mend, so these updates stay unconfirmed and Telegram keeps them for the next start: ${
-              firstLineOf(error)
+              errorLine(error)
             }`,
             EXIT.damaged,
           );

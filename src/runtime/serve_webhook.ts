@@ -1,3 +1,12 @@
+/**
+ * The running process: how updates arrive (`polling.ts`, `webhook.ts`,
+ * this HTTP server), the checks on each update, start-up (opening the
+ * database, the bot's profile, the one-time Bot API calls), stopping,
+ * logging outages and reporting errors. Only `main.ts` and the CLI are
+ * above it.
+ *
+ * @module
+ */
 import type { Logger } from "../base/log.ts";
 
 /** Where `serveWebhook` listens and what it says once it does. */

@@ -80,7 +80,7 @@ export class Stopper {
       return;
     }
     this.#write(`info: ${reason}: stopping, finishing the work in hand`);
-    this.#controller.abort(new StopRequested(reason));
+    this.#controller.abort(new StopRequestedError(reason));
     // Kept referenced: should every other task hang or vanish, this timer is
     // what still ends the process with 0.
     setTimeout(() => this.#giveUp(), this.#timeoutMs);
@@ -104,11 +104,11 @@ export class Stopper {
 }
 
 /** The reason a stopped operation was aborted with. */
-export class StopRequested extends Error {
+export class StopRequestedError extends Error {
   /** Names what asked for the stop (a signal). */
   constructor(reason: string) {
     super(`stopped by ${reason}`);
-    this.name = "StopRequested";
+    this.name = "StopRequestedError";
   }
 }
 

@@ -1,3 +1,4 @@
+import { errorLine } from "../base/error_text.ts";
 import type { Logger } from "../base/log.ts";
 
 /** What an outage says when it starts and when it ends. */
@@ -35,7 +36,7 @@ export class StoreOutage {
   failed(error: unknown): void {
     this.#failures++;
     if (this.#failures === 1) {
-      this.#log.error(this.#lines.started(firstLineOf(error)));
+      this.#log.error(this.#lines.started(errorLine(error)));
     }
   }
 
@@ -46,10 +47,4 @@ export class StoreOutage {
     this.#failures = 0;
     this.#log.info(this.#lines.ended(failures));
   }
-}
-
-/** The first line of an error's message: the cause, without a stack. */
-export function firstLineOf(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0] || (error as Error)?.name || "unknown error";
 }

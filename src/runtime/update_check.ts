@@ -54,12 +54,12 @@ export function checkUpdate(value: unknown): Update | string {
     checkFields(value);
     return value as unknown as Update;
   } catch (error) {
-    if (error instanceof Malformed) return error.message;
+    if (error instanceof MalformedError) return error.message;
     throw error;
   }
 }
 
-class Malformed extends Error {}
+class MalformedError extends Error {}
 
 type Fields = Record<string, unknown>;
 
@@ -251,7 +251,9 @@ function checkDepth(root: Fields): void {
     const [value, depth] = stack.pop()!;
     if (typeof value !== "object" || value === null) continue;
     if (depth > MAX_DEPTH) {
-      throw new Malformed(`the update nests deeper than ${MAX_DEPTH} levels`);
+      throw new MalformedError(
+        `the update nests deeper than ${MAX_DEPTH} levels`,
+      );
     }
     for (const child of Object.values(value)) {
       if (typeof child === "object" && child !== null) {
@@ -263,7 +265,7 @@ function checkDepth(root: Fields): void {
 
 // `problem` says what was expected where; the reason adds what came instead.
 function fail(problem: string, value: unknown): never {
-  throw new Malformed(`${problem}, got ${describe(value)}`);
+  throw new MalformedError(`${problem}, got ${describe(value)}`);
 }
 
 // Says what kind of value arrived without repeating text from the update,

@@ -1,3 +1,10 @@
+/**
+ * Storage: the interface the bot and the CLI use (this file), the audit
+ * log, migrations, and the two engines in `sqlite/` and `postgres/`, which
+ * pass one contract suite (`_store_contract.ts`).
+ *
+ * @module
+ */
 import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";

@@ -61,7 +61,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         parts.push(
           user === undefined
             ? ctx.t("privacy-nothing-stored", { whom: "user" })
-            : await describeUser(ctx, user),
+            : await userSummary(ctx, user),
         );
         await ctx.reply(parts.join("\n\n"), {
           reply_markup: menu(
@@ -94,7 +94,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         await ctx.reply(
           group === undefined
             ? ctx.t("privacy-nothing-stored", { whom: "group" })
-            : await describeGroup(ctx, group),
+            : await groupSummary(ctx, group),
           {
             reply_markup: menu(ctx, {
               target,
@@ -341,7 +341,7 @@ async function timeFor(ctx: BotContext, unixSeconds: number): Promise<string> {
   return formatTime(unixSeconds, locale);
 }
 
-async function describeUser(
+async function userSummary(
   ctx: BotContext,
   user: UserRecord,
 ): Promise<string> {
@@ -356,7 +356,7 @@ async function describeUser(
   });
 }
 
-async function describeGroup(
+async function groupSummary(
   ctx: BotContext,
   group: GroupRecord,
 ): Promise<string> {
