@@ -32,6 +32,3 @@ export const EXIT = {
   /** A failure neither program expected (a bug); the log says what. */
   unexpected: 70,
 } as const;
-
-/** One of `EXIT`'s codes. */
-export type ExitCode = typeof EXIT[keyof typeof EXIT];

@@ -7,13 +7,13 @@ import { I18n, type I18nFlavor } from "@grammyjs/i18n";
 export type BotContext = Context & I18nFlavor;
 
 /** The language used when the user's is not translated. */
-export const DEFAULT_LOCALE = "en";
+const DEFAULT_LOCALE = "en";
 
 /** The folder of Fluent files: one `<locale>.ftl` per language. */
 export const LOCALES_DIR = new URL("./locales/", import.meta.url);
 
 /** The commands in the menu; each has a `cmd-<name>` description per locale. */
-export const COMMAND_NAMES = ["start", "help", "privacy"] as const;
+const COMMAND_NAMES = ["start", "help", "privacy"] as const;
 
 /**
  * Loads every locale file. A new language is a new `.ftl` file: the

@@ -61,7 +61,7 @@ export interface SentryConfig {
 }
 
 /** The default database when `DATABASE_URL` is not set. */
-export const DEFAULT_DATABASE_URL = "sqlite:data/bot.db";
+const DEFAULT_DATABASE_URL = "sqlite:data/bot.db";
 
 const DEFAULT_API_ROOT = "https://api.telegram.org";
 const DEFAULT_WEBHOOK_PATH = "/webhook";

@@ -44,7 +44,7 @@ export interface SqliteLocation {
 export type DatabaseLocation = SqliteLocation | PostgresLocation;
 
 /** Connections per process when `PG_POOL_SIZE` is not set. */
-export const DEFAULT_POOL_SIZE = 5;
+const DEFAULT_POOL_SIZE = 5;
 
 const SSL_MODES: readonly SslMode[] = [
   "disable",

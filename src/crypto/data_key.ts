@@ -10,7 +10,7 @@ function generateKey(): Uint8Array {
 }
 
 /** Where the data key file lives when `DATA_KEY_FILE` is not set: outside `data/`. */
-export const DEFAULT_KEY_FILE = "secrets/data.key";
+const DEFAULT_KEY_FILE = "secrets/data.key";
 
 /** A data key and where it came from (for messages). */
 export interface DataKey {

@@ -93,7 +93,7 @@ export interface ExportOptions {
  * Looks up what an export of `target` will write. A single record must be
  * stored (`RecordNotFoundError` otherwise); `all` streams every record.
  */
-export async function selectRecords(
+async function selectRecords(
   store: Store,
   target: RecordRef,
   options: IterateOptions = {},
@@ -244,7 +244,7 @@ const PROGRESS_EVERY = 4096;
  * when full; the caller drains it at the end). The JSON document is written
  * incrementally too, so `all` never holds every record at once.
  */
-export async function writeExport(
+async function writeExport(
   sink: BufferedSink,
   selection: ExportSelection,
   options: WriteExportOptions,

@@ -91,7 +91,7 @@ export interface StoredProfileOptions {
  * The bot profile stored by `setup`, if it can be read and belongs to the
  * token's bot; otherwise undefined, with a warning where that is news.
  */
-export async function storedProfile(
+async function storedProfile(
   token: string,
   options: StoredProfileOptions,
 ): Promise<UserFromGetMe | undefined> {
@@ -201,6 +201,6 @@ export async function fetchBotProfile(
 }
 
 /** The bot's numeric id, which is the part of its token before the colon. */
-export function botIdOfToken(token: string): number {
+function botIdOfToken(token: string): number {
   return Number(token.split(":")[0]);
 }

@@ -35,7 +35,7 @@ export interface OneTimeCallsResult {
 }
 
 /** Name of the failure `oneTimeCalls` reports when the catalogs did not load. */
-export const CATALOGS = "catalogs";
+const CATALOGS = "catalogs";
 
 /**
  * The calls that make the bot look right in Telegram, done once by `setup`
@@ -107,7 +107,7 @@ export interface BackgroundCallsOptions {
 }
 
 /** How long a start without `setup` serves before it makes the one-time calls. */
-export const ONE_TIME_CALLS_DELAY_MS = 1_000;
+const ONE_TIME_CALLS_DELAY_MS = 1_000;
 
 /**
  * The one-time calls for a start without `setup`: made alongside serving,

@@ -116,7 +116,7 @@ async function openOnce(
  * and no key bound), encrypted under a key not given, or holding plaintext
  * records from before encryption.
  */
-export async function keylessState(
+async function keylessState(
   database: DatabaseLocation,
 ): Promise<"new" | "encrypted" | "records"> {
   if (database.kind === "sqlite") {

@@ -276,7 +276,7 @@ async function handleBatch<C extends Context>(
 }
 
 /** Tries given to a write that failed in a way that will not mend. */
-export const PERMANENT_TRIES = 3;
+const PERMANENT_TRIES = 3;
 
 // Stores the plans, trying again with growing waits while the store fails;
 // false when a stop came first (nothing of this run is then confirmed). A

@@ -1,5 +1,5 @@
 /** How long a stop may take before the process exits anyway, by default. */
-export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /** Options for `Stopper`. */
 export interface StopperOptions {
@@ -104,7 +104,7 @@ export class Stopper {
 }
 
 /** The reason a stopped operation was aborted with. */
-export class StopRequestedError extends Error {
+class StopRequestedError extends Error {
   /** Names what asked for the stop (a signal). */
   constructor(reason: string) {
     super(`stopped by ${reason}`);

@@ -9,10 +9,10 @@ import { StoreOutage } from "./store_outage.ts";
 import { checkUpdate } from "./update_check.ts";
 
 /** Telegram sends updates far smaller; anything bigger is refused unread. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /** How long a request's body may take to arrive once its headers have. */
-export const BODY_TIMEOUT_MS = 10_000;
+const BODY_TIMEOUT_MS = 10_000;
 
 /** How long `/healthz` waits for the store's write probe before saying 503. */
 export const HEALTH_TIMEOUT_MS = 2_000;

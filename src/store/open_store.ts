@@ -19,7 +19,7 @@ export interface OpenStoreOptions {
 }
 
 /** The folder of the default database, the only one made when missing. */
-export const DEFAULT_DATA_FOLDER = "data";
+const DEFAULT_DATA_FOLDER = "data";
 
 /**
  * What opening a SQLite database at `path` with `create` would make:
