@@ -189,6 +189,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     : "nothing";
   const open = {
     create: command === "migrate",
+    initialiseEmpty: command === "migrate",
     createFolder: creates === "folder",
     cipher,
     io,
@@ -309,6 +310,7 @@ async function withStore(
   options: {
     create: boolean;
     createFolder: boolean;
+    initialiseEmpty: boolean;
     cipher: FieldCipher | undefined;
     io: CliIo;
     quiet: boolean;
@@ -329,6 +331,7 @@ async function withStore(
     const opening = {
       create: options.create,
       createFolder: options.createFolder,
+      initialiseEmpty: options.initialiseEmpty,
       cipher: options.cipher,
       onProgress: progress.update,
     };

@@ -140,3 +140,31 @@ Deno.test({
     assert.equal(last!.outcome, "done");
   },
 });
+
+Deno.test({
+  name:
+    "a database on a read-only file system is refused naming the real cause and the file",
+  ignore: !mountable,
+  async fn() {
+    await using dir = await tempDir();
+    const mount = `${dir.path}/ro`;
+    await Deno.mkdir(mount);
+    assert.ok((await sh(`mount -t tmpfs -o size=1m tmpfs '${mount}'`)).ok);
+    try {
+      const path = `${mount}/bot.db`;
+      const store = await openTestStore(path);
+      await store.close();
+      assert.ok((await sh(`mount -o remount,ro '${mount}'`)).ok);
+      const result = await runCliProcess(["--database", path, "inspect"]);
+      assert.equal(result.code, 3, result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^error: Cannot open the SQLite database at "${path}": the file cannot be written: Read-only file system`,
+        ),
+      );
+    } finally {
+      await sh(`umount '${mount}'`);
+    }
+  },
+});

@@ -12,6 +12,8 @@ export interface OpenStoreOptions {
   create?: boolean;
   /** Create the SQLite file's missing folder too (only the default `data/`). */
   createFolder?: boolean;
+  /** Make an existing empty SQLite file a database (`migrate` only). */
+  initialiseEmpty?: boolean;
   /** Told how the first encryption of a plaintext database advances. */
   onProgress?: ProgressCallback;
 }

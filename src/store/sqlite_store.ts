@@ -70,6 +70,11 @@ export interface SqliteStoreOptions {
    */
   createFolder?: boolean;
   /**
+   * Make an existing empty file (no table in it) a database; default false:
+   * only `migrate` does, when asked to.
+   */
+  initialiseEmpty?: boolean;
+  /**
    * Encrypts names, usernames and titles. The first key a database is opened
    * with is bound to it (older plaintext rows are encrypted then); opening
    * it later with another key, or with none, fails with `WrongKeyError`.
@@ -91,6 +96,7 @@ export async function openSqliteStore(
   const lock = new LockWait(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let db: DatabaseSync | undefined;
   try {
+    const existed = path !== ":memory:" && existsFile(path);
     if (path !== ":memory:") {
       prepareFile(path, {
         create: options.create ?? true,
@@ -99,6 +105,12 @@ export async function openSqliteStore(
     }
     db = new DatabaseSync(path);
     const open = db;
+    // Before anything is written (WAL mode writes the header): a file that
+    // is not this bot's database is left exactly as it was.
+    if (existed) {
+      requireOwnDatabase(open, path, options.initialiseEmpty ?? false);
+    }
+    if (path !== ":memory:") ownerOnly(path);
     // node:sqlite's busy handler sleeps on the calling thread, which here is
     // the event loop: a lock held by another process would freeze every
     // request. Lock waits are retried on a timer instead (`LockWait`).
@@ -119,8 +131,11 @@ export async function openSqliteStore(
   } catch (error) {
     if (db?.isOpen) db.close();
     if (error instanceof WrongKeyError) throw error;
+    if (error instanceof NotOurDatabaseError) throw error;
     throw new StoreError(
-      `Cannot open the SQLite database at "${path}": ${messageOf(error)}`,
+      `Cannot open the SQLite database at "${path}": ${
+        cantOpenCause(path, error) ?? messageOf(error)
+      }`,
       { cause: error },
     );
   }
@@ -858,6 +873,7 @@ async function settle<T>(body: () => T | Promise<T>): Promise<T> {
 const SQLITE_CORRUPT = 11;
 const SQLITE_NOTADB = 26;
 const SQLITE_CONSTRAINT = 19;
+const SQLITE_CANTOPEN = 14;
 
 // SQLite's primary result code (extended codes carry it in the low byte).
 function errcodeOf(error: unknown): number | undefined {
@@ -1100,7 +1116,70 @@ function prepareFile(
     });
     file.close();
   }
-  ownerOnly(path);
+}
+
+// SQLite says only "unable to open database file" whatever the reason; the
+// system's own words are found by doing what SQLite needs: writing the file,
+// and creating its -wal and -shm files beside it.
+function cantOpenCause(path: string, error: unknown): string | undefined {
+  if (errcodeOf(error) !== SQLITE_CANTOPEN || path === ":memory:") {
+    return undefined;
+  }
+  try {
+    Deno.openSync(path, { read: true, write: true }).close();
+  } catch (cause) {
+    return `the file cannot be written: ${messageOf(cause)}`;
+  }
+  try {
+    Deno.removeSync(Deno.makeTempFileSync({ dir: dirname(path) }));
+  } catch (cause) {
+    return `its folder "${
+      dirname(path)
+    }" cannot be written, and SQLite keeps its -wal and -shm files there: ${
+      messageOf(cause)
+    }`;
+  }
+  return undefined;
+}
+
+/**
+ * An existing file that is not this bot's database: another application's
+ * SQLite file, or an empty file. It is refused and left untouched, so that
+ * a wrong path never turns someone else's file into a bot database.
+ */
+export class NotOurDatabaseError extends PermanentStoreError {
+  /** Names the file and what it holds instead. */
+  constructor(path: string, what: string) {
+    super(
+      `"${path}" is not this bot's database (${what}); it was left untouched: check DATABASE_URL or --database`,
+    );
+    this.name = "NotOurDatabaseError";
+  }
+}
+
+// This bot's database has its migration record and its two record tables.
+// An empty file (no table at all) is made a database only where creating
+// one is allowed (`migrate`, the bot's first start on a missing file).
+function requireOwnDatabase(
+  db: DatabaseSync,
+  path: string,
+  mayInitialise: boolean,
+): void {
+  const tables = (db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+  ).all() as { name: string }[]).map((row) => row.name);
+  if (tables.length === 0) {
+    if (mayInitialise) return;
+    throw new NotOurDatabaseError(
+      path,
+      "it holds no table: an empty file; deno task cli migrate makes it one",
+    );
+  }
+  const ours = ["schema_migrations", "users", "groups"];
+  if (ours.every((table) => tables.includes(table))) return;
+  const shown = tables.slice(0, 5).join(", ") +
+    (tables.length > 5 ? ", …" : "");
+  throw new NotOurDatabaseError(path, `it holds other tables: ${shown}`);
 }
 
 // An existing file keeps its mode through an open, and so do -wal and -shm
