@@ -1,6 +1,7 @@
-import "./src/node_warnings.ts";
+import "./src/runtime/node_warnings.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RecordRef } from "./src/store/audit.ts";
+import { errorChain } from "./src/base/error_text.ts";
 import {
   CliError,
   damagedRecord,
@@ -28,8 +29,11 @@ import {
   type DatabaseLocation,
   type Env,
   loadDatabaseLocation,
+} from "./src/config/config.ts";
+import {
+  describeLocation,
   parseDatabaseUrl,
-} from "./src/config.ts";
+} from "./src/config/database_url.ts";
 import {
   type DataKey,
   decodeKey,
@@ -96,7 +100,9 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
       : error instanceof ConfigError
       ? EXIT.usage
       : EXIT.store;
-    await io.stderr.write(`error: ${describeError(error)}\n`);
+    await io.stderr.write(
+      `error: ${errorChain(error, (e) => e instanceof TamperedError)}\n`,
+    );
     return code;
   }
 }
@@ -129,7 +135,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
   }
   const env = Deno.env.toObject();
   const location = typeof values.database === "string"
-    ? parseDatabaseUrl(values.database, "--database")
+    ? parseDatabaseUrl(values.database, { variable: "--database" })
     : loadDatabaseLocation(env);
   const quiet = values.quiet === true;
   if (command === "keygen") {
@@ -212,7 +218,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
       case "inspect":
         await inspect(store, {
           target: optionalTarget(values),
-          location: describe(location),
+          location: describeLocation(location),
           io,
         });
         break;
@@ -338,7 +344,10 @@ async function withStore(
     store = await openStore(location, opening);
   } catch (error) {
     const hint = error instanceof WrongKeyError ? options.wrongKeyHint : "";
-    throw new CliError(describeError(error) + (hint ?? ""), EXIT.store);
+    throw new CliError(
+      errorChain(error, (e) => e instanceof TamperedError) + (hint ?? ""),
+      EXIT.store,
+    );
   } finally {
     await progress.finish();
   }
@@ -347,29 +356,15 @@ async function withStore(
   } catch (error) {
     if (error instanceof DamagedRecordError) throw damagedRecord(error);
     if (error instanceof StoreError) {
-      throw new CliError(describeError(error), EXIT.store);
+      throw new CliError(
+        errorChain(error, (e) => e instanceof TamperedError),
+        EXIT.store,
+      );
     }
     throw error;
   } finally {
     await store.close();
   }
-}
-
-// The message, followed by its causes when it does not already say them, so
-// "SQLite failed" never hides "database or disk is full". An integrity
-// failure already says all there is; the cipher's own words add nothing.
-function describeError(error: unknown): string {
-  let message = error instanceof Error ? error.message : String(error);
-  let cause = error instanceof Error && !(error instanceof TamperedError)
-    ? error.cause
-    : undefined;
-  for (let depth = 0; depth < 5 && cause instanceof Error; depth++) {
-    if (cause.message !== "" && !message.includes(cause.message)) {
-      message += `: ${cause.message}`;
-    }
-    cause = cause.cause;
-  }
-  return message;
 }
 
 // Group ids are negative, and parseArgs would read "--group -100" as two
@@ -523,11 +518,6 @@ function readAuditFormat(value: string | boolean | undefined): AuditFormat {
     throw usageError(`--format must be text, json or ndjson, got "${value}"`);
   }
   return value as AuditFormat;
-}
-
-function describe(location: DatabaseLocation): string {
-  if (location.kind === "sqlite") return `sqlite:${location.path}`;
-  return location.description;
 }
 
 if (import.meta.main) Deno.exit(await runCli(Deno.args, processIo()));

@@ -1,10 +1,12 @@
-import "./src/node_warnings.ts";
-import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import "./src/runtime/node_warnings.ts";
+import { type Config, ConfigError, loadConfig } from "./src/config/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
-import { createLogger, type Logger } from "./src/log.ts";
-import { createRedactor, type Redactor } from "./src/redact.ts";
-import type { Reporter } from "./src/reporter.ts";
-import { Stopper } from "./src/stopper.ts";
+import { errorLine } from "./src/base/error_text.ts";
+import { EXIT } from "./src/base/exit_codes.ts";
+import { createLogger, type Logger } from "./src/base/log.ts";
+import { createRedactor, type Redactor } from "./src/base/redact.ts";
+import type { Reporter } from "./src/runtime/reporter.ts";
+import { Stopper } from "./src/runtime/stopper.ts";
 import type { Store } from "./src/store/store.ts";
 
 // Only light modules are imported above: the signal handlers must be in
@@ -12,14 +14,14 @@ import type { Store } from "./src/store/store.ts";
 // below, in parallel with reading the configuration and the key.
 function loadModules() {
   return Promise.all([
-    import("./src/bot.ts"),
-    import("./src/store/open_with_key.ts"),
-    import("./src/reporter.ts"),
-    import("./src/polling.ts"),
-    import("./src/webhook.ts"),
-    import("./src/serve_webhook.ts"),
-    import("./src/one_time_calls.ts"),
-    import("./src/bot_profile.ts"),
+    import("./src/bot/bot.ts"),
+    import("./src/runtime/open_database.ts"),
+    import("./src/runtime/reporter.ts"),
+    import("./src/runtime/polling.ts"),
+    import("./src/runtime/webhook.ts"),
+    import("./src/runtime/serve_webhook.ts"),
+    import("./src/runtime/one_time_calls.ts"),
+    import("./src/runtime/bot_profile.ts"),
   ]).then((
     [
       bot,
@@ -46,13 +48,14 @@ function loadModules() {
 type Modules = Awaited<ReturnType<typeof loadModules>>;
 
 /**
- * Runs the bot until a stop. Exit codes: 0 clean stop (SIGINT or SIGTERM at
- * any moment, start-up included), 1 runtime failure (the Bot API refused the
- * token or stayed out of reach), 2 bad configuration (also a webhook set
- * at Telegram when polling was not chosen with BOT_MODE), 3 the store could
- * not be opened and will not be by waiting (wrong key, not a database), 4 the
- * database stayed out of reach through DATABASE_START_TIMEOUT_SECONDS, 5
- * polling stopped on a store failure that will not mend.
+ * Runs the bot until a stop and returns its exit code (`EXIT`, shared with
+ * the CLI): ok for a clean stop (SIGINT or SIGTERM at any moment, start-up
+ * included), usage for bad configuration (also a webhook set at Telegram
+ * when polling was not chosen with BOT_MODE), store when the database cannot
+ * be opened and waiting will not help, unreachable when it stayed out of
+ * reach through DATABASE_START_TIMEOUT_SECONDS, damaged when polling stopped
+ * on a store failure that will not mend, telegram when Telegram refused the
+ * token or stayed out of reach.
  */
 export async function main(stopper: Stopper): Promise<number> {
   const modules = loadModules();
@@ -68,14 +71,14 @@ export async function main(stopper: Stopper): Promise<number> {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`error: ${error.message}`);
-    return 2;
+    return EXIT.usage;
   }
   let redactor = createRedactor(secretsOf(config, dataKey));
   const redact: Redactor = (text) => redactor(text);
   const log = createLogger(redact);
-  if (stopper.stopping) return 0;
+  if (stopper.stopping) return EXIT.ok;
   const m = await modules;
-  if (stopper.stopping) return 0;
+  if (stopper.stopping) return EXIT.ok;
 
   // Polling needs getMe anyway; it runs while the store opens. In webhook
   // mode the profile stored by `setup` may spare it, so it waits.
@@ -129,7 +132,7 @@ async function serve(
   deps: ServeDeps,
 ): Promise<number> {
   const { store, log, stopper } = deps;
-  if (stopper.stopping) return 0;
+  if (stopper.stopping) return EXIT.ok;
   const found = await m.botProfile(config, {
     store,
     log,
@@ -138,10 +141,10 @@ async function serve(
   });
   if (!found.ok) {
     log.error((found.error as Error).message);
-    return 1;
+    return EXIT.telegram;
   }
   const botInfo = found.profile;
-  if (botInfo === undefined || stopper.stopping) return 0;
+  if (botInfo === undefined || stopper.stopping) return EXIT.ok;
 
   const built = m.createBot(config, {
     store,
@@ -182,7 +185,7 @@ async function serve(
         log.error(error.message);
         return error.exitCode;
       }
-      return 0;
+      return EXIT.ok;
     }
     const { createWebhookHandler } = m;
     const handler = createWebhookHandler(built.bot, {
@@ -192,7 +195,7 @@ async function serve(
       reporter: deps.reporter,
       log,
     });
-    if (stopper.stopping) return 0;
+    if (stopper.stopping) return EXIT.ok;
     await m.serveWebhook(handler, {
       hostname: config.hostname,
       port: config.port,
@@ -201,7 +204,7 @@ async function serve(
       log,
       signal: stopper.signal,
     });
-    return 0;
+    return EXIT.ok;
   } finally {
     await background;
   }
@@ -222,11 +225,6 @@ function secretsOf(
   ];
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0] ?? text;
-}
-
 if (import.meta.main) {
   const stopper = new Stopper();
   stopper.install();
@@ -236,8 +234,12 @@ if (import.meta.main) {
   } catch (error) {
     // Not expected; the token is kept out of the line all the same.
     const redact = createRedactor([Deno.env.get("BOT_TOKEN")]);
-    console.error(redact(`error: ${firstLine(error)}`));
-    code = 1;
+    console.error(redact(`error: ${errorLine(error)}`));
+    code = EXIT.unexpected;
   }
-  Deno.exit(stopper.stopping && code !== 2 && code !== 3 ? 0 : code);
+  Deno.exit(
+    stopper.stopping && code !== EXIT.usage && code !== EXIT.store
+      ? EXIT.ok
+      : code,
+  );
 }

@@ -4,7 +4,7 @@ import { FieldCipher } from "../src/crypto/field_cipher.ts";
 import {
   openSqliteStore,
   type SqliteStore,
-} from "../src/store/sqlite_store.ts";
+} from "../src/store/sqlite/sqlite_store.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 import { TEST_DATA_KEY } from "./_main_process.ts";
 

@@ -2,7 +2,7 @@ import postgres from "postgres";
 import {
   parseDatabaseUrl,
   type PostgresLocation,
-} from "../src/store/database_url.ts";
+} from "../src/config/database_url.ts";
 
 /** The PostgreSQL server the tests use: loopback, user postgres, trust. */
 export const PG_HOST = "127.0.0.1";

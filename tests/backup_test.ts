@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openSqliteStore } from "../src/store/sqlite_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import { openTestStore, readDb, tempDir } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
 

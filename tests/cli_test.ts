@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { parse as parseCsv } from "csv-parse/sync";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "../src/cli/help.ts";
 import type { GroupFields, UserFields } from "../src/store/store.ts";
-import { openPostgresStore } from "../src/store/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
 import { openTestStore, readDb, tempDir, testCipher } from "./_db.ts";
 import {
   type CliResult,

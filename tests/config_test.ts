@@ -119,7 +119,7 @@ Deno.test("a database that cannot be opened exits 3 with one line", async () => 
   }
 });
 
-Deno.test("a token the Bot API refuses stops the bot with exit 1 and one error line", async () => {
+Deno.test("a token the Bot API refuses stops the bot with exit 6 and one error line", async () => {
   const dir = await Deno.makeTempDir();
   const api = new FakeBotApi();
   api.failures.set("getMe", { status: 401, description: "Unauthorized" });
@@ -129,7 +129,7 @@ Deno.test("a token the Bot API refuses stops the bot with exit 1 and one error l
       BOT_API_ROOT: api.url,
       DATABASE_URL: `${dir}/bot.db`,
     });
-    assert.equal((await program.exit()).code, 1, program.stderr);
+    assert.equal((await program.exit()).code, 6, program.stderr);
     const errors = program.lines.filter((line) => line.startsWith("error:"));
     assert.equal(errors.length, 1, program.stderr);
     assert.match(

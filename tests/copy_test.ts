@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { openTestStore, tempDir, testCipher } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
 import { createTestDatabase, execPg, pgTest } from "./_pg.ts";
-import { openPostgresStore } from "../src/store/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
 import type { Store } from "../src/store/store.ts";
 import type { AuditEntry } from "../src/store/audit.ts";
 

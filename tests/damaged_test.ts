@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { damageTable, openTestStore, tempDir, testCipher } from "./_db.ts";
 import { createTestDatabase, execPg, pgTest } from "./_pg.ts";
-import { openPostgresStore } from "../src/store/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
 import type { Store } from "../src/store/store.ts";
 import {
   runCliProcess,
@@ -133,7 +133,7 @@ async function postgresEngine(): Promise<Engine> {
 for (const make of [sqliteEngine, postgresEngine]) {
   const name = make === sqliteEngine ? "SQLite" : "PostgreSQL";
   (make === sqliteEngine ? Deno.test : pgTest)(
-    `${name}: a damaged record never blocks a purge; exports and rotate-key name it, finish the rest and exit 4`,
+    `${name}: a damaged record never blocks a purge; exports and rotate-key name it, finish the rest and exit 5`,
     async () => {
       await using engine = await make();
       const store = await engine.open();
@@ -166,7 +166,7 @@ for (const make of [sqliteEngine, postgresEngine]) {
       assert.match(purged.stderr, /^Deleted user 7\n/);
 
       const one = await cli(["export", "--user", "30"]);
-      assert.equal(one.code, 4);
+      assert.equal(one.code, 5);
       assert.equal(one.stdout, "");
       assert.match(
         one.stderr,
@@ -175,7 +175,7 @@ for (const make of [sqliteEngine, postgresEngine]) {
 
       for (const format of ["json", "ndjson", "csv"]) {
         const all = await cli(["export", "--all", "--format", format]);
-        assert.equal(all.code, 4, all.stderr);
+        assert.equal(all.code, 5, all.stderr);
         assert.ok(all.stdout.includes("Person 50"), "the rest was exported");
         assert.ok(!all.stdout.includes("user30"), "the damaged one was not");
         const lines = all.stderr.trimEnd().split("\n");
@@ -193,7 +193,7 @@ for (const make of [sqliteEngine, postgresEngine]) {
       const rotated = await cli(["rotate-key"], {
         NEW_DATA_ENCRYPTION_KEY: newKey,
       });
-      assert.equal(rotated.code, 4, rotated.stderr);
+      assert.equal(rotated.code, 5, rotated.stderr);
       assert.match(
         rotated.stderr,
         /^warning: left as it is: The stored value of users\.first_name for id 30/,
@@ -203,7 +203,7 @@ for (const make of [sqliteEngine, postgresEngine]) {
         DATA_ENCRYPTION_KEY: newKey,
         DATA_ENCRYPTION_KEYS_PREVIOUS: TEST_DATA_KEY,
       });
-      assert.equal(after.code, 4, after.stderr);
+      assert.equal(after.code, 5, after.stderr);
       assert.equal(after.stdout.trimEnd().split("\n").length, 48);
       const gone = await cli(["purge", "--user", "30", "--yes"], {
         DATA_ENCRYPTION_KEY: newKey,

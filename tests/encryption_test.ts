@@ -212,7 +212,7 @@ Deno.test("a tampered record is reported by the CLI, never shown as garbage", as
     "--user",
     "5",
   ]);
-  assert.equal(inspected.code, 4, inspected.stderr);
+  assert.equal(inspected.code, 5, inspected.stderr);
   assert.equal(inspected.stdout, "");
   assert.match(
     inspected.stderr,
@@ -224,7 +224,7 @@ Deno.test("a tampered record is reported by the CLI, never shown as garbage", as
     "export",
     "--all",
   ]);
-  assert.equal(exported.code, 4, exported.stderr);
+  assert.equal(exported.code, 5, exported.stderr);
   assert.doesNotMatch(exported.stdout, /Fine/);
   assert.match(
     exported.stderr,

@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { FAKE_BOT, FakeBotApi } from "./_fake_bot_api.ts";
 import { readDb, tempDir } from "./_db.ts";
 import { startMain, TEST_TOKEN } from "./_main_process.ts";
-import { checkUpdate } from "../src/update_check.ts";
+import { checkUpdate } from "../src/runtime/update_check.ts";
 
 const SECRET = "fuzz_secret";
 const SEED = 0x5eed_2026;

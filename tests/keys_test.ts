@@ -11,7 +11,7 @@ import {
 } from "./_main_process.ts";
 import { startWebhookBot } from "./_webhook_bot.ts";
 import { message, privateChat, user } from "./_updates.ts";
-import { openSqliteStore } from "../src/store/sqlite_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 
 const rota = {
   id: 5,

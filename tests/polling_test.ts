@@ -540,7 +540,7 @@ Deno.test("without BOT_MODE a webhook set at Telegram is left alone: exit 2 nami
   }
 });
 
-Deno.test("getUpdates refusing the token stops polling with exit 1 and one error line", async () => {
+Deno.test("getUpdates refusing the token stops polling with exit 6 and one error line", async () => {
   await using dir = await tempDir();
   const api = new FakeBotApi();
   api.failures.set("getUpdates", { status: 401, description: "Unauthorized" });
@@ -550,7 +550,7 @@ Deno.test("getUpdates refusing the token stops polling with exit 1 and one error
     DATABASE_URL: `${dir.path}/bot.db`,
   });
   try {
-    assert.equal((await bot.exit()).code, 1, bot.stderr);
+    assert.equal((await bot.exit()).code, 6, bot.stderr);
     const errors = bot.lines.filter((line) => line.startsWith("error:"));
     assert.deepEqual(errors, [
       "error: Telegram refused BOT_TOKEN (Telegram answered 401: Unauthorized): check the token from @BotFather",

@@ -16,7 +16,7 @@ import {
 import { TcpProxy } from "./_tcp_proxy.ts";
 import { callback, message, privateChat, user, withId } from "./_updates.ts";
 import type { Update } from "grammy/types";
-import { openPostgresStore } from "../src/store/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 
 const SECRET = "pg_webhook_secret";

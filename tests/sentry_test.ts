@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as Sentry from "@sentry/deno";
 import type { Update } from "grammy/types";
-import { createLogger } from "../src/log.ts";
-import { createRedactor } from "../src/redact.ts";
-import { createReporter } from "../src/reporter.ts";
+import { createLogger } from "../src/base/log.ts";
+import { createRedactor } from "../src/base/redact.ts";
+import { createReporter } from "../src/runtime/reporter.ts";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { tempDir } from "./_db.ts";
 import { type SentryEvent, SentryIngest } from "./_sentry_ingest.ts";

@@ -12,10 +12,10 @@ import {
   TOKEN_SECRET,
 } from "./_main_process.ts";
 import { WrongKeyError } from "../src/crypto/field_cipher.ts";
-import { createLogger } from "../src/log.ts";
-import { createReporter } from "../src/reporter.ts";
+import { createLogger } from "../src/base/log.ts";
+import { createReporter } from "../src/runtime/reporter.ts";
 import { StoreError } from "../src/store/store.ts";
-import { createWebhookHandler } from "../src/webhook.ts";
+import { createWebhookHandler } from "../src/runtime/webhook.ts";
 import { group, message, privateChat, user, withId } from "./_updates.ts";
 
 const SECRET = "webhook_Secret-123";

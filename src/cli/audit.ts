@@ -1,7 +1,7 @@
 import type { AuditEntry, RecordRef } from "../store/audit.ts";
 import type { Store } from "../store/store.ts";
 import { isoTime } from "../privacy/formats.ts";
-import { plural } from "../plural.ts";
+import { plural } from "../base/plural.ts";
 import { CliError, EXIT } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 

@@ -6,7 +6,7 @@ import {
   pathExists,
   publishFile,
   syncDirectory,
-} from "../_new_file.ts";
+} from "../fs/new_file.ts";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 

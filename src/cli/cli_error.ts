@@ -1,13 +1,8 @@
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
 
-/** The CLI's exit codes, the same for every command. */
-export const EXIT = {
-  ok: 0,
-  notFound: 1,
-  usage: 2,
-  store: 3,
-  damaged: 4,
-} as const;
+/** The exit codes, shared with the bot: see `base/exit_codes.ts`. */
+export { EXIT } from "../base/exit_codes.ts";
+import { EXIT } from "../base/exit_codes.ts";
 
 /** An expected CLI failure: a one-line message and the exit code it maps to. */
 export class CliError extends Error {
@@ -54,7 +49,7 @@ export function fileError(
   );
 }
 
-/** A single damaged record asked for: exit 4, naming what cannot be read. */
+/** A single damaged record asked for: exit 5, naming what cannot be read. */
 export function damagedRecord(error: DamagedRecordError): CliError {
   return new CliError(
     `${error.message}; nothing of the ${error.kind} can be shown or exported, but purge --${error.kind} ${error.id} deletes it without reading it`,

@@ -1,13 +1,13 @@
 import { resolve } from "node:path";
-import type { Env } from "../config.ts";
+import type { Env } from "../config/config.ts";
 import {
   type DatabaseLocation,
   describeLocation,
   parseDatabaseUrl,
-} from "../store/database_url.ts";
+} from "../config/database_url.ts";
 import { type RawDatabase, TargetNotEmptyError } from "../store/raw_copy.ts";
 import type { Store } from "../store/store.ts";
-import { plural } from "../plural.ts";
+import { plural } from "../base/plural.ts";
 import { usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 import { startProgress } from "./progress.ts";
@@ -100,9 +100,9 @@ async function openSource(
   from: DatabaseLocation | undefined,
 ): Promise<RawDatabase> {
   if (from !== undefined) return await openRaw(from, { create: false });
-  const { PostgresStore } = await import("../store/postgres_store.ts");
+  const { PostgresStore } = await import("../store/postgres/postgres_store.ts");
   if (store instanceof PostgresStore) {
-    const { postgresRawOn } = await import("../store/postgres_raw.ts");
+    const { postgresRawOn } = await import("../store/postgres/postgres_raw.ts");
     return postgresRawOn(store.sql, { owned: false });
   }
   throw new Error("copy needs the location of the SQLite database it reads");
@@ -113,10 +113,10 @@ async function openRaw(
   options: { create: boolean },
 ): Promise<RawDatabase> {
   if (location.kind === "sqlite") {
-    const { openSqliteRaw } = await import("../store/sqlite_raw.ts");
+    const { openSqliteRaw } = await import("../store/sqlite/sqlite_raw.ts");
     return await openSqliteRaw(location.path, options);
   }
-  const { openPostgresRaw } = await import("../store/postgres_raw.ts");
+  const { openPostgresRaw } = await import("../store/postgres/postgres_raw.ts");
   return await openPostgresRaw(location.connection);
 }
 

@@ -3,7 +3,7 @@ import {
   partialPathFor,
   pathExists,
   publishFile,
-} from "../_new_file.ts";
+} from "../fs/new_file.ts";
 import type { RecordRef } from "../store/audit.ts";
 import type { Store } from "../store/store.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
@@ -13,7 +13,8 @@ import {
   exportRecords,
   RecordNotFoundError,
 } from "../privacy/export.ts";
-import { plural } from "../plural.ts";
+import { errorChain } from "../base/error_text.ts";
+import { plural } from "../base/plural.ts";
 import type { Format } from "../privacy/formats.ts";
 import { type TextSink, writerSink } from "../privacy/text_sink.ts";
 import {
@@ -99,7 +100,7 @@ export async function exportCommand(
     if (out === undefined && writing && !(error instanceof CliError)) {
       throw new CliError(
         `The export to standard output stopped partway and what was written is incomplete: ${
-          causeOf(error)
+          errorChain(error)
         }`,
         EXIT.store,
       );
@@ -121,15 +122,6 @@ export async function exportCommand(
       EXIT.damaged,
     );
   }
-}
-
-// The error's message with its first cause ("SQLite failed: disk I/O error").
-function causeOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : "";
-  return cause === "" || error.message.includes(cause)
-    ? error.message
-    : `${error.message}: ${cause}`;
 }
 
 async function exportToFile(

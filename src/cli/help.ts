@@ -33,8 +33,10 @@ the bot. See docs/keys.md.
 Progress of long work (export --all, rotate-key, copy) is shown on stderr
 only when it is a terminal; --quiet turns it off.
 
-Exit codes: 0 done, 1 no record with that id, 2 usage error (nothing changed),
-3 the database could not be opened or written.
+Exit codes (the bot's are the same numbers): 0 done, 1 no record with that id,
+2 usage error (nothing changed), 3 the database or a file could not be opened
+or written, 5 some records are damaged (named on stderr; the rest was done),
+6 Telegram refused the token or could not be reached (setup).
 
 Examples:
   deno task cli export --user 123456789 > alice.json

@@ -1,3 +1,10 @@
+/**
+ * The CLI's commands, one file each, every one a function of the store and
+ * its options; `cli.ts` at the root only parses and dispatches. This file
+ * is where a command writes its data and its messages.
+ *
+ * @module
+ */
 import { type TextSink, writerSink } from "../privacy/text_sink.ts";
 
 /** The sinks a command writes through, re-exported so commands import one module. */

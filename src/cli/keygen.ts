@@ -1,8 +1,8 @@
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config/config.ts";
 import { encodeKey, parseKeyFile } from "../crypto/data_key.ts";
 import { generateKey, keyIdOf } from "../crypto/field_cipher.ts";
 import { KeyFileExistsError, writeNewKeyFile } from "../crypto/key_file.ts";
-import { ownershipWarning } from "../_new_file.ts";
+import { ownershipWarning } from "../fs/new_file.ts";
 import { fileError, usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 

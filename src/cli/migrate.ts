@@ -1,5 +1,5 @@
 import type { Store } from "../store/store.ts";
-import { ownershipWarning } from "../_new_file.ts";
+import { ownershipWarning } from "../fs/new_file.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `migrate`. */

@@ -7,7 +7,7 @@ import {
   describeUser,
 } from "../privacy/describe.ts";
 import { DamagedRecordError } from "../crypto/field_codec.ts";
-import { plural } from "../plural.ts";
+import { plural } from "../base/plural.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `purge`. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openSqliteStore } from "../store/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
 import { CliError } from "./cli_error.ts";
 import { memoryIo } from "./_memory_io.ts";
 import { purge, PURGE_ALL_PHRASE } from "./purge.ts";

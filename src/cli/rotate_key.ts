@@ -7,7 +7,7 @@ import {
 } from "../crypto/key_file.ts";
 import type { RotationResult, Store } from "../store/store.ts";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
-import { plural } from "../plural.ts";
+import { plural } from "../base/plural.ts";
 import type { CliIo } from "./io.ts";
 import { Progress } from "./progress.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { decodeKey, encodeKey } from "../crypto/data_key.ts";
 import { FieldCipher, generateKey } from "../crypto/field_cipher.ts";
 import { writeNewKeyFile } from "../crypto/key_file.ts";
-import { openSqliteStore } from "../store/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
 import type { Store } from "../store/store.ts";
 import { memoryIo } from "./_memory_io.ts";
 import { rotateKey } from "./rotate_key.ts";

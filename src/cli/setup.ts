@@ -1,6 +1,6 @@
-import { loadSetupConfig } from "../config.ts";
-import { createLogger } from "../log.ts";
-import { createRedactor } from "../redact.ts";
+import { loadSetupConfig } from "../config/config.ts";
+import { createLogger } from "../base/log.ts";
+import { createRedactor } from "../base/redact.ts";
 import type { Store } from "../store/store.ts";
 import { CliError, EXIT } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
@@ -12,16 +12,14 @@ export interface SetupOptions {
   io: CliIo;
 }
 
-/** Exit code of `setup` when a Bot API call failed (the rest was still done). */
-export const SETUP_FAILED = 1;
-
 /**
  * The one-time Bot API calls, so that the bot makes none at start: fetches
  * the bot's profile (`getMe`) and stores it, sets the command menu in every
  * language, and with `WEBHOOK_URL` (unless `BOT_MODE=polling`) sets the
  * webhook with the secret and the updates the bot reads; it never removes
  * a webhook. A refused token is a usage error (exit 2); another
- * failed call is reported and gives exit 1 once the others were tried.
+ * failed call is reported and gives exit 6 (`EXIT.telegram`) once the
+ * others were tried.
  */
 export async function setup(
   store: Store,
@@ -33,15 +31,15 @@ export async function setup(
   const [
     { Api },
     { describeApiError },
-    { BotInfoError, fetchBotInfo },
+    { BotProfileError, fetchBotProfile },
     { createI18n },
     { oneTimeCalls },
   ] = await Promise.all([
     import("grammy"),
-    import("../api_error.ts"),
-    import("../bot_identity.ts"),
-    import("../i18n.ts"),
-    import("../one_time_calls.ts"),
+    import("../runtime/api_error.ts"),
+    import("../runtime/bot_profile.ts"),
+    import("../bot/i18n.ts"),
+    import("../runtime/one_time_calls.ts"),
   ]);
   const redact = createRedactor([config.token, config.webhookSecret]);
   const say = (line: string) => io.stderr.write(redact(line) + "\n");
@@ -51,7 +49,7 @@ export async function setup(
 
   let me;
   try {
-    me = (await fetchBotInfo(config.token, {
+    me = (await fetchBotProfile(config.token, {
       apiRoot: config.apiRoot,
       log,
       signal: never,
@@ -59,12 +57,12 @@ export async function setup(
     }))!;
   } catch (error) {
     for (const line of lines) await say(line);
-    if (!(error instanceof BotInfoError)) throw error;
+    if (!(error instanceof BotProfileError)) throw error;
     throw new CliError(
       redact(error.message),
       /did not accept BOT_TOKEN/.test(error.message)
         ? EXIT.usage
-        : SETUP_FAILED,
+        : EXIT.telegram,
     );
   }
   for (const line of lines) await say(line);
@@ -111,7 +109,7 @@ export async function setup(
     for (const failure of failures.slice(0, -1)) await say(`error: ${failure}`);
     throw new CliError(
       `${failures[failures.length - 1]}; run setup again`,
-      SETUP_FAILED,
+      EXIT.telegram,
     );
   }
 }

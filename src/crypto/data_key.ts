@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { ConfigError, type Env } from "../config.ts";
+import { ConfigError, type Env } from "../config/config.ts";
 // Not imported from the cipher module: main.ts loads this module before its
 // signal handlers are in place, so it must stay light, and the cipher module
 // pulls in node:crypto. The cipher checks the same size when it is built.
@@ -10,7 +10,7 @@ function generateKey(): Uint8Array {
 }
 
 /** Where the data key file lives when `DATA_KEY_FILE` is not set: outside `data/`. */
-export const DEFAULT_KEY_FILE = "secrets/data.key";
+const DEFAULT_KEY_FILE = "secrets/data.key";
 
 /** A data key and where it came from (for messages). */
 export interface DataKey {

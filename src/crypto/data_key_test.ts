@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config/config.ts";
 import { decodeKey, encodeKey, loadDataKey } from "./data_key.ts";
 import { FieldCipher, generateKey } from "./field_cipher.ts";
 

@@ -1,3 +1,10 @@
+/**
+ * Encryption at rest: data keys and keyrings (`data_key.ts`, `key_file.ts`),
+ * the AES-256-GCM cipher of single values (this file) and the codec that
+ * turns records into what is stored (`field_codec.ts`). Below the store.
+ *
+ * @module
+ */
 import {
   createCipheriv,
   createDecipheriv,
@@ -5,7 +12,7 @@ import {
   randomFillSync,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { StoreError } from "../store/store.ts";
+import { StoreError } from "../base/errors.ts";
 
 /** Bytes in a data key (AES-256). */
 export const KEY_BYTES = 32;

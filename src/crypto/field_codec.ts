@@ -9,7 +9,7 @@ import type {
   GroupRecord,
   UserFields,
   UserRecord,
-} from "../store/store.ts";
+} from "../base/records.ts";
 
 /** The stored form of a user's encrypted columns: username, first and last name. */
 export type UserCells = [string | null, string | null, string | null];

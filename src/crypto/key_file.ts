@@ -1,5 +1,9 @@
 import { basename, dirname, join } from "node:path";
-import { createOwnerOnly, keepOwnership, syncDirectory } from "../_new_file.ts";
+import {
+  createOwnerOnly,
+  keepOwnership,
+  syncDirectory,
+} from "../fs/new_file.ts";
 import { type DataKey, encodeKey, parseKeyFile } from "./data_key.ts";
 import { FieldCipher } from "./field_cipher.ts";
 

@@ -65,7 +65,7 @@ const INVISIBLE =
  * act on the terminal or reorder the line are written as `\u{…}` escapes.
  * Everything else, emoji and accents included, is shown as it is.
  */
-export function visible(value: string): string {
+function visible(value: string): string {
   return value.replace(
     INVISIBLE,
     (char) => `\\u{${char.codePointAt(0)!.toString(16).padStart(4, "0")}}`,

@@ -1,3 +1,10 @@
+/**
+ * Privacy requests as data: exports in every format (this file and
+ * `formats.ts`) and readable descriptions of records, shared by the CLI and
+ * the bot's own privacy commands. Above the store, below the bot.
+ *
+ * @module
+ */
 import type { Actor, RecordRef } from "../store/audit.ts";
 import type {
   GroupRecord,
@@ -86,7 +93,7 @@ export interface ExportOptions {
  * Looks up what an export of `target` will write. A single record must be
  * stored (`RecordNotFoundError` otherwise); `all` streams every record.
  */
-export async function selectRecords(
+async function selectRecords(
   store: Store,
   target: RecordRef,
   options: IterateOptions = {},
@@ -237,7 +244,7 @@ const PROGRESS_EVERY = 4096;
  * when full; the caller drains it at the end). The JSON document is written
  * incrementally too, so `all` never holds every record at once.
  */
-export async function writeExport(
+async function writeExport(
   sink: BufferedSink,
   selection: ExportSelection,
   options: WriteExportOptions,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openSqliteStore } from "../store/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
 import type { Store } from "../store/store.ts";
 import { exportRecords, RecordNotFoundError, renderExport } from "./export.ts";
 import type { TextSink } from "./text_sink.ts";

@@ -113,7 +113,7 @@ const FORMULA_START = /^[=+\-@\t\r]/;
  * like a formula gets a leading apostrophe, the common way to make
  * spreadsheets take it as text. Ids and dates are never touched.
  */
-export function safeCell(value: string | null): string | null {
+function safeCell(value: string | null): string | null {
   return value !== null && FORMULA_START.test(value) ? `'${value}` : value;
 }
 

@@ -1,8 +1,8 @@
 import { dirname, normalize } from "node:path";
-import { ConfigError } from "../config.ts";
-import type { DatabaseLocation } from "./database_url.ts";
+import { ConfigError } from "../config/config.ts";
+import type { DatabaseLocation } from "../config/database_url.ts";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
-import { openSqliteStore } from "./sqlite_store.ts";
+import { openSqliteStore } from "./sqlite/sqlite_store.ts";
 import type { ProgressCallback, Store } from "./store.ts";
 
 /** Options for `openStore`. */
@@ -19,7 +19,7 @@ export interface OpenStoreOptions {
 }
 
 /** The folder of the default database, the only one made when missing. */
-export const DEFAULT_DATA_FOLDER = "data";
+const DEFAULT_DATA_FOLDER = "data";
 
 /**
  * What opening a SQLite database at `path` with `create` would make:
@@ -63,7 +63,7 @@ export async function openStore(
   if (location.kind === "sqlite") {
     return await openSqliteStore(location.path, options);
   }
-  const { openPostgresStore } = await import("./postgres_store.ts");
+  const { openPostgresStore } = await import("./postgres/postgres_store.ts");
   return await openPostgresStore(location.connection, {
     cipher: options.cipher,
     onProgress: options.onProgress,

@@ -1,4 +1,4 @@
-import { plural } from "../plural.ts";
+import { plural } from "../base/plural.ts";
 
 /** A stored user row exactly as the database holds it (names may be ciphertexts). */
 export interface RawUser {

@@ -1,37 +1,33 @@
+/**
+ * Storage: the interface the bot and the CLI use (this file), the audit
+ * log, migrations, and the two engines in `sqlite/` and `postgres/`, which
+ * pass one contract suite (`_store_contract.ts`).
+ *
+ * @module
+ */
 import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
+import type {
+  GroupFields,
+  GroupRecord,
+  UserFields,
+  UserRecord,
+} from "../base/records.ts";
 
-/** A registered Telegram user, exactly the columns the privacy policy lists. */
-export interface UserRecord {
-  id: number;
-  username: string | null;
-  first_name: string;
-  last_name: string | null;
-  language_code: string | null;
-  /** Unix seconds (UTC) of the first sighting; never changes. */
-  registered_at: number;
-}
-
-/** A registered group or supergroup, exactly the columns the privacy policy lists. */
-export interface GroupRecord {
-  id: number;
-  username: string | null;
-  title: string;
-  type: GroupType;
-  /** Unix seconds (UTC) of the first sighting; never changes. */
-  registered_at: number;
-}
-
-/** The chat types that are stored as groups. */
-export type GroupType = "group" | "supergroup";
-
-/** What an update tells about a user: the record without its first sighting. */
-export type UserFields = Omit<UserRecord, "registered_at">;
-
-/** What an update tells about a group: the record without its first sighting. */
-export type GroupFields = Omit<GroupRecord, "registered_at">;
+export type {
+  GroupFields,
+  GroupRecord,
+  GroupType,
+  UserFields,
+  UserRecord,
+} from "../base/records.ts";
+export {
+  DamagedStoreError,
+  PermanentStoreError,
+  StoreError,
+} from "../base/errors.ts";
 
 /** What one update asks the store to do (registration rules 1-6 in PRIVACY.md). */
 export interface RegistrationPlan {
@@ -230,38 +226,4 @@ export interface Store {
   schemaVersion(): Promise<number>;
   /** Releases the connection; the store is unusable afterwards. */
   close(): Promise<void>;
-}
-
-/** The store could not be opened, migrated or written. */
-export class StoreError extends Error {
-  /** Wraps the underlying cause with a one-line message. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreError";
-  }
-}
-
-/**
- * A failure that trying again will not mend: the same write fails the same
- * way until the operator acts (a damaged database, a constraint the data
- * can never meet). Locks, a full disk and a lost connection are not this.
- */
-export class PermanentStoreError extends StoreError {
-  /** Wraps the engine's own report. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "PermanentStoreError";
-  }
-}
-
-/**
- * The database itself is damaged (a malformed page, a file that is not a
- * database): trying again will not help; it needs the operator.
- */
-export class DamagedStoreError extends PermanentStoreError {
-  /** Wraps the engine's own report of the damage. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "DamagedStoreError";
-  }
 }
