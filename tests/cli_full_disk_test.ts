@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
 import { openTestStore, tempDir } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
-
-async function sh(script: string): Promise<{ ok: boolean; stderr: string }> {
-  const output = await new Deno.Command("sh", {
-    args: ["-c", script],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return {
-    ok: output.success,
-    stderr: new TextDecoder().decode(output.stderr).trim(),
-  };
-}
+import { sh } from "./_sh.ts";
 
 // A small tmpfs, so that a full disk is real and harms nothing; mounting
 // needs root, which CI has. Elsewhere the test is skipped, saying why.
@@ -24,6 +13,24 @@ if (!mountable && Deno.env.get("CI") === "true") {
   throw new Error("Cannot mount a tmpfs for the full-disk tests: run as root");
 }
 
+// A database of 3,000 users with long names: about 1 MB to write out.
+async function fillDatabase(path: string): Promise<void> {
+  const store = await openTestStore(path);
+  await store.register(
+    Array.from({ length: 3000 }, (_, i) => ({
+      user: {
+        id: i + 1,
+        username: null,
+        first_name: "x".repeat(200),
+        last_name: null,
+        language_code: null,
+      },
+    })),
+    1,
+  );
+  await store.close();
+}
+
 Deno.test({
   name:
     "a full disk names the file being written, never the database read, and exits 3 for backup, export and keygen",
@@ -31,20 +38,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const path = `${dir.path}/bot.db`;
-    const store = await openTestStore(path);
-    await store.register(
-      Array.from({ length: 3000 }, (_, i) => ({
-        user: {
-          id: i + 1,
-          username: null,
-          first_name: "x".repeat(200),
-          last_name: null,
-          language_code: null,
-        },
-      })),
-      1,
-    );
-    await store.close();
+    await fillDatabase(path);
 
     const full = `${dir.path}/full`;
     await Deno.mkdir(full);
@@ -102,20 +96,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const path = `${dir.path}/bot.db`;
-    const store = await openTestStore(path);
-    await store.register(
-      Array.from({ length: 3000 }, (_, i) => ({
-        user: {
-          id: i + 1,
-          username: null,
-          first_name: "x".repeat(200),
-          last_name: null,
-          language_code: null,
-        },
-      })),
-      1,
-    );
-    await store.close();
+    await fillDatabase(path);
     const full = `${dir.path}/full`;
     await Deno.mkdir(full);
     assert.ok((await sh(`mount -t tmpfs -o size=256k tmpfs '${full}'`)).ok);

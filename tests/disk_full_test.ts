@@ -4,6 +4,7 @@ import { FakeBotApi } from "./_fake_bot_api.ts";
 import { startMain, TEST_TOKEN } from "./_main_process.ts";
 import { startWebhookBot, type WebhookBot } from "./_webhook_bot.ts";
 import { message, privateChat, user, withId } from "./_updates.ts";
+import { sh } from "./_sh.ts";
 
 /** A place whose file system can be made full, and emptied again. */
 interface FullDisk {
@@ -65,18 +66,6 @@ async function limitFileSize(bot: WebhookBot, limit: string): Promise<void> {
 
 async function hasPrlimit(): Promise<boolean> {
   return (await sh("command -v prlimit")).ok;
-}
-
-async function sh(script: string): Promise<{ ok: boolean; stderr: string }> {
-  const output = await new Deno.Command("sh", {
-    args: ["-c", script],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return {
-    ok: output.success,
-    stderr: new TextDecoder().decode(output.stderr).trim(),
-  };
 }
 
 // Writes a file until the file system refuses even one more byte.
