@@ -29,7 +29,7 @@ Deno.test("the new key is in the key file, before the old one, when the database
     const keyFile = `${dir}/data.key`;
     const oldKey = generateKey();
     await writeNewKeyFile(keyFile, oldKey);
-    const current = await FieldCipher.fromKey(oldKey);
+    const current = FieldCipher.fromKeySync(oldKey);
     const store = await openSqliteStore(`${dir}/bot.db`, { cipher: current });
     await store.upsertUser({
       id: 1,
@@ -56,7 +56,7 @@ Deno.test("the new key is in the key file, before the old one, when the database
     assert.equal(rest, undefined);
     assert.equal(Deno.statSync(keyFile).mode! & 0o777, 0o600);
     const newKey = decodeKey(newLine!, "key");
-    const newId = (await FieldCipher.fromKey(newKey)).keyId;
+    const newId = (FieldCipher.fromKeySync(newKey)).keyId;
     assert.match(
       io.err.join(""),
       new RegExp(`Moved the database to key ${newId}`),
@@ -67,7 +67,7 @@ Deno.test("the new key is in the key file, before the old one, when the database
     );
     // The new key alone opens the database now.
     const reopened = await openSqliteStore(`${dir}/bot.db`, {
-      cipher: await FieldCipher.fromKey(newKey),
+      cipher: FieldCipher.fromKeySync(newKey),
     });
     assert.equal((await reopened.getUser(1))?.first_name, "A");
     assert.equal((await reopened.summary()).keyId, newId);

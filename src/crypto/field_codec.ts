@@ -29,11 +29,6 @@ export class FieldCodec {
     this.cipher = cipher;
   }
 
-  /** The user's encrypted columns. */
-  encodeUser(user: UserFields): Promise<UserCells> {
-    return settle(() => this.encodeUserSync(user));
-  }
-
   /** The user's encrypted columns, synchronously. */
   encodeUserSync(user: UserFields): UserCells {
     return [
@@ -43,22 +38,12 @@ export class FieldCodec {
     ];
   }
 
-  /** The group's encrypted columns. */
-  encodeGroup(group: GroupFields): Promise<GroupCells> {
-    return settle(() => this.encodeGroupSync(group));
-  }
-
   /** The group's encrypted columns, synchronously. */
   encodeGroupSync(group: GroupFields): GroupCells {
     return [
       this.#encode(group.username, "groups", "username", group.id),
       this.#encode(group.title, "groups", "title", group.id),
     ];
-  }
-
-  /** A stored user row with its fields decrypted. */
-  decodeUser(row: UserRecord): Promise<UserRecord> {
-    return settle(() => this.decodeUserSync(row));
   }
 
   /**
@@ -79,11 +64,6 @@ export class FieldCodec {
       first_name: firstName ?? "",
       last_name: lastName,
     };
-  }
-
-  /** A stored group row with its fields decrypted. */
-  decodeGroup(row: GroupRecord): Promise<GroupRecord> {
-    return settle(() => this.decodeGroupSync(row));
   }
 
   /** A stored group row with its fields decrypted, synchronously. */
@@ -117,11 +97,6 @@ export class FieldCodec {
     );
   }
 
-  /** The key check value for the cipher's key. */
-  keyCheck(): Promise<string> {
-    return settle(() => this.keyCheckSync());
-  }
-
   /** The key check value for the cipher's key, synchronously. */
   keyCheckSync(): string {
     return this.#requireCipher().encryptSync(KEY_CHECK_TEXT, KEY_CHECK_CONTEXT);
@@ -143,11 +118,6 @@ export class FieldCodec {
       );
     }
     return new FieldCodec(cipher.using(keyId));
-  }
-
-  /** Rejects with `WrongKeyError` unless `check` was made with a key of the cipher's ring. */
-  verifyKeyCheck(keyId: string, check: string): Promise<void> {
-    return settle(() => this.verifyKeyCheckSync(keyId, check));
   }
 
   /** Throws `WrongKeyError` unless `check` was made with a key of the cipher's ring. */
@@ -286,16 +256,6 @@ export function skippingDamaged<T>(
       return undefined;
     }
   };
-}
-
-// Runs synchronous work behind the async API, turning a throw into a
-// rejection as the async versions always did.
-function settle<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /**

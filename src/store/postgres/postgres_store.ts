@@ -249,7 +249,7 @@ async function bindDataKey(
     return codec;
   }
   if (check !== undefined) {
-    await codec.verifyKeyCheck(check.key_id, check.check_value);
+    codec.verifyKeyCheckSync(check.key_id, check.check_value);
     return codec.boundTo(check.key_id);
   }
   return await sql.begin(async (tx) => {
@@ -258,7 +258,7 @@ async function bindDataKey(
     }::int)`;
     const again = await readKeyCheck(tx);
     if (again !== undefined) {
-      await codec.verifyKeyCheck(again.key_id, again.check_value);
+      codec.verifyKeyCheckSync(again.key_id, again.check_value);
       return codec.boundTo(again.key_id);
     }
     await encryptAll(tx, codec, onProgress);
@@ -851,23 +851,17 @@ export class PostgresStore implements Store {
   async #prepare(codec: FieldCodec, plan: RegistrationPlan) {
     const subject = (ref: RecordRef) =>
       plan.sentAt === undefined ? null : subjectRef(this.#auditKey, ref);
-    const [user, group, move] = await Promise.all([
-      plan.user === undefined ? undefined : codec.encodeUser(plan.user).then(
-        (cells) => ({
-          cells,
-          subject: subject({ kind: "user", id: plan.user!.id }),
-        }),
-      ),
-      plan.group === undefined ? undefined : codec.encodeGroup(plan.group).then(
-        (cells) => ({
-          cells,
-          subject: subject({ kind: "group", id: plan.group!.id }),
-        }),
-      ),
-      plan.move === undefined
-        ? undefined
-        : this.#movedCells(codec, plan.move.fromId, plan.move.toId),
-    ]);
+    const user = plan.user === undefined ? undefined : {
+      cells: codec.encodeUserSync(plan.user),
+      subject: subject({ kind: "user", id: plan.user.id }),
+    };
+    const group = plan.group === undefined ? undefined : {
+      cells: codec.encodeGroupSync(plan.group),
+      subject: subject({ kind: "group", id: plan.group.id }),
+    };
+    const move = plan.move === undefined
+      ? undefined
+      : await this.#movedCells(codec, plan.move.fromId, plan.move.toId);
     return { plan, user, group, move };
   }
 
@@ -879,7 +873,7 @@ export class PostgresStore implements Store {
   ): Promise<GroupCells | undefined> {
     const old = await readable(() => this.getGroup(fromId));
     if (old === undefined) return undefined;
-    return await codec.encodeGroup({ ...old, id: toId, type: "supergroup" });
+    return codec.encodeGroupSync({ ...old, id: toId, type: "supergroup" });
   }
 
   // Inside a transaction. The old record is looked up again under the lock:
@@ -1219,7 +1213,7 @@ async function encryptAll(
   }
   if (done === 0) onProgress?.(0, total);
   await tx`INSERT INTO data_key_check (id, key_id, check_value)
-           VALUES (1, ${to.cipher!.keyId}, ${await to.keyCheck()})
+           VALUES (1, ${to.cipher!.keyId}, ${to.keyCheckSync()})
            ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id,
              check_value = excluded.check_value`;
   return done;

@@ -61,7 +61,7 @@ if (unavailable !== undefined) {
   suite("PostgreSQL");
   suite(
     "PostgreSQL, encrypted",
-    await FieldCipher.fromKey(generateKey()),
+    FieldCipher.fromKeySync(generateKey()),
   );
 
   Deno.test("PostgreSQL: the test databases are dropped", async () => {
@@ -127,7 +127,7 @@ function definePostgresTests(): void {
   pgCase(
     "encrypted: no name, username or title is stored in the clear",
     async (db) => {
-      const store = await open(db, await FieldCipher.fromKey(key));
+      const store = await open(db, FieldCipher.fromKeySync(key));
       await store.upsertUser(zoe, 1);
       await store.upsertGroup(club, 1);
       await store.moveGroup(club.id, -1000500);
@@ -146,9 +146,9 @@ function definePostgresTests(): void {
   pgCase(
     "encrypted: a wrong key, or none, is refused when the store opens",
     async (db) => {
-      await (await open(db, await FieldCipher.fromKey(key))).close();
+      await (await open(db, FieldCipher.fromKeySync(key))).close();
       await assert.rejects(
-        open(db, await FieldCipher.fromKey(generateKey())),
+        open(db, FieldCipher.fromKeySync(generateKey())),
         (error: Error) =>
           error instanceof WrongKeyError &&
           /^The data key \(key \w+\) is not the key this database was encrypted with/
@@ -168,7 +168,7 @@ function definePostgresTests(): void {
   pgCase(
     "encrypted: an altered or swapped value is reported for that record",
     async (db) => {
-      const store = await open(db, await FieldCipher.fromKey(key));
+      const store = await open(db, FieldCipher.fromKeySync(key));
       await store.upsertUser(zoe, 1);
       await store.upsertUser({ ...zoe, id: 78, first_name: "Other" }, 1);
       await execPg(
@@ -207,7 +207,7 @@ function definePostgresTests(): void {
   );
 
   pgCase("encrypted: an unchanged record is not written again", async (db) => {
-    const store = await open(db, await FieldCipher.fromKey(key));
+    const store = await open(db, FieldCipher.fromKeySync(key));
     await store.upsertUser(zoe, 1);
     const stored = () =>
       execPg(db, (sql) => sql`SELECT * FROM users WHERE id = 77`).then((
@@ -224,8 +224,8 @@ function definePostgresTests(): void {
   pgCase(
     "encrypted: rotation re-encrypts everything, reports progress; the new key reads, the old fails",
     async (db) => {
-      const oldCipher = await FieldCipher.fromKey(key);
-      const newCipher = await FieldCipher.fromKey(generateKey());
+      const oldCipher = FieldCipher.fromKeySync(key);
+      const newCipher = FieldCipher.fromKeySync(generateKey());
       let store = await open(db, oldCipher);
       for (let id = 1; id <= 1500; id++) {
         await store.register([{ user: { ...zoe, id } }], 1);
@@ -259,7 +259,7 @@ function definePostgresTests(): void {
   pgCase(
     "encrypted: a rotation that fails midway leaves every value readable with both keys",
     async (db) => {
-      const oldCipher = await FieldCipher.fromKey(key);
+      const oldCipher = FieldCipher.fromKeySync(key);
       const store = await open(db, oldCipher);
       await store.register(
         Array.from(
@@ -275,7 +275,7 @@ function definePostgresTests(): void {
           sql`UPDATE users SET first_name = 'v1.' || substr(first_name, 4, 9) || 'garbage'
           WHERE id = 1200`,
       );
-      const newCipher = await FieldCipher.fromKey(generateKey());
+      const newCipher = FieldCipher.fromKeySync(generateKey());
       await assert.rejects(store.rotateKey(newCipher), TamperedError);
       await store.close();
       // The first page moved, the rest did not: the keyring reads both.
@@ -300,7 +300,7 @@ function definePostgresTests(): void {
       await plain.close();
       assert.ok((await leakedNames(db)).length > 0);
       // Two instances starting together with the key encrypt it once.
-      const cipher = await FieldCipher.fromKey(key);
+      const cipher = FieldCipher.fromKeySync(key);
       const [store, other] = await Promise.all([
         open(db, cipher),
         open(db, cipher),
@@ -319,11 +319,11 @@ function definePostgresTests(): void {
   pgCase(
     "encrypted: after another process rotated the key, the old key writes nothing",
     async (db) => {
-      const oldCipher = await FieldCipher.fromKey(key);
+      const oldCipher = FieldCipher.fromKeySync(key);
       const bot = await open(db, oldCipher);
       await bot.upsertUser(zoe, 1);
       const cli = await open(db, oldCipher);
-      const newCipher = await FieldCipher.fromKey(generateKey());
+      const newCipher = FieldCipher.fromKeySync(generateKey());
       await cli.rotateKey(newCipher);
       await cli.close();
       await assert.rejects(
@@ -348,7 +348,7 @@ function definePostgresTests(): void {
     async (db) => {
       const plain = await open(db);
       await plain.upsertUser(zoe, 1);
-      await (await open(db, await FieldCipher.fromKey(key))).close();
+      await (await open(db, FieldCipher.fromKeySync(key))).close();
       await assert.rejects(
         plain.upsertUser({ ...zoe, id: 79 }, 2),
         WrongKeyError,
@@ -423,7 +423,7 @@ function definePostgresTests(): void {
   pgCase(
     "the write probe fails while a key rotation holds the key check, and passes after",
     async (db) => {
-      const store = await open(db, await FieldCipher.fromKey(key));
+      const store = await open(db, FieldCipher.fromKeySync(key));
       await store.checkWritable();
       const events: string[] = [];
       await execPg(db, async (sql) => {
@@ -541,7 +541,7 @@ function definePostgresTests(): void {
       const before = await tableFileText(db);
       assert.ok(before.includes("Zoëname"), "the file check can fail");
 
-      await (await open(db, await FieldCipher.fromKey(key))).close();
+      await (await open(db, FieldCipher.fromKeySync(key))).close();
       const after = await tableFileText(db);
       assert.deepEqual(plaintexts.filter((name) => after.includes(name)), []);
     },
@@ -550,7 +550,7 @@ function definePostgresTests(): void {
   pgCase(
     "compact removes a purged record's stored values from the table files",
     async (db) => {
-      const store = await open(db, await FieldCipher.fromKey(key));
+      const store = await open(db, FieldCipher.fromKeySync(key));
       await store.upsertUser(zoe, 1);
       await store.upsertUser({ ...zoe, id: 78 }, 1);
       const [row] = await execPg(
@@ -573,7 +573,7 @@ function definePostgresTests(): void {
   pgCase(
     "the write probe fails fast while another session locks the users table",
     async (db) => {
-      const store = await open(db, await FieldCipher.fromKey(key));
+      const store = await open(db, FieldCipher.fromKeySync(key));
       await store.checkWritable();
       const other = postgres(db.url, { max: 1, onnotice: () => {} });
       try {
@@ -601,7 +601,7 @@ function definePostgresTests(): void {
   pgCase(
     "export pages through every record in id order across pages",
     async (db) => {
-      const store = await open(db, await FieldCipher.fromKey(key));
+      const store = await open(db, FieldCipher.fromKeySync(key));
       const ids = Array.from({ length: 2500 }, (_, i) => (i * 7919) % 2500 + 1);
       await store.register(ids.map((id) => ({ user: { ...zoe, id } })), 1);
       let expected = 1;

@@ -284,7 +284,7 @@ export class SqliteStore implements Store {
     const row = await this.#read(() =>
       this.#getUser.get(id) as UserRecord | undefined
     );
-    return row === undefined ? undefined : await this.#codec.decodeUser(row);
+    return row === undefined ? undefined : this.#codec.decodeUserSync(row);
   }
 
   /** The group with this id, if stored; `TamperedError` if it fails its check. */
@@ -292,7 +292,7 @@ export class SqliteStore implements Store {
     const row = await this.#read(() =>
       this.#getGroup.get(id) as GroupRecord | undefined
     );
-    return row === undefined ? undefined : await this.#codec.decodeGroup(row);
+    return row === undefined ? undefined : this.#codec.decodeGroupSync(row);
   }
 
   /**
@@ -655,7 +655,7 @@ export class SqliteStore implements Store {
   ): Promise<GroupCells | undefined> {
     const old = await this.#readable(() => this.getGroup(fromId));
     if (old === undefined) return undefined;
-    return await codec.encodeGroup({ ...old, id: toId, type: "supergroup" });
+    return codec.encodeGroupSync({ ...old, id: toId, type: "supergroup" });
   }
 
   // Inside a transaction. The old record is looked up again under the write
@@ -1030,7 +1030,7 @@ async function reencodeAll(
     db.prepare(
       `INSERT INTO data_key_check (id, key_id, check_value) VALUES (1, ?, ?)
        ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, check_value = excluded.check_value`,
-    ).run(to.cipher!.keyId, await to.keyCheck());
+    ).run(to.cipher!.keyId, to.keyCheckSync());
     db.exec("COMMIT");
   } catch (error) {
     rollback(db);
@@ -1059,7 +1059,7 @@ async function bindDataKey(
   }
   if (check !== undefined) {
     // Any key of the ring opens it; new values go on under the bound key.
-    await codec.verifyKeyCheck(check.key_id, check.check_value);
+    codec.verifyKeyCheckSync(check.key_id, check.check_value);
     return codec.boundTo(check.key_id);
   }
   const migrated = await reencodeAll(db, new FieldCodec(), codec, options);

@@ -20,12 +20,12 @@ globalThis.addEventListener("unload", () => {
 // Each store on its own file, so that a second connection can reach it.
 function contractTarget(
   prefix: string,
-  cipher?: () => Promise<FieldCipher>,
+  cipher?: () => FieldCipher,
 ) {
   const paths = new Map<Store, string>();
   let next = 0;
   const openAt = async (path: string) => {
-    const store = await openSqliteStore(path, { cipher: await cipher?.() });
+    const store = await openSqliteStore(path, { cipher: cipher?.() });
     paths.set(store, path);
     return store;
   };
@@ -130,7 +130,7 @@ Deno.test("SQLite: a failing migration rolls back and the store does not open", 
 const key = generateKey();
 storeContract(
   "SQLite, encrypted",
-  contractTarget("encrypted", () => FieldCipher.fromKey(key)),
+  contractTarget("encrypted", () => FieldCipher.fromKeySync(key)),
 );
 
 // The bytes of the database and its WAL, searched for any of the names.
@@ -155,7 +155,7 @@ Deno.test("SQLite, encrypted: no name, username or title is in the files' bytes"
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
     const store = await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
     });
     await store.upsertUser(zoe, 1);
     await store.upsertGroup(club, 1);
@@ -195,11 +195,11 @@ Deno.test("SQLite, encrypted: a wrong key, or none, is refused when the store op
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
     await (await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
     })).close();
     await assert.rejects(
       openSqliteStore(path, {
-        cipher: await FieldCipher.fromKey(generateKey()),
+        cipher: FieldCipher.fromKeySync(generateKey()),
       }),
       (error: Error) =>
         error instanceof WrongKeyError &&
@@ -221,7 +221,7 @@ Deno.test("SQLite, encrypted: an altered or swapped value is reported for that r
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
     const store = await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
     });
     await store.upsertUser(zoe, 1);
     await store.upsertUser({ ...zoe, id: 78, first_name: "Other" }, 1);
@@ -263,7 +263,7 @@ Deno.test("SQLite, encrypted: an unchanged record is not written again", async (
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
     const store = await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
     });
     await store.upsertUser(zoe, 1);
     const stored = () => {
@@ -284,8 +284,8 @@ Deno.test("SQLite, encrypted: an unchanged record is not written again", async (
 Deno.test("SQLite, encrypted: rotation re-encrypts everything; the new key reads, the old fails", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
-    const oldCipher = await FieldCipher.fromKey(key);
-    const newCipher = await FieldCipher.fromKey(generateKey());
+    const oldCipher = FieldCipher.fromKeySync(key);
+    const newCipher = FieldCipher.fromKeySync(generateKey());
     let store = await openSqliteStore(path, { cipher: oldCipher });
     await store.upsertUser(zoe, 1);
     await store.upsertGroup(club, 1);
@@ -308,7 +308,7 @@ Deno.test("SQLite, encrypted: rotation re-encrypts everything; the new key reads
 Deno.test("SQLite, encrypted: a rotation that fails midway leaves the old key valid and nothing lost", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
-    const oldCipher = await FieldCipher.fromKey(key);
+    const oldCipher = FieldCipher.fromKeySync(key);
     const store = await openSqliteStore(path, { cipher: oldCipher });
     for (let id = 1; id <= 1500; id++) {
       await store.upsertUser({ ...zoe, id }, 1);
@@ -320,7 +320,7 @@ Deno.test("SQLite, encrypted: a rotation that fails midway leaves the old key va
     );
     raw.close();
     await assert.rejects(
-      store.rotateKey(await FieldCipher.fromKey(generateKey())),
+      store.rotateKey(FieldCipher.fromKeySync(generateKey())),
       TamperedError,
     );
     await store.close();
@@ -340,7 +340,7 @@ Deno.test("SQLite, encrypted: a plaintext database is encrypted the first time a
     await plain.close();
     assert.ok((await leakedNames(path)).length > 0);
     const store = await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
     });
     assert.deepEqual(await leakedNames(path), []);
     assert.deepEqual(await store.getUser(77), { ...zoe, registered_at: 1 });
@@ -352,11 +352,11 @@ Deno.test("SQLite, encrypted: a plaintext database is encrypted the first time a
 Deno.test("SQLite, encrypted: after another process rotated the key, the old key writes nothing", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
-    const oldCipher = await FieldCipher.fromKey(key);
+    const oldCipher = FieldCipher.fromKeySync(key);
     const bot = await openSqliteStore(path, { cipher: oldCipher });
     await bot.upsertUser(zoe, 1);
     const cli = await openSqliteStore(path, { cipher: oldCipher });
-    const newCipher = await FieldCipher.fromKey(generateKey());
+    const newCipher = FieldCipher.fromKeySync(generateKey());
     await cli.rotateKey(newCipher);
     await cli.close();
     await assert.rejects(
@@ -382,7 +382,7 @@ Deno.test("SQLite: a store opened without a key writes no plaintext once another
     await plain.upsertUser(zoe, 1);
     // The first keyed open encrypts the rows and binds the key.
     await (await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
     })).close();
     await assert.rejects(
       plain.upsertUser({ ...zoe, id: 79 }, 2),
@@ -568,11 +568,11 @@ Deno.test("SQLite: the write probe fails at once while another connection holds 
 Deno.test("SQLite, encrypted: the write probe fails once another process rotated the key", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
-    const cipher = await FieldCipher.fromKey(key);
+    const cipher = FieldCipher.fromKeySync(key);
     const bot = await openSqliteStore(path, { cipher });
     await bot.checkWritable();
     const cli = await openSqliteStore(path, { cipher });
-    await cli.rotateKey(await FieldCipher.fromKey(generateKey()));
+    await cli.rotateKey(FieldCipher.fromKeySync(generateKey()));
     await cli.close();
     await assert.rejects(bot.checkWritable(), WrongKeyError);
     await bot.close();
@@ -591,7 +591,7 @@ Deno.test("SQLite, encrypted: rotation and the first encryption report their pro
     await plain.close();
     const first: [number, number][] = [];
     const store = await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
       onProgress: (done, total) => first.push([done, total]),
     });
     assert.deepEqual(first, [[0, 1501], [1000, 1501], [1500, 1501], [
@@ -599,7 +599,7 @@ Deno.test("SQLite, encrypted: rotation and the first encryption report their pro
       1501,
     ]]);
     const rotation: [number, number][] = [];
-    await store.rotateKey(await FieldCipher.fromKey(generateKey()), {
+    await store.rotateKey(FieldCipher.fromKeySync(generateKey()), {
       onProgress: (done, total) => rotation.push([done, total]),
     });
     assert.deepEqual(rotation, first);
@@ -629,14 +629,14 @@ Deno.test("SQLite, encrypted: a rotation succeeds though a reader keeps the log 
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
     const store = await openSqliteStore(path, {
-      cipher: await FieldCipher.fromKey(key),
+      cipher: FieldCipher.fromKeySync(key),
       lockTimeoutMs: 100,
     });
     await store.register([{ user: zoe }], 1);
     const reader = new DatabaseSync(path);
     reader.exec("BEGIN");
     reader.prepare("SELECT count(*) FROM users").get();
-    const next = await FieldCipher.fromKey(generateKey());
+    const next = FieldCipher.fromKeySync(generateKey());
     try {
       // Committed, so it reports success; the log is emptied later.
       assert.deepEqual(await store.rotateKey(next), {
@@ -657,7 +657,7 @@ Deno.test("SQLite, encrypted: a rotation succeeds though a reader keeps the log 
 Deno.test("SQLite, encrypted: a long rotation lets another connection's writer wait without freezing, then refuses its old key", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/bot.db`;
-    const oldCipher = await FieldCipher.fromKey(key);
+    const oldCipher = FieldCipher.fromKeySync(key);
     const cli = await openSqliteStore(path, { cipher: oldCipher });
     await cli.register(
       Array.from({ length: 2500 }, (_, i) => ({ user: { ...zoe, id: i + 1 } })),
@@ -671,7 +671,7 @@ Deno.test("SQLite, encrypted: a long rotation lets another connection's writer w
     });
     const events: string[] = [];
     let write: Promise<unknown> | undefined;
-    const rotation = cli.rotateKey(await FieldCipher.fromKey(generateKey()), {
+    const rotation = cli.rotateKey(FieldCipher.fromKeySync(generateKey()), {
       onProgress: (done) => {
         // The rotation holds the write lock from its first page on.
         write ??= bot.register([{ user: { ...zoe, id: 9999 } }], 2).then(
