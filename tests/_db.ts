@@ -1,10 +1,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { decodeKey } from "../src/crypto/data_key.ts";
 import { FieldCipher } from "../src/crypto/field_cipher.ts";
-import {
-  openSqliteStore,
-  type SqliteStore,
-} from "../src/store/sqlite/sqlite_store.ts";
+import { type SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 import { TEST_DATA_KEY } from "./_main_process.ts";
 

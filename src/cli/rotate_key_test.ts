@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { decodeKey, encodeKey } from "../crypto/data_key.ts";
 import { FieldCipher, generateKey } from "../crypto/field_cipher.ts";
 import { writeNewKeyFile } from "../crypto/key_file.ts";
-import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/open.ts";
 import type { Store } from "../store/store.ts";
 import { memoryIo } from "./_memory_io.ts";
 import { rotateKey } from "./rotate_key.ts";
+import { registerUser } from "../store/_seed.ts";
 
 // The real store, with a look at the key files at the moment it rotates.
 function watching(store: Store, seen: (() => void)[]): Store {
@@ -31,7 +32,7 @@ Deno.test("the new key is in the key file, before the old one, when the database
     await writeNewKeyFile(keyFile, oldKey);
     const current = FieldCipher.fromKeySync(oldKey);
     const store = await openSqliteStore(`${dir}/bot.db`, { cipher: current });
-    await store.upsertUser({
+    await registerUser(store, {
       id: 1,
       username: null,
       first_name: "A",

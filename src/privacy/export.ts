@@ -2,7 +2,7 @@ import type { Actor, RecordRef } from "../store/audit.ts";
 import type {
   GroupRecord,
   IterateOptions,
-  Store,
+  PrivacyStore,
   UserRecord,
 } from "../store/store.ts";
 import {
@@ -87,7 +87,7 @@ export interface ExportOptions {
  * stored (`RecordNotFoundError` otherwise); `all` streams every record.
  */
 export async function selectRecords(
-  store: Store,
+  store: PrivacyStore,
   target: RecordRef,
   options: IterateOptions = {},
 ): Promise<ExportSelection> {
@@ -125,7 +125,7 @@ export async function selectRecords(
  * when the export began.
  */
 export async function exportRecords(
-  store: Store,
+  store: PrivacyStore,
   sink: TextSink,
   options: ExportOptions,
 ): Promise<ExportCounts> {
@@ -171,7 +171,7 @@ export interface RenderedExport {
  * stored.
  */
 export async function renderExport(
-  store: Store,
+  store: PrivacyStore,
   target: RecordRef,
   options: { format?: Format; now?: number } = {},
 ): Promise<RenderedExport> {

@@ -2,7 +2,7 @@ import type { UserFromGetMe } from "grammy/types";
 import { botIdOfToken, fetchBotInfo } from "./bot_identity.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../base/log.ts";
-import type { Store } from "../store/store.ts";
+import type { BotProfileStore } from "../store/store.ts";
 
 /** The outcome of work started early and looked at later. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -32,7 +32,7 @@ export function askTelegram(
 
 /** What `botProfile` needs besides the configuration. */
 export interface BotProfileOptions {
-  store: Store;
+  store: BotProfileStore;
   log: Logger;
   /** The stop: the profile is then undefined. */
   signal: AbortSignal;
@@ -73,7 +73,7 @@ export async function botProfile(
 
 /** Where `storedProfile` reads and what it checks the profile against. */
 export interface StoredProfileOptions {
-  store: Store;
+  store: BotProfileStore;
   log: Logger;
   /** Whether this is a cloud deployment, where a missing profile is worth a warning. */
   onDeploy: boolean;
