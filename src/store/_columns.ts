@@ -57,6 +57,12 @@ export const USER_ENCRYPTED = ["username", "first_name", "last_name"];
 /** The encrypted columns of `groups`, in the order of `GroupCells`. */
 export const GROUP_ENCRYPTED = ["username", "title"];
 
+/** Every stored encrypted value as one column `v`, for counting values by key. */
+export const ENCRYPTED_VALUES = [
+  ...USER_ENCRYPTED.map((column) => `SELECT ${column} AS v FROM users`),
+  ...GROUP_ENCRYPTED.map((column) => `SELECT ${column} AS v FROM groups`),
+].join(" UNION ALL ");
+
 /** `SET a = excluded.a, …` for an upsert of `columns`. */
 export function fromExcluded(columns: readonly string[]): string {
   return columns.map((column) => `${column} = excluded.${column}`).join(", ");

@@ -3,6 +3,7 @@
 // back with json_to_recordset, so a page is one statement.
 
 import {
+  ENCRYPTED_VALUES,
   fromExcluded,
   GROUP_COLUMNS,
   GROUP_UPDATED,
@@ -10,7 +11,13 @@ import {
   USER_COLUMNS,
   USER_UPDATED,
 } from "../_columns.ts";
-import { asStoreError, type Sql, type Tx } from "./_driver.ts";
+import type { StoreSummary } from "../store.ts";
+import {
+  ALL_RECORDS_LOCK,
+  asStoreError,
+  type Sql,
+  type Tx,
+} from "./_driver.ts";
 
 // Every other column of these tables is text.
 const TYPES: Record<string, string> = {
@@ -128,11 +135,10 @@ export async function deleteRecords(
   return Number(row!.n);
 }
 
-// Rows per fetch of a server-side cursor when exporting: fewer round trips
-// than a page of PAGE_SIZE, still a few MB.
-const CURSOR_ROWS = PAGE_SIZE * 5;
-
-/** Pages of a table through a server-side cursor, in id order. */
+/**
+ * Pages of a table through a server-side cursor, in id order: five pages a
+ * fetch, for fewer round trips while still a few MB.
+ */
 export async function* cursorPages<T>(
   sql: Sql | Tx,
   table: "users" | "groups",
@@ -142,7 +148,7 @@ export async function* cursorPages<T>(
     for await (
       const rows of sql.unsafe(
         `SELECT ${columns} FROM ${table} ORDER BY id`,
-      ).cursor(CURSOR_ROWS)
+      ).cursor(PAGE_SIZE * 5)
     ) {
       yield rows as unknown as T[];
     }
@@ -182,4 +188,56 @@ export async function* keysetPages<T extends { id: number }>(
     if (rows.length < PAGE_SIZE) return;
     after = rows[rows.length - 1]!.id;
   }
+}
+
+/** Counts, schema version, registration range, size and keys in use. */
+export async function readSummary(sql: Sql): Promise<StoreSummary> {
+  const [row] = await sql`SELECT (SELECT count(*) FROM users) AS users,
+                   (SELECT count(*) FROM groups) AS groups,
+                   (SELECT min(registered_at) FROM (
+                      SELECT min(registered_at) AS registered_at FROM users
+                      UNION ALL SELECT min(registered_at) FROM groups) AS r) AS oldest,
+                   (SELECT max(registered_at) FROM (
+                      SELECT max(registered_at) AS registered_at FROM users
+                      UNION ALL SELECT max(registered_at) FROM groups) AS r) AS newest,
+                   pg_database_size(current_database()) AS size,
+                   (SELECT coalesce(max(version), 0) FROM schema_migrations) AS version,
+                   (SELECT key_id FROM data_key_check WHERE id = 1) AS key_id`;
+  // The key each stored value names: the text between the first two dots.
+  const keys = await sql.unsafe(
+    `SELECT split_part(v, '.', 2) AS key_id, count(*) AS n
+     FROM (${ENCRYPTED_VALUES}) AS t
+     WHERE v LIKE 'v1.%' GROUP BY 1 ORDER BY 1`,
+  );
+  return {
+    users: Number(row!.users),
+    groups: Number(row!.groups),
+    schemaVersion: Number(row!.version),
+    oldestRegistration: row!.oldest === null ? null : Number(row!.oldest),
+    newestRegistration: row!.newest === null ? null : Number(row!.newest),
+    sizeBytes: Number(row!.size),
+    keyId: (row!.key_id as string | null) ?? null,
+    valuesByKeyId: Object.fromEntries(
+      keys.map((k) => [k.key_id as string, Number(k.n)]),
+    ),
+  };
+}
+
+/**
+ * Rewrites the record tables into new files, so that deleted and replaced
+ * values no longer linger in them as dead rows. VACUUM FULL would keep
+ * every dead row that another session's snapshot might still see; here
+ * the live rows are set aside (in temporary tables dropped at commit), the
+ * tables emptied with TRUNCATE, which gives them new files, and refilled,
+ * inside the caller's transaction.
+ */
+export async function rewriteTables(tx: Tx): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
+  await tx`CREATE TEMPORARY TABLE kept_users ON COMMIT DROP
+           AS SELECT * FROM users`;
+  await tx`CREATE TEMPORARY TABLE kept_groups ON COMMIT DROP
+           AS SELECT * FROM groups`;
+  await tx`TRUNCATE users, groups`;
+  await tx`INSERT INTO users SELECT * FROM kept_users`;
+  await tx`INSERT INTO groups SELECT * FROM kept_groups`;
 }

@@ -13,7 +13,6 @@ import {
   AUDIT_COLUMNS,
   AUDIT_FIELDS,
   GROUP_COLUMNS,
-  GROUP_FIELDS,
   USER_COLUMNS,
 } from "../_columns.ts";
 import {
@@ -53,14 +52,12 @@ import {
   cursorPages,
   decodePages,
   deleteRecords,
-  type GroupRow,
   keysetPages,
-  purgeTimes,
-  upsertGroups,
-  upsertUsers,
-  type UserRow,
+  readSummary,
+  rewriteTables,
 } from "./_queries.ts";
 import { postgresRawOn } from "./postgres_raw.ts";
+import { planIds, type PreparedPlan, writePlans } from "./register.ts";
 import { rotatePostgres } from "./rotate.ts";
 
 /** How long rewriting the tables may take, in ms: it grows with them. */
@@ -146,84 +143,12 @@ export class PostgresStore implements Store {
     const prepared = await Promise.all(
       plans.map((plan) => this.#prepare(codec, plan)),
     );
-    const ids = plans.flatMap((plan) => [
-      ...(plan.user === undefined ? [] : [plan.user.id]),
-      ...(plan.move === undefined ? [] : [plan.move.fromId, plan.move.toId]),
-      ...(plan.group === undefined ? [] : [plan.group.id]),
-      ...(plan.removeGroupId === undefined ? [] : [plan.removeGroupId]),
-    ]);
-    // Without moves or removals the plans' groups are independent of each
-    // other's order, like the users always are: each table gets one
-    // statement carrying the last values of each id.
-    const ordered = plans.some((plan) =>
-      plan.move !== undefined || plan.removeGroupId !== undefined
+    return await this.#write(
+      "registering",
+      codec,
+      planIds(plans),
+      (tx, ready) => writePlans(tx, prepared, { now, ready }),
     );
-    return await this.#write("registering", codec, ids, async (tx, ready) => {
-      // Sent right behind the locks, in the same round trip.
-      const [, purges] = await Promise.all([
-        ready,
-        purgeTimes(
-          tx,
-          prepared.flatMap((p) => [p.user?.subject, p.group?.subject]),
-        ),
-      ]);
-      const erasedAfter = (subject: string | null | undefined, at?: number) =>
-        at !== undefined && subject != null &&
-        Math.max(purges.all, purges.bySubject.get(subject) ?? -Infinity) > at;
-      const erased: number[] = [];
-      const users = new Map<number, UserRow>();
-      const groups = new Map<number, GroupRow>();
-      let pending: Promise<unknown>[] = [];
-      for (const { plan, user, group, move } of prepared) {
-        if (plan.user !== undefined && user !== undefined) {
-          if (erasedAfter(user.subject, plan.sentAt)) erased.push(plan.user.id);
-          else {
-            users.delete(plan.user.id);
-            users.set(plan.user.id, {
-              id: plan.user.id,
-              username: user.cells[0],
-              first_name: user.cells[1],
-              last_name: user.cells[2],
-              language_code: plan.user.language_code,
-            });
-          }
-        }
-        if (plan.move !== undefined) {
-          // The move reads the old record: what came before must be done.
-          await Promise.all(pending);
-          pending = [];
-          await this.#move(tx, plan.move.fromId, plan.move.toId, move);
-        }
-        if (plan.group !== undefined && group !== undefined) {
-          if (erasedAfter(group.subject, plan.sentAt)) {
-            erased.push(plan.group.id);
-          } else {
-            const row = {
-              id: plan.group.id,
-              username: group.cells[0],
-              title: group.cells[1],
-              type: plan.group.type,
-            };
-            if (ordered) pending.push(upsertGroups(tx, [row], now));
-            else {
-              groups.delete(row.id);
-              groups.set(row.id, row);
-            }
-          }
-        }
-        if (plan.removeGroupId !== undefined) {
-          pending.push(deleteRecords(tx, "groups", plan.removeGroupId));
-        }
-      }
-      if (users.size > 0) {
-        pending.push(upsertUsers(tx, [...users.values()], now));
-      }
-      if (groups.size > 0) {
-        pending.push(upsertGroups(tx, [...groups.values()], now));
-      }
-      await Promise.all(pending);
-      return { erased };
-    });
   }
 
   /** The counter every deletion, move and purge raises, read now. */
@@ -302,46 +227,8 @@ export class PostgresStore implements Store {
   }
 
   /** Counts, schema version, registration range and the database's size. */
-  async summary(): Promise<StoreSummary> {
-    const [row] = await this.#bounded(
-      "summarising",
-      () =>
-        this.#sql`SELECT (SELECT count(*) FROM users) AS users,
-                       (SELECT count(*) FROM groups) AS groups,
-                       (SELECT min(registered_at) FROM (
-                          SELECT min(registered_at) AS registered_at FROM users
-                          UNION ALL SELECT min(registered_at) FROM groups) AS r) AS oldest,
-                       (SELECT max(registered_at) FROM (
-                          SELECT max(registered_at) AS registered_at FROM users
-                          UNION ALL SELECT max(registered_at) FROM groups) AS r) AS newest,
-                       pg_database_size(current_database()) AS size,
-                       (SELECT coalesce(max(version), 0) FROM schema_migrations) AS version,
-                       (SELECT key_id FROM data_key_check WHERE id = 1) AS key_id`,
-    );
-    // The key each stored value names: the text between the first two dots.
-    const keys = await this.#bounded(
-      "counting values per key",
-      () =>
-        this.#sql`SELECT split_part(v, '.', 2) AS key_id, count(*) AS n FROM (
-                    SELECT username AS v FROM users
-                    UNION ALL SELECT first_name FROM users
-                    UNION ALL SELECT last_name FROM users
-                    UNION ALL SELECT username FROM groups
-                    UNION ALL SELECT title FROM groups) AS t
-                  WHERE v LIKE 'v1.%' GROUP BY 1 ORDER BY 1`,
-    );
-    return {
-      users: Number(row!.users),
-      groups: Number(row!.groups),
-      schemaVersion: Number(row!.version),
-      oldestRegistration: row!.oldest === null ? null : Number(row!.oldest),
-      newestRegistration: row!.newest === null ? null : Number(row!.newest),
-      sizeBytes: Number(row!.size),
-      keyId: (row!.key_id as string | null) ?? null,
-      valuesByKeyId: Object.fromEntries(
-        keys.map((k) => [k.key_id as string, Number(k.n)]),
-      ),
-    };
+  summary(): Promise<StoreSummary> {
+    return this.#bounded("summarising", () => readSummary(this.#sql));
   }
 
   /** Deletes the target and records the purge, in one transaction. */
@@ -462,16 +349,11 @@ export class PostgresStore implements Store {
    * the tables takes.
    */
   async compact(): Promise<void> {
-    await this.#transaction("rewriting the tables", async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
-      await tx`CREATE TEMPORARY TABLE kept_users ON COMMIT DROP
-               AS SELECT * FROM users`;
-      await tx`CREATE TEMPORARY TABLE kept_groups ON COMMIT DROP
-               AS SELECT * FROM groups`;
-      await tx`TRUNCATE users, groups`;
-      await tx`INSERT INTO users SELECT * FROM kept_users`;
-      await tx`INSERT INTO groups SELECT * FROM kept_groups`;
-    }, COMPACT_TIMEOUT_MS);
+    await this.#transaction(
+      "rewriting the tables",
+      rewriteTables,
+      COMPACT_TIMEOUT_MS,
+    );
   }
 
   /** The bot's own profile stored by `setup`, if any. */
@@ -535,7 +417,10 @@ export class PostgresStore implements Store {
 
   // What a plan needs that takes a cipher or a keyed hash, computed before
   // the transaction. The hash is needed only to look for a later erasure.
-  async #prepare(codec: FieldCodec, plan: RegistrationPlan) {
+  async #prepare(
+    codec: FieldCodec,
+    plan: RegistrationPlan,
+  ): Promise<PreparedPlan> {
     const subject = (ref: RecordRef) =>
       plan.sentAt === undefined ? null : subjectRef(this.#auditKey, ref);
     const user = plan.user === undefined ? undefined : {
@@ -559,27 +444,6 @@ export class PostgresStore implements Store {
     toId: number,
   ): Promise<GroupCells | undefined> {
     return movedCells(codec, () => this.getGroup(fromId), toId);
-  }
-
-  // Inside a transaction. The old record is looked up again under the lock:
-  // if another process deleted it meanwhile, it is not brought back.
-  async #move(
-    tx: Tx,
-    fromId: number,
-    toId: number,
-    cells: GroupCells | undefined,
-  ): Promise<boolean> {
-    const [old] = await tx`SELECT registered_at FROM groups WHERE id = ${fromId}
-                           FOR UPDATE`;
-    if (old !== undefined && cells !== undefined) {
-      await tx`INSERT INTO groups (${tx(GROUP_FIELDS)})
-               VALUES (${toId}, ${cells[0]}, ${
-        cells[1]
-      }, 'supergroup', ${old.registered_at})
-               ON CONFLICT (id) DO UPDATE SET
-                 registered_at = least(groups.registered_at, excluded.registered_at)`;
-    }
-    return await deleteRecords(tx, "groups", fromId) > 0;
   }
 
   // A write transaction: the ids are locked, and the key check is read

@@ -91,6 +91,28 @@ function open(db: TestDatabase, cipher?: FieldCipher, options = {}) {
   return openPostgresStore(db.location.connection, { cipher, ...options });
 }
 
+// The same unit as SQLite's, and a new value each time, so that the probe
+// really writes however fast it is asked again.
+pgCase(
+  "the write probe stores milliseconds and changes its row each time",
+  async (db) => {
+    const store = await open(db);
+    const checkedAt = async () =>
+      Number(
+        (await execPg(db, (sql) => sql`SELECT checked_at FROM health`))[0]!
+          .checked_at,
+      );
+    const before = Date.now();
+    await store.checkWritable();
+    const first = await checkedAt();
+    assert.ok(first >= before, "checked_at is in milliseconds");
+    await store.checkWritable();
+    await store.checkWritable();
+    assert.ok(await checkedAt() >= first + 2, "every probe changed the row");
+    await store.close();
+  },
+);
+
 // Every name found as it is in the stored rows (the values as stored).
 async function leakedNames(db: TestDatabase): Promise<string[]> {
   const rows = await execPg(

@@ -2,6 +2,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import {
   AUDIT_COLUMNS,
   AUDIT_FIELDS,
+  ENCRYPTED_VALUES,
   fromExcluded,
   GROUP_COLUMNS,
   GROUP_FIELDS,
@@ -113,11 +114,7 @@ export function readSummary(db: DatabaseSync): StoreSummary {
   // The key each stored value names: the text between the first two dots.
   const keys = db.prepare(
     `SELECT substr(v, 4, instr(substr(v, 4), '.') - 1) AS key_id, count(*) AS n
-     FROM (SELECT username AS v FROM users
-           UNION ALL SELECT first_name FROM users
-           UNION ALL SELECT last_name FROM users
-           UNION ALL SELECT username FROM groups
-           UNION ALL SELECT title FROM groups)
+     FROM (${ENCRYPTED_VALUES})
      WHERE v LIKE 'v1.%' GROUP BY 1 ORDER BY 1`,
   ).all() as { key_id: string; n: number }[];
   return {
