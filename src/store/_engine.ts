@@ -41,8 +41,8 @@ export function healthStamp(): number {
   return Date.now();
 }
 
-/** The database holds encrypted values, and no key was given. */
-export function encryptedWithoutKeyError(keyId: string): WrongKeyError {
+// The database holds encrypted values, and no key was given.
+function encryptedWithoutKeyError(keyId: string): WrongKeyError {
   return new WrongKeyError(
     `This database is encrypted (key ${keyId}): set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key`,
   );
@@ -160,12 +160,10 @@ export async function movedCells(
   return codec.encodeGroupSync({ ...old, id: toId, type: "supergroup" });
 }
 
-/**
- * `decode`, except that a damaged record is handed to `onDamaged` and comes
- * back as undefined, for readers that go on past it; without `onDamaged`
- * the error is thrown as usual.
- */
-export function skippingDamaged<T>(
+// `decode`, except that a damaged record is handed to `onDamaged` and comes
+// back as undefined, for readers that go on past it; without `onDamaged`
+// the error is thrown as usual.
+function skippingDamaged<T>(
   decode: (row: T) => T,
   onDamaged: IterateOptions["onDamaged"],
 ): (row: T) => T | undefined {
@@ -223,8 +221,8 @@ export function recoders(
   };
 }
 
-/** The record tables, in the order work goes through them. */
-export const RECORD_TABLES = ["users", "groups"] as const;
+// The record tables, in the order work goes through them.
+const RECORD_TABLES = ["users", "groups"] as const;
 
 /** What `reencodeAll` needs of an engine. */
 export interface ReencodeSteps {

@@ -3,6 +3,8 @@
 // back with json_to_recordset, so a page is one statement.
 
 import {
+  AUDIT_COLUMNS,
+  AUDIT_FIELDS,
   ENCRYPTED_VALUES,
   fromExcluded,
   GROUP_COLUMNS,
@@ -11,7 +13,9 @@ import {
   USER_COLUMNS,
   USER_UPDATED,
 } from "../_columns.ts";
-import type { StoreSummary } from "../store.ts";
+import { subjectRef } from "../audit.ts";
+import { unixNow } from "../_engine.ts";
+import type { AuditRecord, StoreSummary } from "../store.ts";
 import {
   ALL_RECORDS_LOCK,
   asStoreError,
@@ -240,4 +244,31 @@ export async function rewriteTables(tx: Tx): Promise<void> {
   await tx`TRUNCATE users, groups`;
   await tx`INSERT INTO users SELECT * FROM kept_users`;
   await tx`INSERT INTO groups SELECT * FROM kept_groups`;
+}
+
+const INSERT_AUDIT = `INSERT INTO audit_log (${AUDIT_COLUMNS})
+  VALUES (${AUDIT_FIELDS.map((_, i) => `$${i + 1}`).join(", ")})
+  RETURNING id`;
+
+/** Appends an audit entry, its subject hashed with `auditKey`; returns its number. */
+export async function insertAudit(
+  sql: Sql | Tx,
+  auditKey: Uint8Array,
+  record: AuditRecord,
+): Promise<number> {
+  const entry: Record<(typeof AUDIT_FIELDS)[number], string | number | null> = {
+    at: record.at ?? unixNow(),
+    actor: record.actor,
+    action: record.action,
+    kind: record.target.kind,
+    subject: subjectRef(auditKey, record.target),
+    records: record.records,
+    outcome: record.outcome ?? "done",
+  };
+  const [row] = await sql.unsafe(
+    INSERT_AUDIT,
+    AUDIT_FIELDS.map((field) => entry[field]),
+    { prepare: true },
+  );
+  return Number(row!.id);
 }

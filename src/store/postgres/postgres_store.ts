@@ -9,12 +9,7 @@ import {
 } from "../audit.ts";
 import type { FieldCipher } from "../../crypto/field_cipher.ts";
 import type { FieldCodec, GroupCells } from "../../crypto/field_codec.ts";
-import {
-  AUDIT_COLUMNS,
-  AUDIT_FIELDS,
-  GROUP_COLUMNS,
-  USER_COLUMNS,
-} from "../_columns.ts";
+import { AUDIT_FIELDS, GROUP_COLUMNS, USER_COLUMNS } from "../_columns.ts";
 import {
   healthStamp,
   KeyMovedError,
@@ -52,6 +47,7 @@ import {
   cursorPages,
   decodePages,
   deleteRecords,
+  insertAudit,
   keysetPages,
   readSummary,
   rewriteTables,
@@ -62,10 +58,6 @@ import { rotatePostgres } from "./rotate.ts";
 
 /** How long rewriting the tables may take, in ms: it grows with them. */
 const COMPACT_TIMEOUT_MS = 60 * 60_000;
-
-const INSERT_AUDIT = `INSERT INTO audit_log (${AUDIT_COLUMNS})
-  VALUES (${AUDIT_FIELDS.map((_, i) => `$${i + 1}`).join(", ")})
-  RETURNING id`;
 
 /** What a `PostgresStore` is made of besides its pool. */
 export interface StoreParts {
@@ -397,22 +389,8 @@ export class PostgresStore implements Store {
     await this.#sql.end({ timeout: 5 });
   }
 
-  async #audit(sql: Sql | Tx, record: AuditRecord): Promise<number> {
-    const entry: Record<(typeof AUDIT_FIELDS)[number], unknown> = {
-      at: record.at ?? unixNow(),
-      actor: record.actor,
-      action: record.action,
-      kind: record.target.kind,
-      subject: subjectRef(this.#auditKey, record.target),
-      records: record.records,
-      outcome: record.outcome ?? "done",
-    };
-    const [row] = await sql.unsafe(
-      INSERT_AUDIT,
-      AUDIT_FIELDS.map((field) => entry[field] as string | number | null),
-      { prepare: true },
-    );
-    return Number(row!.id);
+  #audit(sql: Sql | Tx, record: AuditRecord): Promise<number> {
+    return insertAudit(sql, this.#auditKey, record);
   }
 
   // What a plan needs that takes a cipher or a keyed hash, computed before

@@ -12,6 +12,7 @@ import {
   USER_FIELDS,
   USER_UPDATED,
 } from "../_columns.ts";
+import { type RecordRef, subjectRef } from "../audit.ts";
 import type { StoreSummary } from "../store.ts";
 import { currentVersion } from "./_driver.ts";
 
@@ -129,4 +130,43 @@ export function readSummary(db: DatabaseSync): StoreSummary {
       keys.map((k) => [k.key_id, Number(k.n)]),
     ),
   };
+}
+
+/**
+ * When purges happened, as a registration asks inside its transaction.
+ * Every purge deletes, raising the erasure counter, so the latest purge
+ * time is looked up again only when the counter moved: most updates are
+ * newer than every purge and need neither a keyed hash nor a look-up.
+ */
+export class PurgeTimes {
+  #sql: Statements;
+  #auditKey: Uint8Array;
+  #cache: { version: number; at: number | null } | undefined;
+
+  /** Reads with the store's statements and audit key. */
+  constructor(sql: Statements, auditKey: Uint8Array) {
+    this.#sql = sql;
+    this.#auditKey = auditKey;
+  }
+
+  /** When the latest purge of anything was recorded, or null. */
+  latest(): number | null {
+    const version = Number(
+      (this.#sql.erasureVersion.get() as { version: number }).version,
+    );
+    if (version !== this.#cache?.version) {
+      const row = this.#sql.latestPurgeAt.get() as { at: number | null };
+      this.#cache = { version, at: row.at === null ? null : Number(row.at) };
+    }
+    return this.#cache.at;
+  }
+
+  /** Whether the record was purged (alone or with everything) after `sentAt`. */
+  after(ref: RecordRef, sentAt: number): boolean {
+    const subject = subjectRef(this.#auditKey, ref);
+    const row = this.#sql.erasedAfter.get(subject, sentAt) as {
+      erased: number;
+    };
+    return Number(row.erased) !== 0;
+  }
 }

@@ -48,6 +48,7 @@ import {
 import { rotateSqlite } from "./rotate.ts";
 import {
   prepareStatements,
+  PurgeTimes,
   readSummary,
   type Statements,
 } from "./_statements.ts";
@@ -71,7 +72,7 @@ export class SqliteStore implements Store {
   #path: string;
   #damage: DamagedStoreError | undefined;
   #sql: Statements;
-  #purgeCache: { version: number; at: number | null } | undefined;
+  #purges: PurgeTimes;
   #auditKey: Uint8Array;
 
   /** Wraps an open, migrated database; use `openSqliteStore`. */
@@ -86,6 +87,7 @@ export class SqliteStore implements Store {
       | undefined;
     if (key === undefined) throw new StoreError("The audit key is missing");
     this.#auditKey = key.key;
+    this.#purges = new PurgeTimes(this.#sql, key.key);
   }
 
   /** The user with this id, if stored; `TamperedError` if it fails its check. */
@@ -142,10 +144,10 @@ export class SqliteStore implements Store {
     );
     return await this.#write(codec, () => {
       const erased: number[] = [];
-      const latestPurge = this.#latestPurge();
+      const latestPurge = this.#purges.latest();
       const isErased = (ref: RecordRef, sentAt: number | undefined) =>
         sentAt !== undefined && latestPurge !== null && sentAt < latestPurge &&
-        this.#erased(ref, sentAt);
+        this.#purges.after(ref, sentAt);
       prepared.forEach(({ plan, user, group }, i) => {
         if (plan.user !== undefined && user !== undefined) {
           if (isErased({ kind: "user", id: plan.user.id }, plan.sentAt)) {
@@ -438,33 +440,6 @@ export class SqliteStore implements Store {
     );
     if (changes > 0) this.#sql.bumpErasure.run();
     return changes;
-  }
-
-  // Whether the record was purged (alone or with everything) after `sentAt`.
-  #erased(ref: RecordRef, sentAt: number): boolean {
-    const subject = subjectRef(this.#auditKey, ref);
-    const row = this.#sql.erasedAfter.get(subject, sentAt) as {
-      erased: number;
-    };
-    return Number(row.erased) !== 0;
-  }
-
-  // Inside a transaction: when the latest purge of anything was recorded,
-  // or null. Every purge deletes, raising the erasure counter, so
-  // the value is looked up again only when the counter moved: most updates
-  // are newer than every purge and need neither a keyed hash nor a look-up.
-  #latestPurge(): number | null {
-    const version = Number(
-      (this.#sql.erasureVersion.get() as { version: number }).version,
-    );
-    if (version !== this.#purgeCache?.version) {
-      const row = this.#sql.latestPurgeAt.get() as { at: number | null };
-      this.#purgeCache = {
-        version,
-        at: row.at === null ? null : Number(row.at),
-      };
-    }
-    return this.#purgeCache.at;
   }
 
   // Writes values encoded by `codec` before the transaction began. The key
