@@ -76,13 +76,6 @@ Deno.bench("decrypt one field, node:crypto (project)", {
   cipher.decryptSync(sealed, context);
 });
 Deno.bench(
-  "decrypt one field, async API (project)",
-  { group: "decrypt" },
-  async () => {
-    await cipher.decrypt(sealed, context);
-  },
-);
-Deno.bench(
   "encode a user's three fields (project)",
   { group: "record" },
   () => {

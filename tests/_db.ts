@@ -1,16 +1,14 @@
 import { DatabaseSync } from "node:sqlite";
 import { decodeKey } from "../src/crypto/data_key.ts";
 import { FieldCipher } from "../src/crypto/field_cipher.ts";
-import {
-  openSqliteStore,
-  type SqliteStore,
-} from "../src/store/sqlite/sqlite_store.ts";
+import { type SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 import { TEST_DATA_KEY } from "./_main_process.ts";
 
 /** The cipher of `TEST_DATA_KEY` (or of another base64 key). */
-export function testCipher(key = TEST_DATA_KEY): Promise<FieldCipher> {
-  return FieldCipher.fromKey(decodeKey(key, "key"));
+export function testCipher(key = TEST_DATA_KEY): FieldCipher {
+  return FieldCipher.fromKeySync(decodeKey(key, "key"));
 }
 
 /** Opens the database file with the test key, as the bot and the CLI do. */

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openSqliteStore } from "../src/store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import { openTestStore, readDb, tempDir } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
+import { registerUser } from "../src/store/_seed.ts";
 
 // Commits a user and a group together, transaction after transaction, until
 // the stop file appears; prints "writing" after the first commit.
@@ -145,7 +146,7 @@ Deno.test("a backup restored in place, with the same key, brings the records bac
   await using dir = await tempDir();
   const path = `${dir.path}/bot.db`;
   const store = await openTestStore(path);
-  await store.upsertUser({
+  await registerUser(store, {
     id: 7,
     username: "kept",
     first_name: "Kept",

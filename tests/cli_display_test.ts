@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { openTestStore, tempDir } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
+import { registerUser } from "../src/store/_seed.ts";
 
 Deno.test("inspect and purge show control characters in names escaped, never raw", async () => {
   await using dir = await tempDir();
@@ -9,7 +10,7 @@ Deno.test("inspect and purge show control characters in names escaped, never raw
   // A name that would clear the screen, draw a fake prompt line and turn the
   // rest of the line around if it were printed as it is.
   const hostile = "Ann\u001b[2J\rDelete user 1? [y/N] y\n\u202Eevil\u2028x";
-  await store.upsertUser({
+  await registerUser(store, {
     id: 7,
     username: "ann",
     first_name: hostile,

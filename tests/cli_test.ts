@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { parse as parseCsv } from "csv-parse/sync";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "../src/cli/help.ts";
 import type { GroupFields, UserFields } from "../src/store/store.ts";
-import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 import { openTestStore, readDb, tempDir, testCipher } from "./_db.ts";
 import {
   type CliResult,
@@ -12,6 +12,7 @@ import {
   TEST_DATA_KEY,
 } from "./_main_process.ts";
 import { createTestDatabase, pgTest } from "./_pg.ts";
+import { registerGroup, registerUser } from "../src/store/_seed.ts";
 
 const alice: UserFields = {
   id: 1001,
@@ -39,9 +40,9 @@ const T0 = 1_795_960_800;
 async function seeded(dir: string): Promise<string> {
   const path = `${dir}/bot.db`;
   const store = await openTestStore(path);
-  await store.upsertUser(alice, T0);
-  await store.upsertUser(bob, T0 + 3600);
-  await store.upsertGroup(club, T0 + 60);
+  await registerUser(store, alice, T0);
+  await registerUser(store, bob, T0 + 3600);
+  await registerGroup(store, club, T0 + 60);
   await store.close();
   return path;
 }
@@ -715,9 +716,9 @@ pgTest(
     const store = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
     });
-    await store.upsertUser(alice, T0);
-    await store.upsertUser(bob, T0 + 3600);
-    await store.upsertGroup(club, T0 + 60);
+    await registerUser(store, alice, T0);
+    await registerUser(store, bob, T0 + 3600);
+    await registerGroup(store, club, T0 + 60);
     await store.close();
     await auditAnswersByRecord((...args) => runCliProcess(args, env));
   },

@@ -3,6 +3,7 @@ import { FakeBotApi } from "./_fake_bot_api.ts";
 import { openTestStore, readDb, tempDir } from "./_db.ts";
 import { runCliProcess, startMain, TEST_TOKEN } from "./_main_process.ts";
 import { group, message, user, withId } from "./_updates.ts";
+import { registerUser } from "../src/store/_seed.ts";
 
 const SECRET = "concurrency_secret";
 
@@ -12,7 +13,7 @@ Deno.test("a CLI purge during webhook traffic neither fails nor loses the bot's 
   // Ten people who will ask for erasure, registered before the traffic.
   const store = await openTestStore(path);
   for (let id = 9001; id <= 9010; id++) {
-    await store.upsertUser({
+    await registerUser(store, {
       id,
       username: null,
       first_name: "Leaving",

@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { damageTable, openTestStore, tempDir, testCipher } from "./_db.ts";
 import { createTestDatabase, execPg, pgTest } from "./_pg.ts";
-import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 import type { Store } from "../src/store/store.ts";
 import {
   runCliProcess,
@@ -13,6 +13,7 @@ import {
   TEST_TOKEN,
 } from "./_main_process.ts";
 import { message, privateChat, user, withId } from "./_updates.ts";
+import { registerUser } from "../src/store/_seed.ts";
 
 const SECRET = "damaged_secret";
 
@@ -21,7 +22,7 @@ Deno.test("once the bot meets a damaged page it logs the cause and /healthz turn
   const path = `${dir.path}/bot.db`;
   const store = await openTestStore(path);
   for (let id = 1; id <= 300; id++) {
-    await store.upsertUser({
+    await registerUser(store, {
       id,
       username: null,
       first_name: `Person ${id}`,
@@ -253,7 +254,7 @@ Deno.test("polling on a damaged database reports it once, never confirms the upd
   const path = `${dir.path}/bot.db`;
   const store = await openTestStore(path);
   for (let id = 1; id <= 300; id++) {
-    await store.upsertUser({
+    await registerUser(store, {
       id,
       username: null,
       first_name: `Person ${id}`,

@@ -9,6 +9,7 @@ import {
   TEST_TOKEN,
 } from "./_main_process.ts";
 import { message, privateChat, supergroup, user } from "./_updates.ts";
+import { registerGroup, registerUser } from "../src/store/_seed.ts";
 
 const NAMES = ["zoe_username", "Zoëfirst", "Zoëlast", "Secret title"];
 
@@ -191,7 +192,7 @@ Deno.test("a tampered record is reported by the CLI, never shown as garbage", as
   await using dir = await tempDir();
   const dbPath = `${dir.path}/bot.db`;
   const store = await openTestStore(dbPath);
-  await store.upsertUser({
+  await registerUser(store, {
     id: 5,
     username: "fine",
     first_name: "Fine",
@@ -242,14 +243,14 @@ Deno.test("keygen prints a fresh key; rotate-key moves every record to it", asyn
 
   const dbPath = `${dir.path}/bot.db`;
   const store = await openTestStore(dbPath);
-  await store.upsertUser({
+  await registerUser(store, {
     id: 5,
     username: "rot",
     first_name: "Rota",
     last_name: null,
     language_code: "en",
   }, 1);
-  await store.upsertGroup({
+  await registerGroup(store, {
     id: -6,
     username: null,
     title: "Rotating",

@@ -2,19 +2,20 @@ import assert from "node:assert/strict";
 import { parse as parseCsv } from "csv-parse/sync";
 import { openTestStore, tempDir } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
+import { registerGroup, registerUser } from "../src/store/_seed.ts";
 
 Deno.test("a CSV export shows formula-like names as text unless --keep-formulas is given", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/bot.db`;
   const store = await openTestStore(path);
-  await store.upsertUser({
+  await registerUser(store, {
     id: 1,
     username: "@handle",
     first_name: '=HYPERLINK("http://x","click")',
     last_name: "+1 555",
     language_code: "en",
   }, 1);
-  await store.upsertGroup({
+  await registerGroup(store, {
     id: -100,
     username: null,
     title: "-2+3",

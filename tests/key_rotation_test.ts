@@ -4,7 +4,7 @@ import { runCliProcess, TEST_DATA_KEY } from "./_main_process.ts";
 import { startWebhookBot, type WebhookBot } from "./_webhook_bot.ts";
 import { message, privateChat, user } from "./_updates.ts";
 import { tempDir, testCipher } from "./_db.ts";
-import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 
 let nextUpdateId = 1;
 

@@ -11,7 +11,8 @@ import {
 } from "./_main_process.ts";
 import { startWebhookBot } from "./_webhook_bot.ts";
 import { message, privateChat, user } from "./_updates.ts";
-import { openSqliteStore } from "../src/store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
+import { registerUser } from "../src/store/_seed.ts";
 
 const rota = {
   id: 5,
@@ -31,7 +32,7 @@ async function seededWithKeyFile(dir: string) {
   const store = await openSqliteStore(dbPath, {
     cipher: await testCipher(key),
   });
-  await store.upsertUser(rota, 1);
+  await registerUser(store, rota, 1);
   await store.close();
   const env = { DATA_ENCRYPTION_KEY: "", DATA_KEY_FILE: keyFile };
   return { keyFile, key, dbPath, env };

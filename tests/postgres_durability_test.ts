@@ -3,7 +3,7 @@ import { testCipher } from "./_db.ts";
 import { killDuringBurst } from "./_kill_burst.ts";
 import { createTestDatabase, pgTest } from "./_pg.ts";
 import { startWebhookBot } from "./_webhook_bot.ts";
-import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 
 pgTest(
   "kill -9 during a burst of new senders on PostgreSQL loses no update that was answered 200",

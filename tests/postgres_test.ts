@@ -16,8 +16,9 @@ import {
 import { TcpProxy } from "./_tcp_proxy.ts";
 import { callback, message, privateChat, user, withId } from "./_updates.ts";
 import type { Update } from "grammy/types";
-import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
+import { registerGroup, registerUser } from "../src/store/_seed.ts";
 
 const SECRET = "pg_webhook_secret";
 let nextUpdateId = 1;
@@ -322,14 +323,14 @@ pgTest(
     const store = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
     });
-    await store.upsertUser({
+    await registerUser(store, {
       id: 41,
       username: "bob",
       first_name: "Bob",
       last_name: null,
       language_code: null,
     }, 1_700_000_000);
-    await store.upsertGroup({
+    await registerGroup(store, {
       id: -42,
       username: null,
       title: "Club",
@@ -471,7 +472,7 @@ pgTest(
     const store = await openPostgresStore(pg.location.connection, {
       cipher: await testCipher(),
     });
-    await store.upsertUser({
+    await registerUser(store, {
       id: 41,
       username: null,
       first_name: "Gone",

@@ -97,7 +97,7 @@ Deno.test("PRIVACY.md says what deletion leaves behind on each engine instead of
   assert.match(section, /\(docs\/privacy-requests\.md\)/);
   // The setting the text relies on is really made.
   const engine = await Deno.readTextFile(
-    new URL("../src/store/sqlite/sqlite_store.ts", import.meta.url),
+    new URL("../src/store/sqlite/open.ts", import.meta.url),
   );
   assert.match(engine, /PRAGMA secure_delete = ON/);
 });

@@ -17,6 +17,7 @@ import {
   user,
   withId,
 } from "./_updates.ts";
+import { registerGroup, registerUser } from "../src/store/_seed.ts";
 
 const SECRET = "privacy_test_secret";
 const command = (text: string) => ({
@@ -839,7 +840,7 @@ Deno.test("dates are written in the person's language, with UTC said", async () 
   const chat = group(-910, "Calendar club");
   const store = await openTestStore(`${dir.path}/bot.db`);
   for (const person of people) {
-    await store.upsertUser({
+    await registerUser(store, {
       id: person.id,
       username: null,
       first_name: person.first_name,
@@ -847,10 +848,12 @@ Deno.test("dates are written in the person's language, with UTC said", async () 
       language_code: person.language_code ?? null,
     }, T0);
   }
-  await store.upsertGroup(
-    { id: chat.id, username: null, title: chat.title, type: "group" },
-    T0,
-  );
+  await registerGroup(store, {
+    id: chat.id,
+    username: null,
+    title: chat.title,
+    type: "group",
+  }, T0);
   await store.close();
   const h = await startBot(dir.path);
   try {

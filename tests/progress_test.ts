@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openSqliteStore } from "../src/store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import { openTestStore, tempDir } from "./_db.ts";
 import { runCliProcess, taskFlags, TEST_DATA_KEY } from "./_main_process.ts";
+import { registerUser } from "../src/store/_seed.ts";
 
 const CLEAR = "\r\x1b[K";
 
@@ -38,7 +39,7 @@ async function seeded(dir: string, users: number, keyed = true) {
   const path = `${dir}/bot.db`;
   const store = keyed ? await openTestStore(path) : await openSqliteStore(path);
   for (let id = 1; id <= users; id++) {
-    await store.upsertUser({
+    await registerUser(store, {
       id,
       username: null,
       first_name: `U${id}`,

@@ -12,8 +12,8 @@ import {
 } from "./_main_process.ts";
 import { message, privateChat, user } from "./_updates.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
-import { openSqliteStore } from "../src/store/sqlite/sqlite_store.ts";
-import { openPostgresStore } from "../src/store/postgres/postgres_store.ts";
+import { openSqliteStore } from "../src/store/sqlite/open.ts";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
 
 // A loopback port with nothing listening on it.
 function closedPort(): number {

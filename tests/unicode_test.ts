@@ -7,6 +7,7 @@ import {
   gauntletGroups,
   gauntletUsers,
 } from "../src/store/_unicode_gauntlet.ts";
+import { registerGroup, registerUser } from "../src/store/_seed.ts";
 
 const users = gauntletUsers();
 // Exports list groups by id, the most negative first.
@@ -77,8 +78,10 @@ pgTest(
     await using pg = await createTestDatabase();
     const path = `${dir.path}/bot.db`;
     const store = await openTestStore(path);
-    for (const user of users) await store.upsertUser(user, 1_700_000_000);
-    for (const group of groups) await store.upsertGroup(group, 1_700_000_000);
+    for (const user of users) await registerUser(store, user, 1_700_000_000);
+    for (const group of groups) {
+      await registerGroup(store, group, 1_700_000_000);
+    }
     await store.close();
     await assertExportsExact(`sqlite:${path}`);
 

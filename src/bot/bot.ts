@@ -12,7 +12,11 @@ import type { BotContext } from "./i18n.ts";
 import { Registrar } from "../registration/registrar.ts";
 import { registration } from "../registration/registration.ts";
 import type { Reporter } from "../base/reporter.ts";
-import type { RegistrationPlan, Store } from "../store/store.ts";
+import type {
+  PrivacyStore,
+  RegistrationPlan,
+  RegistrationStore,
+} from "../store/store.ts";
 
 /** The settings `createBot` reads. */
 export interface BotSettings {
@@ -33,7 +37,7 @@ export interface BotSettings {
 
 /** What the bot is built from. */
 export interface BotDeps {
-  store: Store;
+  store: RegistrationStore & PrivacyStore;
   reporter: Reporter;
   /** Known bot identity (stored by setup, or from `getMe`); skips `getMe`. */
   botInfo?: UserFromGetMe;

@@ -1,5 +1,5 @@
 import type { AuditEntry, RecordRef } from "../store/audit.ts";
-import type { Store } from "../store/store.ts";
+import type { PrivacyStore } from "../store/store.ts";
 import { isoTime } from "../privacy/formats.ts";
 import { plural } from "../base/plural.ts";
 import { CliError, EXIT } from "./cli_error.ts";
@@ -46,7 +46,7 @@ function outcomeOf(entry: AuditEntry): string {
  * given the same way, so the operator never computes it. No entry is exit 1.
  */
 export async function audit(
-  store: Store,
+  store: PrivacyStore,
   options: AuditOptions,
 ): Promise<void> {
   const { target, io } = options;

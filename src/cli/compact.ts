@@ -1,4 +1,4 @@
-import type { Store } from "../store/store.ts";
+import type { MaintenanceStore } from "../store/store.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `compact`. */
@@ -12,7 +12,7 @@ export interface CompactOptions {
  * whenever the engine reuses their space.
  */
 export async function compact(
-  store: Store,
+  store: MaintenanceStore,
   options: CompactOptions,
 ): Promise<void> {
   await options.io.stderr.write("Rewriting the tables...\n");

@@ -5,8 +5,9 @@ import {
   describeLocation,
   parseDatabaseUrl,
 } from "../config/database_url.ts";
+import { openRawDatabase } from "../store/open_store.ts";
 import { type RawDatabase, TargetNotEmptyError } from "../store/raw_copy.ts";
-import type { Store } from "../store/store.ts";
+import type { MaintenanceStore } from "../store/store.ts";
 import { plural } from "../base/plural.ts";
 import { usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
@@ -17,8 +18,8 @@ export interface CopyOptions {
   /** The target database, as a `DATABASE_URL` value. */
   to: string;
   /**
-   * The database `store` is open on. Needed for SQLite; for PostgreSQL it
-   * defaults to the store's own connection.
+   * The database `store` is open on, so that a copy onto itself is refused
+   * before anything is opened.
    */
   from?: DatabaseLocation;
   io: CliIo;
@@ -37,7 +38,10 @@ export interface CopyOptions {
  * and the target written in one transaction, a page at a time; a target
  * that holds anything is refused with nothing changed.
  */
-export async function copy(store: Store, options: CopyOptions): Promise<void> {
+export async function copy(
+  store: MaintenanceStore,
+  options: CopyOptions,
+): Promise<void> {
   const { io } = options;
   const target = parseDatabaseUrl(options.to, {
     variable: "--to",
@@ -48,9 +52,9 @@ export async function copy(store: Store, options: CopyOptions): Promise<void> {
       `--to names the database being copied (${describeLocation(target)})`,
     );
   }
-  const source = await openSource(store, options.from);
+  const source = await store.rawCopy();
   try {
-    const destination = await openRaw(target, { create: true });
+    const destination = await openRawDatabase(target, { create: true });
     try {
       await refuseHoldings(destination);
       const copied = await source.read(async (snapshot) => {
@@ -93,31 +97,6 @@ async function refuseHoldings(target: RawDatabase): Promise<void> {
   if (held.records + held.audit > 0) {
     throw usageError(new TargetNotEmptyError(held).message);
   }
-}
-
-async function openSource(
-  store: Store,
-  from: DatabaseLocation | undefined,
-): Promise<RawDatabase> {
-  if (from !== undefined) return await openRaw(from, { create: false });
-  const { PostgresStore } = await import("../store/postgres/postgres_store.ts");
-  if (store instanceof PostgresStore) {
-    const { postgresRawOn } = await import("../store/postgres/postgres_raw.ts");
-    return postgresRawOn(store.sql, { owned: false });
-  }
-  throw new Error("copy needs the location of the SQLite database it reads");
-}
-
-async function openRaw(
-  location: DatabaseLocation,
-  options: { create: boolean },
-): Promise<RawDatabase> {
-  if (location.kind === "sqlite") {
-    const { openSqliteRaw } = await import("../store/sqlite/sqlite_raw.ts");
-    return await openSqliteRaw(location.path, options);
-  }
-  const { openPostgresRaw } = await import("../store/postgres/postgres_raw.ts");
-  return await openPostgresRaw(location.connection);
 }
 
 function sameDatabase(a: DatabaseLocation, b: DatabaseLocation): boolean {

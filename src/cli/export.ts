@@ -5,7 +5,7 @@ import {
   publishFile,
 } from "../fs/new_file.ts";
 import type { RecordRef } from "../store/audit.ts";
-import type { Store } from "../store/store.ts";
+import type { PrivacyStore } from "../store/store.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
 import {
   type ExportCounts,
@@ -53,7 +53,7 @@ export interface ExportCommandOptions {
  * exits 1.
  */
 export async function exportCommand(
-  store: Store,
+  store: PrivacyStore,
   options: ExportCommandOptions,
 ): Promise<void> {
   const { io, out } = options;
@@ -125,7 +125,7 @@ export async function exportCommand(
 }
 
 async function exportToFile(
-  store: Store,
+  store: PrivacyStore,
   out: string,
   options: ExportCommandOptions,
   hooks: Pick<ExportOptions, "onProgress" | "onDamaged">,

@@ -1,5 +1,5 @@
 import type { RecordRef } from "../store/audit.ts";
-import type { Store } from "../store/store.ts";
+import type { PrivacyStore } from "../store/store.ts";
 import { notFound } from "./cli_error.ts";
 import { describeGroup, describeUser, table } from "../privacy/describe.ts";
 import { isoTime } from "../privacy/formats.ts";
@@ -18,7 +18,7 @@ const RECENT_AUDIT = 10;
 
 /** Prints one record, or the store's summary with the latest audit entries. */
 export async function inspect(
-  store: Store,
+  store: PrivacyStore,
   options: InspectOptions,
 ): Promise<void> {
   const { target, io } = options;

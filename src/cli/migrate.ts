@@ -1,4 +1,4 @@
-import type { Store } from "../store/store.ts";
+import type { MaintenanceStore } from "../store/store.ts";
 import { ownershipWarning } from "../fs/new_file.ts";
 import type { CliIo } from "./io.ts";
 
@@ -14,7 +14,7 @@ export interface MigrateOptions {
  * migration, each in its own transaction, so running it twice is harmless.
  */
 export async function migrate(
-  store: Store,
+  store: MaintenanceStore,
   options: MigrateOptions,
 ): Promise<void> {
   await options.io.stdout.write(

@@ -1,5 +1,5 @@
 import type { RecordRef } from "../store/audit.ts";
-import type { Store } from "../store/store.ts";
+import type { PrivacyStore } from "../store/store.ts";
 import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
 import {
   describeDamaged,
@@ -34,7 +34,7 @@ export const PURGE_ALL_PHRASE = "delete all records";
  * ask and no `yes` it refuses (exit 2) and deletes nothing.
  */
 export async function purge(
-  store: Store,
+  store: PrivacyStore,
   options: PurgeOptions,
 ): Promise<void> {
   const { target, io } = options;
@@ -66,7 +66,7 @@ export async function purge(
 // What will be deleted, read for the operator to check. A record whose
 // values cannot be read is still deleted: erasure never depends on reading.
 async function describeTarget(
-  store: Store,
+  store: PrivacyStore,
   target: RecordRef,
 ): Promise<string> {
   try {
@@ -78,7 +78,7 @@ async function describeTarget(
 }
 
 async function describeStored(
-  store: Store,
+  store: PrivacyStore,
   target: RecordRef,
 ): Promise<string> {
   if (target.kind === "user") {

@@ -1,22 +1,25 @@
 import assert from "node:assert/strict";
-import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/open.ts";
 import { CliError } from "./cli_error.ts";
 import { memoryIo } from "./_memory_io.ts";
 import { purge, PURGE_ALL_PHRASE } from "./purge.ts";
+import { registerGroup, registerUser } from "../store/_seed.ts";
 
 async function storeWithAlice() {
   const store = await openSqliteStore(":memory:");
-  await store.upsertUser({
+  await registerUser(store, {
     id: 1,
     username: "alice",
     first_name: "Alice",
     last_name: null,
     language_code: null,
   }, 0);
-  await store.upsertGroup(
-    { id: -2, username: null, title: "G", type: "group" },
-    0,
-  );
+  await registerGroup(store, {
+    id: -2,
+    username: null,
+    title: "G",
+    type: "group",
+  }, 0);
   return store;
 }
 
@@ -84,7 +87,8 @@ Deno.test("purge with --yes does not ask, even on a terminal", async () => {
 
 Deno.test("a record deleted by someone else between look-up and purge exits 1", async () => {
   const store = await storeWithAlice();
-  // The real store, with the bot's own deletion landing just before the purge.
+  // The real store, with the bot's own purge (a /deleteme) landing just
+  // before the command's.
   const racing = new Proxy(store, {
     get(target, name) {
       const value = Reflect.get(target, name, target);
@@ -92,7 +96,7 @@ Deno.test("a record deleted by someone else between look-up and purge exits 1", 
         return typeof value === "function" ? value.bind(target) : value;
       }
       return async (...args: Parameters<typeof target.purge>) => {
-        await target.deleteUser(1);
+        await target.purge({ kind: "user", id: 1 }, "bot");
         return await target.purge(...args);
       };
     },
@@ -107,6 +111,10 @@ Deno.test("a record deleted by someone else between look-up and purge exits 1", 
       error instanceof CliError && error.exitCode === 1 &&
       error.message === 'No user with id "1" is stored',
   );
-  assert.deepEqual(await store.recentAudit(5), []);
+  // Only the bot's purge is logged: the command deleted nothing.
+  assert.deepEqual(
+    (await store.recentAudit(5)).map((entry) => entry.actor),
+    ["bot"],
+  );
   await store.close();
 });

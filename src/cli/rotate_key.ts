@@ -5,7 +5,7 @@ import {
   type StagedKeyFile,
   stageKeyFile,
 } from "../crypto/key_file.ts";
-import type { RotationResult, Store } from "../store/store.ts";
+import type { MaintenanceStore, RotationResult } from "../store/store.ts";
 import { CliError, EXIT, usageError } from "./cli_error.ts";
 import { plural } from "../base/plural.ts";
 import type { CliIo } from "./io.ts";
@@ -39,7 +39,7 @@ export interface RotateKeyOptions {
  * left under an old key (exit 3 if so).
  */
 export async function rotateKey(
-  store: Store,
+  store: MaintenanceStore,
   options: RotateKeyOptions,
 ): Promise<void> {
   const { current, destination, io } = options;
@@ -168,7 +168,7 @@ async function stage(path: string, keys: Uint8Array[]): Promise<StagedKeyFile> {
 }
 
 async function reencrypt(
-  store: Store,
+  store: MaintenanceStore,
   next: FieldCipher,
   options: RotateKeyOptions & {
     onDamaged: (error: DamagedRecordError) => void;

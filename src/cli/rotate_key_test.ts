@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { decodeKey, encodeKey } from "../crypto/data_key.ts";
 import { FieldCipher, generateKey } from "../crypto/field_cipher.ts";
 import { writeNewKeyFile } from "../crypto/key_file.ts";
-import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/open.ts";
 import type { Store } from "../store/store.ts";
 import { memoryIo } from "./_memory_io.ts";
 import { rotateKey } from "./rotate_key.ts";
+import { registerUser } from "../store/_seed.ts";
 
 // The real store, with a look at the key files at the moment it rotates.
 function watching(store: Store, seen: (() => void)[]): Store {
@@ -29,9 +30,9 @@ Deno.test("the new key is in the key file, before the old one, when the database
     const keyFile = `${dir}/data.key`;
     const oldKey = generateKey();
     await writeNewKeyFile(keyFile, oldKey);
-    const current = await FieldCipher.fromKey(oldKey);
+    const current = FieldCipher.fromKeySync(oldKey);
     const store = await openSqliteStore(`${dir}/bot.db`, { cipher: current });
-    await store.upsertUser({
+    await registerUser(store, {
       id: 1,
       username: null,
       first_name: "A",
@@ -56,7 +57,7 @@ Deno.test("the new key is in the key file, before the old one, when the database
     assert.equal(rest, undefined);
     assert.equal(Deno.statSync(keyFile).mode! & 0o777, 0o600);
     const newKey = decodeKey(newLine!, "key");
-    const newId = (await FieldCipher.fromKey(newKey)).keyId;
+    const newId = (FieldCipher.fromKeySync(newKey)).keyId;
     assert.match(
       io.err.join(""),
       new RegExp(`Moved the database to key ${newId}`),
@@ -67,7 +68,7 @@ Deno.test("the new key is in the key file, before the old one, when the database
     );
     // The new key alone opens the database now.
     const reopened = await openSqliteStore(`${dir}/bot.db`, {
-      cipher: await FieldCipher.fromKey(newKey),
+      cipher: FieldCipher.fromKeySync(newKey),
     });
     assert.equal((await reopened.getUser(1))?.first_name, "A");
     assert.equal((await reopened.summary()).keyId, newId);

@@ -1,7 +1,7 @@
 import { loadSetupConfig } from "../config/config.ts";
 import { createLogger } from "../base/log.ts";
 import { createRedactor } from "../base/redact.ts";
-import type { Store } from "../store/store.ts";
+import type { BotProfileStore } from "../store/store.ts";
 import { CliError, EXIT } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 
@@ -22,7 +22,7 @@ export interface SetupOptions {
  * others were tried.
  */
 export async function setup(
-  store: Store,
+  store: BotProfileStore,
   options: SetupOptions,
 ): Promise<void> {
   const { io } = options;

@@ -54,7 +54,7 @@ Deno.test("without any key the CLI gets none and the bot creates an owner-only k
     assert.equal(again?.created, false);
     assert.deepEqual(again?.key, created?.key);
     // Made here without the cipher module, it is still a key the cipher takes.
-    const cipher = await FieldCipher.fromKey(created!.key);
+    const cipher = FieldCipher.fromKeySync(created!.key);
     assert.ok(cipher instanceof FieldCipher);
   });
 });

@@ -117,9 +117,8 @@ export function valueKeyId(encoded: string): string | undefined {
  *
  * It runs on `node:crypto`, synchronously: WebCrypto produces the same bytes
  * but every call hops to a thread pool and back, which cost several times the
- * cipher itself for values this small. The async methods stay for callers
- * that await; the `Sync` ones let a batch be encoded without a turn of the
- * event loop per value.
+ * cipher itself for values this small. Every method is synchronous, so a
+ * batch is encoded without a turn of the event loop per value.
  */
 export class FieldCipher {
   /** The id of the key this cipher encrypts with (a public fingerprint, not the key). */
@@ -133,15 +132,6 @@ export class FieldCipher {
     this.#key = ring.keys.get(keyId)!;
     this.keyId = keyId;
     this.#prefix = `${VERSION}.${keyId}.`;
-  }
-
-  /** Imports 32 raw key bytes. */
-  static fromKey(raw: Uint8Array): Promise<FieldCipher> {
-    try {
-      return Promise.resolve(FieldCipher.fromKeySync(raw));
-    } catch (error) {
-      return Promise.reject(error);
-    }
   }
 
   /** Imports 32 raw key bytes, synchronously. */
@@ -212,15 +202,6 @@ export class FieldCipher {
   }
 
   /** Encrypts `plaintext` for the place `context` names (table, column, id). */
-  encrypt(plaintext: string, context: string): Promise<string> {
-    try {
-      return Promise.resolve(this.encryptSync(plaintext, context));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /** Encrypts `plaintext` for the place `context` names, synchronously. */
   encryptSync(plaintext: string, context: string): string {
     const nonce = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES));
     const cipher = createCipheriv(ALGORITHM, this.#key, nonce, {
@@ -236,19 +217,10 @@ export class FieldCipher {
   }
 
   /**
-   * Decrypts a value written by `encrypt` for the same `context`. Rejects
-   * with `TamperedError` when it was altered or belongs elsewhere, and
+   * Decrypts a value written by `encryptSync` for the same `context`. Throws
+   * `TamperedError` when it was altered or belongs elsewhere, and
    * `WrongKeyError` when another key encrypted it.
    */
-  decrypt(encoded: string, context: string): Promise<string> {
-    try {
-      return Promise.resolve(this.decryptSync(encoded, context));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /** `decrypt`, synchronously: throws the same errors. */
   decryptSync(encoded: string, context: string): string {
     const [version, keyId, body, extra] = encoded.split(".");
     if (version !== VERSION || body === undefined || extra !== undefined) {

@@ -29,11 +29,6 @@ export class FieldCodec {
     this.cipher = cipher;
   }
 
-  /** The user's encrypted columns. */
-  encodeUser(user: UserFields): Promise<UserCells> {
-    return settle(() => this.encodeUserSync(user));
-  }
-
   /** The user's encrypted columns, synchronously. */
   encodeUserSync(user: UserFields): UserCells {
     return [
@@ -43,22 +38,12 @@ export class FieldCodec {
     ];
   }
 
-  /** The group's encrypted columns. */
-  encodeGroup(group: GroupFields): Promise<GroupCells> {
-    return settle(() => this.encodeGroupSync(group));
-  }
-
   /** The group's encrypted columns, synchronously. */
   encodeGroupSync(group: GroupFields): GroupCells {
     return [
       this.#encode(group.username, "groups", "username", group.id),
       this.#encode(group.title, "groups", "title", group.id),
     ];
-  }
-
-  /** A stored user row with its fields decrypted. */
-  decodeUser(row: UserRecord): Promise<UserRecord> {
-    return settle(() => this.decodeUserSync(row));
   }
 
   /**
@@ -79,11 +64,6 @@ export class FieldCodec {
       first_name: firstName ?? "",
       last_name: lastName,
     };
-  }
-
-  /** A stored group row with its fields decrypted. */
-  decodeGroup(row: GroupRecord): Promise<GroupRecord> {
-    return settle(() => this.decodeGroupSync(row));
   }
 
   /** A stored group row with its fields decrypted, synchronously. */
@@ -117,11 +97,6 @@ export class FieldCodec {
     );
   }
 
-  /** The key check value for the cipher's key. */
-  keyCheck(): Promise<string> {
-    return settle(() => this.keyCheckSync());
-  }
-
   /** The key check value for the cipher's key, synchronously. */
   keyCheckSync(): string {
     return this.#requireCipher().encryptSync(KEY_CHECK_TEXT, KEY_CHECK_CONTEXT);
@@ -143,11 +118,6 @@ export class FieldCodec {
       );
     }
     return new FieldCodec(cipher.using(keyId));
-  }
-
-  /** Rejects with `WrongKeyError` unless `check` was made with a key of the cipher's ring. */
-  verifyKeyCheck(keyId: string, check: string): Promise<void> {
-    return settle(() => this.verifyKeyCheckSync(keyId, check));
   }
 
   /** Throws `WrongKeyError` unless `check` was made with a key of the cipher's ring. */
@@ -265,80 +235,6 @@ export class DamagedRecordError extends TamperedError {
   get kind(): "user" | "group" {
     return this.table === "users" ? "user" : "group";
   }
-}
-
-/**
- * `decode`, except that a damaged record is handed to `onDamaged` and comes
- * back as undefined, for readers that go on past it; without `onDamaged`
- * the error is thrown as usual.
- */
-export function skippingDamaged<T>(
-  decode: (row: T) => T,
-  onDamaged: ((error: DamagedRecordError) => void) | undefined,
-): (row: T) => T | undefined {
-  if (onDamaged === undefined) return decode;
-  return (row) => {
-    try {
-      return decode(row);
-    } catch (error) {
-      if (!(error instanceof DamagedRecordError)) throw error;
-      onDamaged(error);
-      return undefined;
-    }
-  };
-}
-
-// Runs synchronous work behind the async API, turning a throw into a
-// rejection as the async versions always did.
-function settle<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-/**
- * Another process moved the database to another key of this ring while a
- * write was prepared under the old one: the store writes again with the key
- * now bound.
- */
-export class KeyMovedError extends WrongKeyError {
-  /** Says which key the database moved to. */
-  constructor(keyId: string) {
-    super(`The database moved to key ${keyId} during the write`);
-    this.name = "KeyMovedError";
-  }
-}
-
-/** Runs a write again, once or twice, when the database moved to another key of the ring meanwhile. */
-export async function retryOnKeyMove<T>(write: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await write();
-    } catch (error) {
-      if (!(error instanceof KeyMovedError) || attempt >= 3) throw error;
-    }
-  }
-}
-
-/**
- * The codec a write must be prepared with in a database bound to
- * `boundKeyId` (undefined: not encrypted yet): `codec` itself when it fits,
- * else the same ring encrypting with the bound key. `WrongKeyError` when it
- * cannot write there at all (no key, or a ring without the bound key).
- */
-export function codecForBinding(
-  codec: FieldCodec,
-  boundKeyId: string | undefined,
-): FieldCodec {
-  if (boundKeyId === undefined) return codec;
-  if (codec.cipher === undefined) {
-    throw new WrongKeyError(
-      `This database is encrypted (key ${boundKeyId}): set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key`,
-    );
-  }
-  return codec.boundTo(boundKeyId);
 }
 
 function describeKeys(cipher: FieldCipher): string {

@@ -9,7 +9,7 @@ import type { Actor, RecordRef } from "../store/audit.ts";
 import type {
   GroupRecord,
   IterateOptions,
-  Store,
+  PrivacyStore,
   UserRecord,
 } from "../store/store.ts";
 import {
@@ -94,7 +94,7 @@ export interface ExportOptions {
  * stored (`RecordNotFoundError` otherwise); `all` streams every record.
  */
 async function selectRecords(
-  store: Store,
+  store: PrivacyStore,
   target: RecordRef,
   options: IterateOptions = {},
 ): Promise<ExportSelection> {
@@ -132,7 +132,7 @@ async function selectRecords(
  * when the export began.
  */
 export async function exportRecords(
-  store: Store,
+  store: PrivacyStore,
   sink: TextSink,
   options: ExportOptions,
 ): Promise<ExportCounts> {
@@ -178,7 +178,7 @@ export interface RenderedExport {
  * stored.
  */
 export async function renderExport(
-  store: Store,
+  store: PrivacyStore,
   target: RecordRef,
   options: { format?: Format; now?: number } = {},
 ): Promise<RenderedExport> {

@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/open.ts";
 import type { Store } from "../store/store.ts";
 import { exportRecords, RecordNotFoundError, renderExport } from "./export.ts";
 import type { TextSink } from "./text_sink.ts";
+import { registerUser } from "../store/_seed.ts";
 
 async function storeWith(users: number, path = ":memory:") {
   const store = await openSqliteStore(path);
   for (let id = 1; id <= users; id++) {
-    await store.upsertUser({
+    await registerUser(store, {
       id,
       username: null,
       first_name: `U${id}`,

@@ -2,7 +2,7 @@ import { setImmediate } from "node:timers";
 import type {
   GroupFields,
   RegistrationPlan,
-  Store,
+  RegistrationStore,
   UserFields,
 } from "../store/store.ts";
 
@@ -43,7 +43,7 @@ interface Pending {
  * dropped, so an erased person's next update registers them again at once.
  */
 export class Registrar {
-  #store: Store;
+  #store: RegistrationStore;
   #written = new Map<number, string>();
   #cacheSize: number;
   #maxBatch: number;
@@ -53,7 +53,7 @@ export class Registrar {
   #draining = false;
 
   /** Builds a registrar writing to `store`. */
-  constructor(store: Store, options: RegistrarOptions = {}) {
+  constructor(store: RegistrationStore, options: RegistrarOptions = {}) {
     this.#store = store;
     this.#cacheSize = options.cacheSize ?? 50_000;
     this.#maxBatch = options.maxBatch ?? 1_000;

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
+import { FieldCipher, generateKey } from "../crypto/field_cipher.ts";
 import { Registrar } from "./registrar.ts";
-import { openSqliteStore } from "../store/sqlite/sqlite_store.ts";
+import { openSqliteStore } from "../store/sqlite/open.ts";
 import type { RegistrationPlan, Store } from "../store/store.ts";
 
 interface Counted {
@@ -74,6 +76,32 @@ Deno.test("an unchanged sender is not written again", async () => {
   await registrar.apply({ user: { ...alice, last_name: null } });
   assert.deepEqual(calls, [[1], [1], [1]]);
   await store.close();
+});
+
+// Ciphertexts differ on every write: an unchanged sender written again
+// would change its stored row.
+Deno.test("an unchanged sender keeps its stored ciphertexts", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const store = await openSqliteStore(path, {
+      cipher: FieldCipher.fromKeySync(generateKey()),
+    });
+    const registrar = new Registrar(store);
+    await registrar.apply({ user: alice });
+    const stored = () => {
+      const raw = new DatabaseSync(path, { readOnly: true });
+      const row = { ...raw.prepare("SELECT * FROM users WHERE id = 1").get() };
+      raw.close();
+      return row;
+    };
+    const before = stored();
+    assert.match(String(before.first_name), /^v1\./);
+    await registrar.apply({ user: { ...alice } });
+    assert.deepEqual(stored(), before);
+    await registrar.apply({ user: { ...alice, last_name: "L" } });
+    assert.notDeepEqual(stored(), before);
+    await store.close();
+  });
 });
 
 Deno.test("the cache is bounded and forgets the least recently seen", async () => {

@@ -10,7 +10,7 @@ import { apiSignal, describeApiError } from "./api_error.ts";
 import type { Logger } from "../base/log.ts";
 import { sleep } from "./stopper.ts";
 import type { Config } from "../config/config.ts";
-import type { Store } from "../store/store.ts";
+import type { BotProfileStore } from "../store/store.ts";
 
 /** The outcome of work started early and looked at later. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -40,7 +40,7 @@ export function askTelegram(
 
 /** What `botProfile` needs besides the configuration. */
 export interface BotProfileOptions {
-  store: Store;
+  store: BotProfileStore;
   log: Logger;
   /** The stop: the profile is then undefined. */
   signal: AbortSignal;
@@ -81,7 +81,7 @@ export async function botProfile(
 
 /** Where `storedProfile` reads and what it checks the profile against. */
 export interface StoredProfileOptions {
-  store: Store;
+  store: BotProfileStore;
   log: Logger;
   /** Whether this is a cloud deployment, where a missing profile is worth a warning. */
   onDeploy: boolean;

@@ -4,7 +4,7 @@ import type { Update } from "grammy/types";
 import { WrongKeyError } from "../crypto/field_cipher.ts";
 import type { Logger } from "../base/log.ts";
 import type { Reporter } from "./reporter.ts";
-import { type Store, StoreError } from "../store/store.ts";
+import { type HealthProbe, StoreError } from "../store/store.ts";
 import { StoreOutage } from "./store_outage.ts";
 import { checkUpdate } from "./update_check.ts";
 
@@ -23,7 +23,7 @@ export interface WebhookOptions {
   path: string;
   /** Expected `X-Telegram-Bot-Api-Secret-Token`. */
   secret: string;
-  store: Store;
+  store: HealthProbe;
   reporter: Reporter;
   /**
    * Told, one line each, when the store starts refusing updates (with the
@@ -186,7 +186,7 @@ function healthCheck(
 
 // The store's write probe, run once for everyone who asks while it runs: a
 // burst of health checks is one write, not one each.
-function sharedProbe(store: Store): () => Promise<void> {
+function sharedProbe(store: HealthProbe): () => Promise<void> {
   let running: Promise<void> | undefined;
   return () => {
     running ??= Promise.resolve().then(() => store.checkWritable()).finally(

@@ -2,7 +2,8 @@ import { dirname, normalize } from "node:path";
 import { ConfigError } from "../config/config.ts";
 import type { DatabaseLocation } from "../config/database_url.ts";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
-import { openSqliteStore } from "./sqlite/sqlite_store.ts";
+import { openSqliteStore } from "./sqlite/open.ts";
+import type { RawDatabase } from "./raw_copy.ts";
 import type { ProgressCallback, Store } from "./store.ts";
 
 /** Options for `openStore`. */
@@ -63,9 +64,25 @@ export async function openStore(
   if (location.kind === "sqlite") {
     return await openSqliteStore(location.path, options);
   }
-  const { openPostgresStore } = await import("./postgres/postgres_store.ts");
+  const { openPostgresStore } = await import("./postgres/open.ts");
   return await openPostgresStore(location.connection, {
     cipher: options.cipher,
     onProgress: options.onProgress,
   });
+}
+
+/**
+ * Opens the database at `location` as stored values (a copy's target),
+ * migrated first; with `create`, a missing SQLite file is made.
+ */
+export async function openRawDatabase(
+  location: DatabaseLocation,
+  options: { create: boolean },
+): Promise<RawDatabase> {
+  if (location.kind === "sqlite") {
+    const { openSqliteRaw } = await import("./sqlite/open.ts");
+    return await openSqliteRaw(location.path, options);
+  }
+  const { openPostgresRaw } = await import("./postgres/open.ts");
+  return await openPostgresRaw(location.connection);
 }

@@ -79,6 +79,3 @@ export class TargetNotEmptyError extends Error {
     this.name = "TargetNotEmptyError";
   }
 }
-
-/** Rows per page read or written: memory stays flat at any size. */
-export const RAW_PAGE_SIZE = 1000;

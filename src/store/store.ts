@@ -9,6 +9,7 @@ import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
+import type { RawDatabase } from "./raw_copy.ts";
 import type {
   GroupFields,
   GroupRecord,
@@ -120,28 +121,10 @@ export interface AuditRecord {
 }
 
 /**
- * Where user and group records live. Implementations are opened by the
- * program and passed in; nothing opens a store at import time.
+ * What the registrar needs: writing registrations, and the erasure counter
+ * that tells it when its cache of what was written must be dropped.
  */
-export interface Store {
-  /** Inserts the user, or updates its fields keeping `registered_at`. */
-  upsertUser(user: UserFields, now: number): Promise<void>;
-  /** Inserts the group, or updates its fields keeping `registered_at`. */
-  upsertGroup(group: GroupFields, now: number): Promise<void>;
-  /**
-   * Moves a group record to a new id (group upgraded to supergroup) keeping
-   * the earliest `registered_at`; afterwards only `toId` exists. Returns
-   * whether a record was at `fromId`.
-   */
-  moveGroup(fromId: number, toId: number): Promise<boolean>;
-  /** Deletes a user; returns whether one was there. */
-  deleteUser(id: number): Promise<boolean>;
-  /** Deletes a group; returns whether one was there. */
-  deleteGroup(id: number): Promise<boolean>;
-  /** The user with this id, if stored. */
-  getUser(id: number): Promise<UserRecord | undefined>;
-  /** The group with this id, if stored. */
-  getGroup(id: number): Promise<GroupRecord | undefined>;
+export interface RegistrationStore {
   /**
    * Applies the plans in order in one transaction (group commit: concurrent
    * updates share one commit and one fsync). A user or group whose latest
@@ -162,18 +145,42 @@ export interface Store {
    * must be dropped before the next write is skipped.
    */
   erasureVersion(): Promise<number>;
+}
+
+/** What `/healthz` needs: a write probe. */
+export interface HealthProbe {
+  /**
+   * Succeeds only when a write like a registration's could be committed now
+   * (lock free, disk writable, data key current). It writes a one-row
+   * probe, and never waits for a lock: a held lock rejects.
+   */
+  checkWritable(): Promise<void>;
+}
+
+/** The bot's own profile (`getMe`), stored by `setup` and read at start. */
+export interface BotProfileStore {
+  /** The bot's own profile stored by `setup`, if any. */
+  botProfile(): Promise<UserFromGetMe | undefined>;
+  /** Stores the bot's own profile; it is not personal data. */
+  saveBotProfile(profile: UserFromGetMe): Promise<void>;
+}
+
+/** Reading the stored records, one or all of them. */
+export interface RecordReader {
+  /** The user with this id, if stored. */
+  getUser(id: number): Promise<UserRecord | undefined>;
+  /** The group with this id, if stored. */
+  getGroup(id: number): Promise<GroupRecord | undefined>;
   /** Every user, streamed in id order without loading them all. */
   iterateUsers(options?: IterateOptions): AsyncIterable<UserRecord>;
   /** Every group, streamed in id order without loading them all. */
   iterateGroups(options?: IterateOptions): AsyncIterable<GroupRecord>;
   /** Counts, schema version, registration range and size. */
   summary(): Promise<StoreSummary>;
-  /**
-   * Deletes the target's records and records the purge in the audit log, in
-   * one transaction. Returns how many records were deleted; with none, no
-   * audit entry is written.
-   */
-  purge(target: RecordRef, actor: Actor): Promise<number>;
+}
+
+/** The privacy-request audit log. */
+export interface AuditLog {
   /** Appends an entry to the audit log; returns the entry's number. */
   recordAudit(record: AuditRecord): Promise<number>;
   /** Sets how the request logged as entry `entry` ended. */
@@ -194,6 +201,27 @@ export interface Store {
    * the record's hash (for `all`, the entries about every record).
    */
   auditOf(target: RecordRef): Promise<AuditEntry[]>;
+}
+
+/**
+ * What privacy requests need (the bot's commands, the CLI's export, purge,
+ * inspect and audit): the records, their erasure, and the audit log.
+ */
+export interface PrivacyStore extends RecordReader, AuditLog {
+  /**
+   * Deletes the target's records and records the purge in the audit log, in
+   * one transaction. Returns how many records were deleted; with none, no
+   * audit entry is written.
+   */
+  purge(target: RecordRef, actor: Actor): Promise<number>;
+}
+
+/** What the CLI's maintenance commands need beyond the privacy requests. */
+export interface MaintenanceStore {
+  /** Counts, schema version, registration range and size. */
+  summary(): Promise<StoreSummary>;
+  /** The highest applied migration. */
+  schemaVersion(): Promise<number>;
   /**
    * Binds `next`'s key (new values are written with it from then on, by
    * every process whose keyring holds it) and re-encrypts every value under
@@ -203,27 +231,31 @@ export interface Store {
     next: FieldCipher,
     options?: RotateKeyOptions,
   ): Promise<RotationResult>;
-  /** The audit log's reference for a record (see `subjectRef`). */
-  auditSubject(target: RecordRef): Promise<string | null>;
-  /** Succeeds when the store answers queries. */
-  ping(): Promise<void>;
-  /**
-   * Succeeds only when a write like a registration's could be committed now
-   * (lock free, disk writable, data key current); for `/healthz`. It writes
-   * a one-row probe, and never waits for a lock: a held lock rejects.
-   */
-  checkWritable(): Promise<void>;
   /**
    * Rewrites the record tables so that values deleted or replaced earlier
    * no longer linger in the database files; locks them meanwhile.
    */
   compact(): Promise<void>;
-  /** The bot's own profile stored by `setup`, if any. */
-  botProfile(): Promise<UserFromGetMe | undefined>;
-  /** Stores the bot's own profile (`getMe`); it is not personal data. */
-  saveBotProfile(profile: UserFromGetMe): Promise<void>;
-  /** The highest applied migration. */
-  schemaVersion(): Promise<number>;
+  /**
+   * The database this store is on, seen as stored values (for `copy`: no
+   * decryption). Closing the view leaves the store open.
+   */
+  rawCopy(): Promise<RawDatabase>;
+}
+
+/**
+ * Where user and group records live: everything each part of the program
+ * needs, which every engine implements. Callers take the narrow interface
+ * they use. Implementations are opened by the program and passed in;
+ * nothing opens a store at import time.
+ */
+export interface Store
+  extends
+    RegistrationStore,
+    HealthProbe,
+    BotProfileStore,
+    PrivacyStore,
+    MaintenanceStore {
   /** Releases the connection; the store is unusable afterwards. */
   close(): Promise<void>;
 }

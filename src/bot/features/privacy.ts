@@ -3,11 +3,15 @@ import type { RecordRef } from "../../store/audit.ts";
 import { RecordNotFoundError, renderExport } from "../../privacy/export.ts";
 import { type BotContext, dateLocale, formatTime } from "../i18n.ts";
 import type { Reporter } from "../../base/reporter.ts";
-import type { GroupRecord, Store, UserRecord } from "../../store/store.ts";
+import type {
+  GroupRecord,
+  PrivacyStore,
+  UserRecord,
+} from "../../store/store.ts";
 
 /** What the privacy feature needs. */
 export interface PrivacyOptions {
-  store: Store;
+  store: PrivacyStore;
   reporter: Reporter;
   /** Who users write to with questions, shown in `/privacy`. */
   contact?: string;

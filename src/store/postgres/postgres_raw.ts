@@ -1,15 +1,15 @@
-import type { PostgresConnection } from "../../config/database_url.ts";
-import { AUDIT_COLUMNS, GROUP_COLUMNS, USER_COLUMNS } from "../_columns.ts";
-import { loadMigrations } from "../migrations.ts";
 import {
-  connectPostgres,
-  migratePostgres,
-  POSTGRES_MIGRATIONS,
-  type Sql,
-  type Tx,
-} from "./postgres_store.ts";
+  AUDIT_COLUMNS,
+  AUDIT_FIELDS,
+  GROUP_COLUMNS,
+  GROUP_FIELDS,
+  PAGE_SIZE,
+  USER_COLUMNS,
+  USER_FIELDS,
+} from "../_columns.ts";
+import type { Sql, Tx } from "./_driver.ts";
+import { recordset } from "./_queries.ts";
 import {
-  RAW_PAGE_SIZE,
   type RawAudit,
   type RawDatabase,
   type RawGroup,
@@ -18,25 +18,6 @@ import {
   TargetNotEmptyError,
 } from "../raw_copy.ts";
 import { StoreError } from "../store.ts";
-
-/** A PostgreSQL database seen as stored values; migrated first. */
-export async function openPostgresRaw(
-  connection: PostgresConnection,
-): Promise<RawDatabase> {
-  const sql = connectPostgres(connection, { max: 1 });
-  try {
-    await migratePostgres(sql, await loadMigrations(POSTGRES_MIGRATIONS));
-  } catch (error) {
-    await sql.end({ timeout: 1 }).catch(() => {});
-    throw new StoreError(
-      `Cannot open the PostgreSQL database at ${connection.host}:${connection.port}/${connection.database}: ${
-        (error as Error).message
-      }`,
-      { cause: error },
-    );
-  }
-  return new PostgresRaw(sql, true);
-}
 
 /**
  * The stored values behind an open pool (a `PostgresStore`'s); closing the
@@ -48,6 +29,19 @@ export function postgresRawOn(
 ): RawDatabase {
   return new PostgresRaw(sql, options.owned);
 }
+
+const INSERT_USERS = `INSERT INTO users (${USER_COLUMNS})
+  SELECT * FROM json_to_recordset($1::text::json) AS ${recordset(USER_FIELDS)}`;
+
+const INSERT_GROUPS = `INSERT INTO groups (${GROUP_COLUMNS})
+  SELECT * FROM json_to_recordset($1::text::json) AS ${
+  recordset(GROUP_FIELDS)
+}`;
+
+const INSERT_AUDIT = `INSERT INTO audit_log (${AUDIT_COLUMNS})
+  SELECT ${AUDIT_COLUMNS}
+  FROM json_to_recordset($1::text::json) AS ${recordset([...AUDIT_FIELDS, "n"])}
+  ORDER BY n`;
 
 class PostgresRaw implements RawDatabase {
   #sql: Sql;
@@ -107,28 +101,17 @@ class PostgresRaw implements RawDatabase {
       const held = await holdings(tx);
       if (held.records + held.audit > 0) throw new TargetNotEmptyError(held);
       for await (const rows of snapshot.users()) {
-        await tx`INSERT INTO users (id, username, first_name, last_name, language_code, registered_at)
-                 SELECT * FROM json_to_recordset(${json(rows)}::text::json)
-                   AS v(id bigint, username text, first_name text, last_name text,
-                        language_code text, registered_at bigint)`;
+        await tx.unsafe(INSERT_USERS, [json(rows)]);
         onRows(rows.length);
       }
       for await (const rows of snapshot.groups()) {
-        await tx`INSERT INTO groups (id, username, title, type, registered_at)
-                 SELECT * FROM json_to_recordset(${json(rows)}::text::json)
-                   AS v(id bigint, username text, title text, type text,
-                        registered_at bigint)`;
+        await tx.unsafe(INSERT_GROUPS, [json(rows)]);
         onRows(rows.length);
       }
       for await (const rows of snapshot.audit()) {
         // Numbered, so that the new ids keep the log's order.
         const numbered = rows.map((row, n) => ({ ...row, n }));
-        await tx`INSERT INTO audit_log (at, actor, action, kind, subject, records, outcome)
-                 SELECT at, actor, action, kind, subject, records, outcome
-                 FROM json_to_recordset(${json(numbered)}::text::json)
-                   AS v(at bigint, actor text, action text, kind text,
-                        subject text, records bigint, outcome text, n integer)
-                 ORDER BY n`;
+        await tx.unsafe(INSERT_AUDIT, [json(numbered)]);
         onRows(rows.length);
       }
       await tx`UPDATE audit_key SET key = decode(${
@@ -171,7 +154,7 @@ async function* pages<T>(
   for await (
     const rows of tx.unsafe(
       `SELECT ${columns} FROM ${table} ORDER BY ${order}`,
-    ).cursor(RAW_PAGE_SIZE)
+    ).cursor(PAGE_SIZE)
   ) {
     yield rows.map((row) => ({ ...row }) as T);
   }

@@ -1,8 +1,15 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { WrongKeyError } from "../../crypto/field_cipher.ts";
-import { AUDIT_COLUMNS, GROUP_COLUMNS, USER_COLUMNS } from "../_columns.ts";
 import {
-  RAW_PAGE_SIZE,
+  AUDIT_COLUMNS,
+  AUDIT_FIELDS,
+  GROUP_COLUMNS,
+  GROUP_FIELDS,
+  PAGE_SIZE,
+  placeholders,
+  USER_COLUMNS,
+  USER_FIELDS,
+} from "../_columns.ts";
+import {
   type RawAudit,
   type RawDatabase,
   type RawGroup,
@@ -10,25 +17,13 @@ import {
   type RawUser,
   TargetNotEmptyError,
 } from "../raw_copy.ts";
-import { openSqliteStore } from "./sqlite_store.ts";
 import { StoreError } from "../store.ts";
 
 /**
- * A SQLite file seen as stored values. The file is created and migrated
- * first (by the store itself) when `create` is set, as a copy's target is.
+ * The stored values of the migrated SQLite file at `path`, through a
+ * connection of its own (see `openSqliteRaw` for a copy's target).
  */
-export async function openSqliteRaw(
-  path: string,
-  options: { create: boolean },
-): Promise<RawDatabase> {
-  try {
-    // The store applies the migrations and makes the file owner-only.
-    await (await openSqliteStore(path, { create: options.create })).close();
-  } catch (error) {
-    // Opening without a key an encrypted file is refused only after its
-    // migrations were applied: the raw copy needs no key.
-    if (!(error instanceof WrongKeyError)) throw error;
-  }
+export function sqliteRawAt(path: string): RawDatabase {
   const db = new DatabaseSync(path);
   // Only the CLI copies, so waiting here blocks no bot.
   db.exec("PRAGMA busy_timeout = 5000");
@@ -91,45 +86,35 @@ class SqliteRaw implements RawDatabase {
       const held = holdings(db);
       if (held.records + held.audit > 0) throw new TargetNotEmptyError(held);
       const user = db.prepare(
-        `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO users (${USER_COLUMNS}) VALUES (${
+          placeholders(USER_FIELDS)
+        })`,
       );
-      await insertPages(snapshot.users(), onRows, (row) =>
-        user.run(
-          row.id,
-          row.username,
-          row.first_name,
-          row.last_name,
-          row.language_code,
-          row.registered_at,
-        ));
+      await insertPages(
+        snapshot.users(),
+        onRows,
+        (row) => user.run(...USER_FIELDS.map((field) => row[field])),
+      );
       const group = db.prepare(
-        `INSERT INTO groups (${GROUP_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO groups (${GROUP_COLUMNS}) VALUES (${
+          placeholders(GROUP_FIELDS)
+        })`,
       );
       await insertPages(
         snapshot.groups(),
         onRows,
-        (row) =>
-          group.run(
-            row.id,
-            row.username,
-            row.title,
-            row.type,
-            row.registered_at,
-          ),
+        (row) => group.run(...GROUP_FIELDS.map((field) => row[field])),
       );
       const audit = db.prepare(
-        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${
+          placeholders(AUDIT_FIELDS)
+        })`,
       );
-      await insertPages(snapshot.audit(), onRows, (row) =>
-        audit.run(
-          row.at,
-          row.actor,
-          row.action,
-          row.kind,
-          row.subject,
-          row.records,
-          row.outcome,
-        ));
+      await insertPages(
+        snapshot.audit(),
+        onRows,
+        (row) => audit.run(...AUDIT_FIELDS.map((field) => row[field])),
+      );
       db.prepare("UPDATE audit_key SET key = ? WHERE id = 1").run(
         snapshot.auditKey,
       );
@@ -185,7 +170,7 @@ async function* pages<T>(
 ): AsyncIterable<T[]> {
   const page: StatementSync = db.prepare(
     `SELECT rowid AS _rowid, ${columns} FROM ${table}
-     WHERE rowid > ? ORDER BY rowid LIMIT ${RAW_PAGE_SIZE}`,
+     WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE_SIZE}`,
   );
   let after: number | bigint = Number.MIN_SAFE_INTEGER;
   for (;;) {
@@ -193,6 +178,6 @@ async function* pages<T>(
     if (rows.length === 0) return;
     after = rows[rows.length - 1]!._rowid;
     yield rows.map(({ _rowid, ...row }) => ({ ...row }) as T);
-    if (rows.length < RAW_PAGE_SIZE) return;
+    if (rows.length < PAGE_SIZE) return;
   }
 }

@@ -1,0 +1,298 @@
+// What both engines do alike, written once. Each engine passes in its own
+// primitives (a query, a transaction, a page of rows); the rules live here.
+
+import {
+  type FieldCipher,
+  TamperedError,
+  WrongKeyError,
+} from "../crypto/field_cipher.ts";
+import {
+  DamagedRecordError,
+  FieldCodec,
+  type GroupCells,
+  type UserCells,
+} from "../crypto/field_codec.ts";
+import type { Migration } from "./migrations.ts";
+import type {
+  GroupRecord,
+  IterateOptions,
+  ProgressCallback,
+  StoreSummary,
+  UserRecord,
+} from "./store.ts";
+
+/** An error's own message, or the thrown value as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Now, in Unix seconds: the unit of every stored time but the health probe's. */
+export function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/**
+ * The value the write probe stores, in milliseconds; the engines store the
+ * larger of it and the previous value plus one, so that every probe changes
+ * the row (an update to the same value may write nothing, and would then
+ * succeed on a full disk).
+ */
+export function healthStamp(): number {
+  return Date.now();
+}
+
+// The database holds encrypted values, and no key was given.
+function encryptedWithoutKeyError(keyId: string): WrongKeyError {
+  return new WrongKeyError(
+    `This database is encrypted (key ${keyId}): set DATA_ENCRYPTION_KEY, or DATA_KEY_FILE, to its key`,
+  );
+}
+
+/**
+ * Another process moved the database to another key of this ring while a
+ * write was prepared under the old one: the store writes again with the key
+ * now bound.
+ */
+export class KeyMovedError extends WrongKeyError {
+  /** Says which key the database moved to. */
+  constructor(keyId: string) {
+    super(`The database moved to key ${keyId} during the write`);
+    this.name = "KeyMovedError";
+  }
+}
+
+/** Runs a write again, once or twice, when the database moved to another key of the ring meanwhile. */
+export async function retryOnKeyMove<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof KeyMovedError) || attempt >= 3) throw error;
+    }
+  }
+}
+
+/**
+ * The codec a write must be prepared with in a database bound to
+ * `boundKeyId` (undefined: not encrypted yet): `codec` itself when it fits,
+ * else the same ring encrypting with the bound key. `WrongKeyError` when it
+ * cannot write there at all (no key, or a ring without the bound key).
+ */
+export function codecForBinding(
+  codec: FieldCodec,
+  boundKeyId: string | undefined,
+): FieldCodec {
+  if (boundKeyId === undefined) return codec;
+  if (codec.cipher === undefined) throw encryptedWithoutKeyError(boundKeyId);
+  return codec.boundTo(boundKeyId);
+}
+
+/** The stored key check: which key the database is bound to, and a value only it decrypts. */
+export interface KeyCheck {
+  key_id: string;
+  check_value: string;
+}
+
+/**
+ * Checks the keys against the database's key check, and returns the codec
+ * that writes with the key the database is bound to (any key of the ring
+ * opens it). Undefined when a key is given and the database has none yet:
+ * the caller binds it, encrypting what is stored (`reencodeAll`).
+ */
+export function codecForCheck(
+  codec: FieldCodec,
+  check: KeyCheck | undefined,
+): FieldCodec | undefined {
+  if (codec.cipher === undefined) {
+    if (check !== undefined) throw encryptedWithoutKeyError(check.key_id);
+    return codec;
+  }
+  if (check === undefined) return undefined;
+  codec.verifyKeyCheckSync(check.key_id, check.check_value);
+  return codec.boundTo(check.key_id);
+}
+
+/**
+ * The codec a rotation writes with: `next`'s key, decrypting with every key
+ * of the store's ring too.
+ */
+export function rotationCodec(from: FieldCodec, next: FieldCipher): FieldCodec {
+  return new FieldCodec(
+    from.cipher === undefined ? next : next.including(from.cipher),
+  );
+}
+
+/** Values still under a key other than `keyId`, from a store's summary. */
+export function remainingValues(summary: StoreSummary, keyId: string): number {
+  let remaining = 0;
+  for (const [id, n] of Object.entries(summary.valuesByKeyId)) {
+    if (id !== keyId) remaining += n;
+  }
+  return remaining;
+}
+
+/**
+ * A record that fails its integrity check counts as absent for writes: the
+ * update being written replaces it with values that check out.
+ */
+export async function readable<T>(
+  read: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof TamperedError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The values of the group `read` finds (if any) encrypted for `toId` as a
+ * supergroup: the id is part of what each value is bound to.
+ */
+export async function movedCells(
+  codec: FieldCodec,
+  read: () => Promise<GroupRecord | undefined>,
+  toId: number,
+): Promise<GroupCells | undefined> {
+  const old = await readable(read);
+  if (old === undefined) return undefined;
+  return codec.encodeGroupSync({ ...old, id: toId, type: "supergroup" });
+}
+
+// `decode`, except that a damaged record is handed to `onDamaged` and comes
+// back as undefined, for readers that go on past it; without `onDamaged`
+// the error is thrown as usual.
+function skippingDamaged<T>(
+  decode: (row: T) => T,
+  onDamaged: IterateOptions["onDamaged"],
+): (row: T) => T | undefined {
+  if (onDamaged === undefined) return decode;
+  return (row) => {
+    try {
+      return decode(row);
+    } catch (error) {
+      if (!(error instanceof DamagedRecordError)) throw error;
+      onDamaged(error);
+      return undefined;
+    }
+  };
+}
+
+/** Decoders of stored rows that skip (and report) damaged records. */
+export function recordDecoders(
+  codec: FieldCodec,
+  onDamaged: IterateOptions["onDamaged"],
+): {
+  user: (row: UserRecord) => UserRecord | undefined;
+  group: (row: GroupRecord) => GroupRecord | undefined;
+} {
+  return {
+    user: skippingDamaged((row) => codec.decodeUserSync(row), onDamaged),
+    group: skippingDamaged((row) => codec.decodeGroupSync(row), onDamaged),
+  };
+}
+
+/** A stored row's encrypted values decoded with `from`, encoded with `to`. */
+export interface Recoded {
+  users: (row: UserRecord) => UserCells | undefined;
+  groups: (row: GroupRecord) => GroupCells | undefined;
+}
+
+/**
+ * Re-encoders from one codec to another; a damaged record is reported and
+ * comes back undefined, to be left as it is under its old key.
+ */
+export function recoders(
+  from: FieldCodec,
+  to: FieldCodec,
+  onDamaged: IterateOptions["onDamaged"],
+): Recoded {
+  const decode = recordDecoders(from, onDamaged);
+  return {
+    users: (row) => {
+      const user = decode.user(row);
+      return user === undefined ? undefined : to.encodeUserSync(user);
+    },
+    groups: (row) => {
+      const group = decode.group(row);
+      return group === undefined ? undefined : to.encodeGroupSync(group);
+    },
+  };
+}
+
+// The record tables, in the order work goes through them.
+const RECORD_TABLES = ["users", "groups"] as const;
+
+/** What `reencodeAll` needs of an engine. */
+export interface ReencodeSteps {
+  /** Records in both tables. */
+  total: number;
+  /** Pages of stored rows of a table, in id order. */
+  pages(
+    table: "users" | "groups",
+  ): AsyncIterable<(UserRecord | GroupRecord)[]>;
+  /** Writes a page's values again; returns how many records were written. */
+  rewrite(
+    table: "users" | "groups",
+    rows: (UserRecord | GroupRecord)[],
+  ): Promise<number>;
+}
+
+/**
+ * Goes through every record a page at a time, users first, telling
+ * `onProgress` after each page; returns how many records were written.
+ */
+export async function reencodeAll(
+  steps: ReencodeSteps,
+  onProgress: ProgressCallback | undefined,
+): Promise<number> {
+  let done = 0;
+  let written = 0;
+  onProgress?.(0, steps.total);
+  for (const table of RECORD_TABLES) {
+    for await (const rows of steps.pages(table)) {
+      written += await steps.rewrite(table, rows);
+      done += rows.length;
+      onProgress?.(done, steps.total);
+    }
+  }
+  return written;
+}
+
+/** What `applyMigrations` needs of an engine. */
+export interface MigrationSteps {
+  /** The highest applied migration, read without taking a lock. */
+  current(): Promise<number>;
+  /**
+   * Applies `migration` and records it, in one transaction holding the lock
+   * that keeps two processes from migrating at once; does nothing when the
+   * version, read again under that lock, shows it applied meanwhile.
+   */
+  apply(migration: Migration, appliedAt: number): Promise<void>;
+}
+
+/**
+ * Applies pending migrations in order. An up-to-date database is opened
+ * without taking a lock, so that the CLI and the bot can start while the
+ * other is writing.
+ */
+export async function applyMigrations(
+  migrations: Migration[],
+  steps: MigrationSteps,
+): Promise<void> {
+  const current = await steps.current();
+  for (const migration of migrations) {
+    if (migration.version <= current) continue;
+    try {
+      await steps.apply(migration, unixNow());
+    } catch (error) {
+      throw new Error(
+        `migration ${migration.version} "${migration.name}" failed: ${
+          messageOf(error)
+        }`,
+        { cause: error },
+      );
+    }
+  }
+}

@@ -1,0 +1,260 @@
+// The SQLite primitives the store, its opening and its rotation share: lock
+// waits on a timer, transactions, error translation, checkpoints, pages.
+
+import type { DatabaseSync } from "node:sqlite";
+import { GROUP_COLUMNS, PAGE_SIZE, USER_COLUMNS } from "../_columns.ts";
+import { messageOf } from "../_engine.ts";
+import {
+  DamagedStoreError,
+  PermanentStoreError,
+  StoreError,
+} from "../store.ts";
+
+/** How long a write waits for another process's write lock by default, in ms. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5000;
+const FIRST_RETRY_MS = 2;
+const MAX_RETRY_MS = 50;
+
+/** Thrown for our own connection being mid-transaction; retried as a lock. */
+export class LockedError extends Error {
+  /** Says the database is locked, as SQLite does. */
+  constructor() {
+    super("database is locked");
+  }
+}
+
+/**
+ * Waits for another process's write lock on a timer (2 ms, doubling up to
+ * 50 ms) instead of SQLite's busy handler, which sleeps on the event loop's
+ * thread; gives up with "locked by another process" after the bound.
+ */
+export class LockWait {
+  #timeoutMs: number;
+
+  /** Waits up to `timeoutMs` in all. */
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Runs `attempt`, again after a pause while it meets a lock. */
+  async retry<T>(attempt: () => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#timeoutMs;
+    let delay = FIRST_RETRY_MS;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new StoreError(
+            `The database is locked by another process: no write was possible within ${
+              this.#timeoutMs / 1000
+            } s`,
+            { cause: error },
+          );
+        }
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(delay, left))
+        );
+        delay = Math.min(delay * 2, MAX_RETRY_MS);
+      }
+    }
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  return error instanceof LockedError ||
+    (error instanceof Error && /^database is locked/.test(error.message));
+}
+
+/**
+ * Runs `body` in a write transaction. BEGIN IMMEDIATE takes the write lock
+ * at once (or fails busy), so the body never meets a lock halfway. When
+ * COMMIT itself fails (disk full) SQLite may already have rolled back, and
+ * ROLLBACK would throw "no transaction is active" over the real cause: the
+ * original error is what propagates.
+ */
+export function transaction<T>(db: DatabaseSync, body: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const result = body();
+    db.exec("COMMIT");
+    return result;
+  } catch (error) {
+    rollback(db);
+    throw error;
+  }
+}
+
+/** Rolls back an open transaction, keeping the error that led here. */
+export function rollback(db: DatabaseSync): void {
+  if (!db.isOpen || !db.isTransaction) return;
+  try {
+    db.exec("ROLLBACK");
+  } catch {
+    // The error that led here is the one worth reporting.
+  }
+}
+
+/**
+ * Keeps the async store contract for a synchronous driver: errors become
+ * rejections of `StoreError`, carrying SQLite's own message.
+ */
+export async function settle<T>(body: () => T | Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    if (isDamage(error)) {
+      throw new DamagedStoreError(
+        `The SQLite database is damaged: ${
+          messageOf(error)
+        }; it will not mend by itself: restore it from a backup`,
+        { cause: error },
+      );
+    }
+    if (errcodeOf(error) === SQLITE_CONSTRAINT) {
+      throw new PermanentStoreError(`SQLite failed: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+    throw new StoreError(`SQLite failed: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+const SQLITE_CONSTRAINT = 19;
+/** SQLite's code for a file it cannot open. */
+export const SQLITE_CANTOPEN = 14;
+
+/** SQLite's primary result code (extended codes carry it in the low byte). */
+export function errcodeOf(error: unknown): number | undefined {
+  const code = (error as { errcode?: unknown })?.errcode;
+  return typeof code === "number" ? code & 0xff : undefined;
+}
+
+// A malformed page, or a file that is not a database.
+function isDamage(error: unknown): boolean {
+  const code = errcodeOf(error);
+  return code === SQLITE_CORRUPT || code === SQLITE_NOTADB;
+}
+
+/**
+ * Reads pages of PAGE_SIZE rows by id (keyset pagination): faster than a
+ * row-by-row cursor, and each page is a short read, so a long export never
+ * holds a snapshot that stops the bot's writes from being checkpointed.
+ */
+export async function* rawPages<T extends { id: number }>(
+  db: DatabaseSync,
+  table: "users" | "groups",
+  lock: LockWait,
+): AsyncIterable<T[]> {
+  const page = db.prepare(
+    `SELECT ${table === "users" ? USER_COLUMNS : GROUP_COLUMNS} FROM ${table}
+     WHERE id > ? ORDER BY id LIMIT ${PAGE_SIZE}`,
+  );
+  let after = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    const rows = await settle(() =>
+      lock.retry(() => page.all(after) as unknown as T[])
+    );
+    if (rows.length > 0) yield rows;
+    if (rows.length < PAGE_SIZE) return;
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
+/**
+ * Moves everything from the WAL into the database file and empties the WAL,
+ * so that the old plaintext or old ciphertexts do not linger in it. A
+ * reader in another process can keep it from finishing: it is tried again
+ * for a while, then left to SQLite's next checkpoint. It never fails: the
+ * work it follows is already committed, and must not be reported as failed.
+ */
+export async function checkpoint(
+  db: DatabaseSync,
+  lock: LockWait,
+): Promise<void> {
+  try {
+    await lock.retry(() => {
+      const row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as
+        | { busy: number }
+        | undefined;
+      if (row !== undefined && Number(row.busy) !== 0) throw new LockedError();
+    });
+  } catch {
+    // Left to the next checkpoint.
+  }
+}
+
+/** The highest applied migration; 0 for a database without any. */
+export function currentVersion(db: DatabaseSync): number {
+  const table = db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+  ).get();
+  if (table === undefined) return 0;
+  const row = db.prepare(
+    "SELECT coalesce(max(version), 0) AS version FROM schema_migrations",
+  ).get() as { version: number };
+  return Number(row.version);
+}
+
+/**
+ * Reads pages of PAGE_SIZE rows by id, as arrays, and hands the records
+ * out one at a time through a plain iterator, decrypting synchronously. An
+ * export of a million records measured about three times faster this way
+ * than through an async generator with a promise per decryption: no
+ * intermediate row objects, no copies, no generator frames.
+ */
+export function recordPages<T>(
+  db: DatabaseSync,
+  table: "users" | "groups",
+  lock: LockWait,
+  toRecord: (row: unknown[]) => T | undefined,
+): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const page = db.prepare(
+        `SELECT ${
+          table === "users" ? USER_COLUMNS : GROUP_COLUMNS
+        } FROM ${table}
+         WHERE id > ? ORDER BY id LIMIT ${PAGE_SIZE}`,
+      );
+      // node:sqlite has it; its type declarations do not yet.
+      (page as unknown as { setReturnArrays(on: boolean): void })
+        .setReturnArrays(true);
+      let rows: unknown[][] = [];
+      let index = 0;
+      let after = Number.MIN_SAFE_INTEGER;
+      let last = false;
+      const next = (): Promise<IteratorResult<T>> => {
+        // A record left out (damaged, reported) is skipped.
+        while (index < rows.length) {
+          try {
+            const value = toRecord(rows[index++]!);
+            if (value !== undefined) {
+              return Promise.resolve({ value, done: false });
+            }
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        }
+        if (last) return Promise.resolve({ value: undefined, done: true });
+        return settle(() =>
+          lock.retry(() => page.all(after) as unknown as unknown[][])
+        ).then((got) => {
+          rows = got;
+          index = 0;
+          last = got.length < PAGE_SIZE;
+          if (got.length > 0) after = got[got.length - 1]![0] as number;
+          return next();
+        });
+      };
+      return { next };
+    },
+  };
+}
