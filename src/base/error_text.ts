@@ -4,6 +4,11 @@
  * @module
  */
 
+/** An error's whole message (or the thrown value as text). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** The first line of an error's message (its name when it has none). */
 export function errorLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);

@@ -1,3 +1,4 @@
+import { errorMessage } from "../base/error_text.ts";
 // What both engines do alike, written once. Each engine passes in its own
 // primitives (a query, a transaction, a page of rows); the rules live here.
 
@@ -20,11 +21,6 @@ import type {
   StoreSummary,
   UserRecord,
 } from "./store.ts";
-
-/** An error's own message, or the thrown value as text. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Now, in Unix seconds: the unit of every stored time but the health probe's. */
 export function unixNow(): number {
@@ -289,7 +285,7 @@ export async function applyMigrations(
     } catch (error) {
       throw new Error(
         `migration ${migration.version} "${migration.name}" failed: ${
-          messageOf(error)
+          errorMessage(error)
         }`,
         { cause: error },
       );

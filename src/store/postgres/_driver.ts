@@ -1,3 +1,4 @@
+import { errorMessage } from "../../base/error_text.ts";
 // The PostgreSQL primitives the store, its opening, its rotation and its raw
 // view share: the connection, time bounds, error translation, locks.
 
@@ -5,7 +6,7 @@ import postgres from "postgres";
 import { TamperedError, WrongKeyError } from "../../crypto/field_cipher.ts";
 import type { FieldCodec } from "../../crypto/field_codec.ts";
 import type { PostgresConnection } from "../../config/database_url.ts";
-import { codecForBinding, type KeyCheck, messageOf } from "../_engine.ts";
+import { codecForBinding, type KeyCheck } from "../_engine.ts";
 import {
   DamagedStoreError,
   PermanentStoreError,
@@ -133,18 +134,21 @@ export function asStoreError(error: unknown): Error {
   if (typeof code === "string" && /^(XX001|XX002)$/.test(code)) {
     return new DamagedStoreError(
       `The PostgreSQL database is damaged: ${
-        messageOf(error)
+        errorMessage(error)
       }; it will not mend by itself: restore it from a backup`,
       { cause: error },
     );
   }
   // Class 23: a constraint the data can never meet, however often it is sent.
   if (typeof code === "string" && code.startsWith("23")) {
-    return new PermanentStoreError(`PostgreSQL failed: ${messageOf(error)}`, {
-      cause: error,
-    });
+    return new PermanentStoreError(
+      `PostgreSQL failed: ${errorMessage(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
-  return new StoreError(`PostgreSQL failed: ${messageOf(error)}`, {
+  return new StoreError(`PostgreSQL failed: ${errorMessage(error)}`, {
     cause: error,
   });
 }

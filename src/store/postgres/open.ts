@@ -1,13 +1,9 @@
+import { errorMessage } from "../../base/error_text.ts";
 import type { FieldCipher } from "../../crypto/field_cipher.ts";
 import { WrongKeyError } from "../../crypto/field_cipher.ts";
 import { FieldCodec } from "../../crypto/field_codec.ts";
 import type { PostgresConnection } from "../../config/database_url.ts";
-import {
-  applyMigrations,
-  codecForCheck,
-  type KeyCheck,
-  messageOf,
-} from "../_engine.ts";
+import { applyMigrations, codecForCheck, type KeyCheck } from "../_engine.ts";
 import { loadMigrations, type Migration } from "../migrations.ts";
 import type { RawDatabase } from "../raw_copy.ts";
 import { type ProgressCallback, StoreError } from "../store.ts";
@@ -85,7 +81,7 @@ export async function openPostgresStore(
     await sql.end({ timeout: 1 }).catch(() => {});
     if (error instanceof WrongKeyError) throw error;
     throw new StoreError(
-      `Cannot open the PostgreSQL database at ${where}: ${messageOf(error)}`,
+      `Cannot open the PostgreSQL database at ${where}: ${errorMessage(error)}`,
       { cause: error },
     );
   }
@@ -102,7 +98,7 @@ export async function openPostgresRaw(
     await sql.end({ timeout: 1 }).catch(() => {});
     throw new StoreError(
       `Cannot open the PostgreSQL database at ${connection.host}:${connection.port}/${connection.database}: ${
-        messageOf(error)
+        errorMessage(error)
       }`,
       { cause: error },
     );

@@ -1,9 +1,9 @@
+import { errorMessage } from "../../base/error_text.ts";
 // The SQLite primitives the store, its opening and its rotation share: lock
 // waits on a timer, transactions, error translation, checkpoints, pages.
 
 import type { DatabaseSync } from "node:sqlite";
 import { GROUP_COLUMNS, PAGE_SIZE, USER_COLUMNS } from "../_columns.ts";
-import { messageOf } from "../_engine.ts";
 import {
   DamagedStoreError,
   PermanentStoreError,
@@ -109,17 +109,17 @@ export async function settle<T>(body: () => T | Promise<T>): Promise<T> {
     if (isDamage(error)) {
       throw new DamagedStoreError(
         `The SQLite database is damaged: ${
-          messageOf(error)
+          errorMessage(error)
         }; it will not mend by itself: restore it from a backup`,
         { cause: error },
       );
     }
     if (errcodeOf(error) === SQLITE_CONSTRAINT) {
-      throw new PermanentStoreError(`SQLite failed: ${messageOf(error)}`, {
+      throw new PermanentStoreError(`SQLite failed: ${errorMessage(error)}`, {
         cause: error,
       });
     }
-    throw new StoreError(`SQLite failed: ${messageOf(error)}`, {
+    throw new StoreError(`SQLite failed: ${errorMessage(error)}`, {
       cause: error,
     });
   }

@@ -1,13 +1,9 @@
+import { errorMessage } from "../../base/error_text.ts";
 import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { type FieldCipher, WrongKeyError } from "../../crypto/field_cipher.ts";
 import { FieldCodec } from "../../crypto/field_codec.ts";
-import {
-  applyMigrations,
-  codecForCheck,
-  type KeyCheck,
-  messageOf,
-} from "../_engine.ts";
+import { applyMigrations, codecForCheck, type KeyCheck } from "../_engine.ts";
 import { loadMigrations, type Migration } from "../migrations.ts";
 import type { RawDatabase } from "../raw_copy.ts";
 import {
@@ -110,7 +106,7 @@ export async function openSqliteStore(
     if (error instanceof NotOurDatabaseError) throw error;
     throw new StoreError(
       `Cannot open the SQLite database at "${path}": ${
-        cantOpenCause(path, error) ?? messageOf(error)
+        cantOpenCause(path, error) ?? errorMessage(error)
       }`,
       { cause: error },
     );
@@ -211,7 +207,7 @@ function cantOpenCause(path: string, error: unknown): string | undefined {
   try {
     Deno.openSync(path, { read: true, write: true }).close();
   } catch (cause) {
-    return `the file cannot be written: ${messageOf(cause)}`;
+    return `the file cannot be written: ${errorMessage(cause)}`;
   }
   try {
     Deno.removeSync(Deno.makeTempFileSync({ dir: dirname(path) }));
@@ -219,7 +215,7 @@ function cantOpenCause(path: string, error: unknown): string | undefined {
     return `its folder "${
       dirname(path)
     }" cannot be written, and SQLite keeps its -wal and -shm files there: ${
-      messageOf(cause)
+      errorMessage(cause)
     }`;
   }
   return undefined;
