@@ -17,9 +17,9 @@ import { registerUser } from "../src/store/_seed.ts";
 
 const SECRET = "damaged_secret";
 
-Deno.test("once the bot meets a damaged page it logs the cause and /healthz turns 503", async () => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/bot.db`;
+// 300 users, then the users table's root page overwritten: any look-up of
+// a user meets a malformed page, while the rest of the file is intact.
+async function damagedDatabase(path: string): Promise<void> {
   const store = await openTestStore(path);
   for (let id = 1; id <= 300; id++) {
     await registerUser(store, {
@@ -32,6 +32,12 @@ Deno.test("once the bot meets a damaged page it logs the cause and /healthz turn
   }
   await store.close();
   damageTable(path, "users");
+}
+
+Deno.test("once the bot meets a damaged page it logs the cause and /healthz turns 503", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/bot.db`;
+  await damagedDatabase(path);
 
   const api = new FakeBotApi();
   const bot = await startMain({
@@ -252,18 +258,7 @@ Deno.test("an export to standard output cut off midway says so as its last line 
 Deno.test("polling on a damaged database reports it once, never confirms the update and stops with exit 5", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/bot.db`;
-  const store = await openTestStore(path);
-  for (let id = 1; id <= 300; id++) {
-    await registerUser(store, {
-      id,
-      username: null,
-      first_name: `Person ${id}`,
-      last_name: null,
-      language_code: null,
-    }, 1);
-  }
-  await store.close();
-  damageTable(path, "users");
+  await damagedDatabase(path);
   const api = new FakeBotApi();
   const bot = await startMain({
     BOT_TOKEN: TEST_TOKEN,
