@@ -488,7 +488,7 @@ pgTest(
     const before = await relfilenode(pg);
     const compacted = await runCliProcess(["--database", pg.url, "compact"]);
     assert.equal(compacted.code, 0, compacted.stderr);
-    assert.match(compacted.stderr, /^Rewriting the tables\.\.\.\nDone: /);
+    assert.match(compacted.stderr, /^Done: /);
     assert.notEqual(await relfilenode(pg), before, "the table was rewritten");
   },
 );

@@ -15,7 +15,6 @@ export async function compact(
   store: MaintenanceStore,
   options: CompactOptions,
 ): Promise<void> {
-  await options.io.stderr.write("Rewriting the tables...\n");
   await store.compact();
   await options.io.stderr.write(
     "Done: deleted values are gone from the table files (backups, and on PostgreSQL the write-ahead log and replicas, keep theirs until they expire)\n",

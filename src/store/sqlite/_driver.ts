@@ -172,13 +172,14 @@ export async function* rawPages<T extends { id: number }>(
  * Moves everything from the WAL into the database file and empties the WAL,
  * so that the old plaintext or old ciphertexts do not linger in it. A
  * reader in another process can keep it from finishing: it is tried again
- * for a while, then left to SQLite's next checkpoint. It never fails: the
- * work it follows is already committed, and must not be reported as failed.
+ * for a while, then left to SQLite's next checkpoint. It never throws: the
+ * work it follows is already committed, and must not be reported as failed;
+ * it returns whether the log was emptied.
  */
 export async function checkpoint(
   db: DatabaseSync,
   lock: LockWait,
-): Promise<void> {
+): Promise<boolean> {
   try {
     await lock.retry(() => {
       const row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as
@@ -186,8 +187,10 @@ export async function checkpoint(
         | undefined;
       if (row !== undefined && Number(row.busy) !== 0) throw new LockedError();
     });
+    return true;
   } catch {
     // Left to the next checkpoint.
+    return false;
   }
 }
 
