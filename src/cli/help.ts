@@ -246,6 +246,6 @@ WEBHOOK_URL is set (and BOT_MODE is not polling), registers the webhook with
 WEBHOOK_SECRET. It never removes a webhook.
 
 Example:
-  BOT_TOKEN=123:abc deno task cli setup
+  BOT_TOKEN=123456789:AAH…your-token… deno task cli setup
 `,
 } as const;
