@@ -36,7 +36,8 @@ only when it is a terminal; --quiet turns it off.
 Exit codes (the bot's are the same numbers): 0 done, 1 no record with that id,
 2 usage error (nothing changed), 3 the database or a file could not be opened
 or written, 5 some records are damaged (named on stderr; the rest was done),
-6 Telegram refused the token or could not be reached (setup).
+6 Telegram could not be reached or a Bot API call failed (setup; a refused
+token is 2).
 
 Examples:
   deno task cli export --user 123456789 > alice.json
@@ -245,6 +246,6 @@ WEBHOOK_URL is set (and BOT_MODE is not polling), registers the webhook with
 WEBHOOK_SECRET. It never removes a webhook.
 
 Example:
-  BOT_TOKEN=123:abc deno task cli setup
+  BOT_TOKEN=123456789:AAH…your-token… deno task cli setup
 `,
 } as const;
