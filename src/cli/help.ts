@@ -148,7 +148,8 @@ Makes values deleted or replaced earlier (by purges, erasures or a key
 rotation) leave the database files now. On SQLite, deleted values are
 overwritten with zeros in the database file, but older copies stay in its
 write-ahead log (the -wal file) until a checkpoint: this runs that checkpoint
-and empties the log. On PostgreSQL a deleted row stays in the table file until
+and empties the log (exit 3 when another program's long read keeps it from
+finishing: run it again later). On PostgreSQL a deleted row stays in the table file until
 its space is reused: this rewrites the users and groups tables into new files
 (their live rows set aside, the tables emptied and refilled, in one
 transaction), which locks them, so registrations wait, for about as long as
