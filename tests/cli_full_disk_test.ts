@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openTestStore, tempDir } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
-import { sh } from "./_sh.ts";
+import { sh, tmpfs } from "./_sh.ts";
 
 // A small tmpfs, so that a full disk is real and harms nothing; mounting
 // needs root, which CI has. Elsewhere the test is skipped, saying why.
@@ -40,53 +40,48 @@ Deno.test({
     const path = `${dir.path}/bot.db`;
     await fillDatabase(path);
 
-    const full = `${dir.path}/full`;
-    await Deno.mkdir(full);
-    assert.ok((await sh(`mount -t tmpfs -o size=512k tmpfs '${full}'`)).ok);
-    try {
-      const backup = await runCliProcess(
-        ["--database", path, "backup", "--out", `${full}/bot.db`],
-      );
-      assert.equal(backup.code, 3, backup.stderr);
-      assert.match(
-        backup.stderr,
-        new RegExp(
-          `^error: Cannot write the backup file "${full}/bot\\.db": .*full`,
-        ),
-      );
-      assert.doesNotMatch(backup.stderr, new RegExp(`"${path}"`));
+    await using mounted = await tmpfs(`${dir.path}/full`, "512k");
+    const full = mounted.path;
+    const backup = await runCliProcess(
+      ["--database", path, "backup", "--out", `${full}/bot.db`],
+    );
+    assert.equal(backup.code, 3, backup.stderr);
+    assert.match(
+      backup.stderr,
+      new RegExp(
+        `^error: Cannot write the backup file "${full}/bot\\.db": .*full`,
+      ),
+    );
+    assert.doesNotMatch(backup.stderr, new RegExp(`"${path}"`));
 
-      const exported = await runCliProcess(
-        ["--database", path, "export", "--all", "--out", `${full}/all.json`],
-      );
-      assert.equal(exported.code, 3, exported.stderr);
-      assert.match(
-        exported.stderr,
-        new RegExp(
-          `^error: Cannot write the export file "${full}/all\\.json": No space left on device`,
-        ),
-      );
+    const exported = await runCliProcess(
+      ["--database", path, "export", "--all", "--out", `${full}/all.json`],
+    );
+    assert.equal(exported.code, 3, exported.stderr);
+    assert.match(
+      exported.stderr,
+      new RegExp(
+        `^error: Cannot write the export file "${full}/all\\.json": No space left on device`,
+      ),
+    );
 
-      // Now not even a key fits.
-      await sh(`cat /dev/zero > '${full}/filler'`);
-      const keygen = await runCliProcess([
-        "keygen",
-        "--out",
-        `${full}/new.key`,
-      ]);
-      assert.equal(keygen.code, 3, keygen.stderr);
-      assert.match(
-        keygen.stderr,
-        new RegExp(
-          `^error: Cannot write the key file "${full}/new\\.key": No space left on device`,
-        ),
-      );
-      // Nothing half-written is left behind.
-      const left = [...Deno.readDirSync(full)].map((entry) => entry.name);
-      assert.deepEqual(left, ["filler"]);
-    } finally {
-      await sh(`umount '${full}'`);
-    }
+    // Now not even a key fits.
+    await sh(`cat /dev/zero > '${full}/filler'`);
+    const keygen = await runCliProcess([
+      "keygen",
+      "--out",
+      `${full}/new.key`,
+    ]);
+    assert.equal(keygen.code, 3, keygen.stderr);
+    assert.match(
+      keygen.stderr,
+      new RegExp(
+        `^error: Cannot write the key file "${full}/new\\.key": No space left on device`,
+      ),
+    );
+    // Nothing half-written is left behind.
+    const left = [...Deno.readDirSync(full)].map((entry) => entry.name);
+    assert.deepEqual(left, ["filler"]);
   },
 });
 
@@ -97,17 +92,12 @@ Deno.test({
     await using dir = await tempDir();
     const path = `${dir.path}/bot.db`;
     await fillDatabase(path);
-    const full = `${dir.path}/full`;
-    await Deno.mkdir(full);
-    assert.ok((await sh(`mount -t tmpfs -o size=256k tmpfs '${full}'`)).ok);
-    try {
-      const exported = await runCliProcess(
-        ["--database", path, "export", "--all", "--out", `${full}/all.json`],
-      );
-      assert.equal(exported.code, 3, exported.stderr);
-    } finally {
-      await sh(`umount '${full}'`);
-    }
+    await using mounted = await tmpfs(`${dir.path}/full`, "256k");
+    const full = mounted.path;
+    const exported = await runCliProcess(
+      ["--database", path, "export", "--all", "--out", `${full}/all.json`],
+    );
+    assert.equal(exported.code, 3, exported.stderr);
     const done = await runCliProcess(
       ["--database", path, "export", "--user", "1"],
     );
@@ -128,24 +118,19 @@ Deno.test({
   ignore: !mountable,
   async fn() {
     await using dir = await tempDir();
-    const mount = `${dir.path}/ro`;
-    await Deno.mkdir(mount);
-    assert.ok((await sh(`mount -t tmpfs -o size=1m tmpfs '${mount}'`)).ok);
-    try {
-      const path = `${mount}/bot.db`;
-      const store = await openTestStore(path);
-      await store.close();
-      assert.ok((await sh(`mount -o remount,ro '${mount}'`)).ok);
-      const result = await runCliProcess(["--database", path, "inspect"]);
-      assert.equal(result.code, 3, result.stderr);
-      assert.match(
-        result.stderr,
-        new RegExp(
-          `^error: Cannot open the SQLite database at "${path}": the file cannot be written: Read-only file system`,
-        ),
-      );
-    } finally {
-      await sh(`umount '${mount}'`);
-    }
+    await using mounted = await tmpfs(`${dir.path}/ro`, "1m");
+    const mount = mounted.path;
+    const path = `${mount}/bot.db`;
+    const store = await openTestStore(path);
+    await store.close();
+    assert.ok((await sh(`mount -o remount,ro '${mount}'`)).ok);
+    const result = await runCliProcess(["--database", path, "inspect"]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^error: Cannot open the SQLite database at "${path}": the file cannot be written: Read-only file system`,
+      ),
+    );
   },
 });

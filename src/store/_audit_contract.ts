@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { RecordRef } from "./audit.ts";
 import type { Store } from "./store.ts";
 import { registerGroup, registerUser } from "./_seed.ts";
+import { alice } from "./_fixtures.ts";
 
 /**
  * The audit log's part of the store contract (see `storeContract`): `test`
@@ -10,14 +11,6 @@ import { registerGroup, registerUser } from "./_seed.ts";
 export function auditContract(
   test: (title: string, body: (store: Store) => Promise<void>) => void,
 ): void {
-  const alice = {
-    id: 1,
-    username: "alice",
-    first_name: "Alice",
-    last_name: "Liddell",
-    language_code: "en",
-  };
-
   test("a purge deletes and is audited; a purge of nothing is not", async (store) => {
     await registerUser(store, alice, 1);
     await registerGroup(store, {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Store } from "./store.ts";
 import { auditContract } from "./_audit_contract.ts";
+import { alice } from "./_fixtures.ts";
 import { gauntletGroups, gauntletUsers } from "./_unicode_gauntlet.ts";
 import {
   moveGroup,
@@ -76,14 +77,6 @@ export function storeContract(name: string, target: ContractTarget): void {
         await other.close();
       }
     });
-
-  const alice = {
-    id: 1,
-    username: "alice",
-    first_name: "Alice",
-    last_name: "Liddell",
-    language_code: "en",
-  };
 
   test("a new user is stored with its first sighting", async (store) => {
     await registerUser(store, alice, 1000);
