@@ -4,22 +4,15 @@ import {
   valueKeyId,
   WrongKeyError,
 } from "./field_cipher.ts";
-import type {
-  GroupFields,
-  GroupRecord,
-  UserFields,
-  UserRecord,
-} from "../base/records.ts";
-
-/** The stored form of a user's encrypted columns: username, first and last name. */
-export type UserCells = [string | null, string | null, string | null];
-/** The stored form of a group's encrypted columns: username and title. */
-export type GroupCells = [string | null, string | null];
+import type { Row, TableDescription } from "../base/tables.ts";
 
 /**
- * Turns a record's personal fields into what is stored and back. With a
- * cipher they are encrypted (null stays null: it only says a field is
- * empty); without one the store holds plaintext, as before encryption.
+ * Turns a row's encrypted columns (as its table description marks them)
+ * into what is stored and back. With a cipher they are encrypted (null
+ * stays null: it only says a field is empty); without one the store holds
+ * plaintext, as before encryption. Each value is bound to its table,
+ * column and the row's key, so a ciphertext moved elsewhere fails to
+ * decrypt.
  */
 export class FieldCodec {
   readonly cipher: FieldCipher | undefined;
@@ -29,72 +22,67 @@ export class FieldCodec {
     this.cipher = cipher;
   }
 
-  /** The user's encrypted columns, synchronously. */
-  encodeUserSync(user: UserFields): UserCells {
-    return [
-      this.#encode(user.username, "users", "username", user.id),
-      this.#encode(user.first_name, "users", "first_name", user.id),
-      this.#encode(user.last_name, "users", "last_name", user.id),
-    ];
-  }
-
-  /** The group's encrypted columns, synchronously. */
-  encodeGroupSync(group: GroupFields): GroupCells {
-    return [
-      this.#encode(group.username, "groups", "username", group.id),
-      this.#encode(group.title, "groups", "title", group.id),
-    ];
+  /** The row with its encrypted columns encrypted, synchronously; other columns as given. */
+  encodeRowSync(table: TableDescription, row: Row): Row {
+    if (this.cipher === undefined) return { ...row };
+    const out: Row = { ...row };
+    const key = rowKey(table, row);
+    for (const column of table.columns) {
+      if (!column.encrypted) continue;
+      out[column.name] = this.#encode(
+        row[column.name] as string | null,
+        table.name,
+        column.name,
+        key,
+      );
+    }
+    return out;
   }
 
   /**
-   * A stored user row with its fields decrypted, synchronously. A value that
-   * fails its integrity check makes it a `DamagedRecordError` naming every
-   * such column of the record.
+   * A stored row with its encrypted columns decrypted, synchronously. A
+   * value that fails its integrity check makes it a `DamagedRecordError`
+   * naming every such column of the row.
    */
-  decodeUserSync(row: UserRecord): UserRecord {
+  decodeRowSync(table: TableDescription, row: Row): Row {
     if (this.cipher === undefined) return { ...row };
-    const [username, firstName, lastName] = this.#decodeAll("users", row.id, [
-      ["username", row.username],
-      ["first_name", row.first_name],
-      ["last_name", row.last_name],
-    ]);
-    return {
-      ...row,
-      username,
-      first_name: firstName ?? "",
-      last_name: lastName,
-    };
-  }
-
-  /** A stored group row with its fields decrypted, synchronously. */
-  decodeGroupSync(row: GroupRecord): GroupRecord {
-    if (this.cipher === undefined) return { ...row };
-    const [username, title] = this.#decodeAll("groups", row.id, [
-      ["username", row.username],
-      ["title", row.title],
-    ]);
-    return { ...row, username, title: title ?? "" };
+    const out: Row = { ...row };
+    const key = rowKey(table, row);
+    const damaged: string[] = [];
+    let first: TamperedError | undefined;
+    // Every column is tried, so that a damaged row is reported whole.
+    for (const column of table.columns) {
+      if (!column.encrypted) continue;
+      try {
+        out[column.name] = this.#decode(
+          row[column.name] as string | null,
+          table.name,
+          column.name,
+          key,
+        );
+      } catch (error) {
+        if (!(error instanceof TamperedError)) throw error;
+        first ??= error;
+        damaged.push(column.name);
+        out[column.name] = null;
+      }
+    }
+    if (first !== undefined) {
+      throw new DamagedRecordError(table, key, damaged, { cause: first });
+    }
+    return out;
   }
 
   /**
    * Whether a stored row holds a value under a key other than the one this
    * codec encrypts with: a rotation writes it again.
    */
-  needsRewrite(
-    table: "users" | "groups",
-    row: UserRecord | GroupRecord,
-  ): boolean {
+  needsRewrite(table: TableDescription, row: Row): boolean {
     const keyId = this.#requireCipher().keyId;
-    const values = table === "users"
-      ? [
-        (row as UserRecord).username,
-        (row as UserRecord).first_name,
-        (row as UserRecord).last_name,
-      ]
-      : [(row as GroupRecord).username, (row as GroupRecord).title];
-    return values.some((value) =>
-      value !== null && valueKeyId(value) !== keyId
-    );
+    return table.columns.some((column) => {
+      const value = column.encrypted ? row[column.name] : null;
+      return typeof value === "string" && valueKeyId(value) !== keyId;
+    });
   }
 
   /** The key check value for the cipher's key, synchronously. */
@@ -151,72 +139,49 @@ export class FieldCodec {
     value: string | null,
     table: string,
     column: string,
-    id: number,
+    key: string,
   ): string | null {
     if (value === null || this.cipher === undefined) return value;
-    return this.cipher.encryptSync(value, context(table, column, id));
-  }
-
-  // Every column is tried, so that a damaged record is reported whole.
-  #decodeAll(
-    table: "users" | "groups",
-    id: number,
-    cells: [string, string | null][],
-  ): (string | null)[] {
-    const values: (string | null)[] = [];
-    const damaged: string[] = [];
-    let first: TamperedError | undefined;
-    for (const [column, value] of cells) {
-      try {
-        values.push(this.#decode(value, table, column, id));
-      } catch (error) {
-        if (!(error instanceof TamperedError)) throw error;
-        first ??= error;
-        damaged.push(column);
-        values.push(null);
-      }
-    }
-    if (first !== undefined) {
-      throw new DamagedRecordError(table, id, damaged, { cause: first });
-    }
-    return values;
+    return this.cipher.encryptSync(value, context(table, column, key));
   }
 
   #decode(
     value: string | null,
     table: string,
     column: string,
-    id: number,
+    key: string,
   ): string | null {
     if (value === null || this.cipher === undefined) return value;
-    return this.cipher.decryptSync(value, context(table, column, id));
+    return this.cipher.decryptSync(value, context(table, column, key));
   }
 }
 
 /**
- * A record some of whose stored values fail their integrity check: it
- * names the record and the columns, never a value. Erasing it needs no
- * reading; exports and rotations report it and go on with the rest.
+ * A row some of whose stored values fail their integrity check: it names
+ * the table, the row's key and the columns, never a value. Erasing it needs
+ * no reading; exports and rotations report it and go on with the rest.
  */
 export class DamagedRecordError extends TamperedError {
-  /** `users` or `groups`. */
-  readonly table: "users" | "groups";
-  /** The record's Telegram id. */
-  readonly id: number;
+  /** The table the row is in (`users`, `groups`, a plugin's). */
+  readonly table: string;
+  /** What a row of that table is (`user`, `group`, `note`). */
+  readonly kind: string;
+  /** The row's key values joined with commas: the Telegram id for users and groups. */
+  readonly key: string;
   /** The columns whose values cannot be read. */
   readonly columns: string[];
 
-  /** Names the record and its unreadable columns. */
+  /** Names the row and its unreadable columns. */
   constructor(
-    table: "users" | "groups",
-    id: number,
+    table: TableDescription,
+    key: string,
     columns: string[],
     options?: ErrorOptions,
   ) {
     super(
       `${
-        columns.map((column) => `${table}.${column}`).join(", ")
-      } for id ${id}`,
+        columns.map((column) => `${table.name}.${column}`).join(", ")
+      } for id ${key}`,
       options,
     );
     if (columns.length > 1) {
@@ -226,14 +191,10 @@ export class DamagedRecordError extends TamperedError {
       );
     }
     this.name = "DamagedRecordError";
-    this.table = table;
-    this.id = id;
+    this.table = table.name;
+    this.kind = table.record;
+    this.key = key;
     this.columns = columns;
-  }
-
-  /** `user` or `group`, as the CLI names the kinds. */
-  get kind(): "user" | "group" {
-    return this.table === "users" ? "user" : "group";
   }
 }
 
@@ -244,8 +205,18 @@ function describeKeys(cipher: FieldCipher): string {
 const KEY_CHECK_TEXT = "privacy-bot data key check";
 const KEY_CHECK_CONTEXT = "data_key_check";
 
+/**
+ * A row's key as the codec binds values to it: the key columns' values
+ * joined with commas (for users and groups, the Telegram id alone).
+ */
+export function rowKey(table: TableDescription, row: Row): string {
+  return table.key.length === 1
+    ? String(row[table.key[0]!])
+    : table.key.map((column) => String(row[column])).join(",");
+}
+
 // The associated data of a value: moving a ciphertext to another table,
-// column or record makes it fail to decrypt.
-function context(table: string, column: string, id: number): string {
-  return `${table}.${column} for id ${id}`;
+// column or row makes it fail to decrypt.
+function context(table: string, column: string, key: string): string {
+  return `${table}.${column} for id ${key}`;
 }

@@ -10,12 +10,8 @@ import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
 import type { RawDatabase } from "./raw_copy.ts";
-import type {
-  GroupFields,
-  GroupRecord,
-  UserFields,
-  UserRecord,
-} from "../base/records.ts";
+import type { GroupFields, UserFields } from "../base/records.ts";
+import type { Row, TableDescription } from "../base/tables.ts";
 
 export type {
   GroupFields,
@@ -24,6 +20,7 @@ export type {
   UserFields,
   UserRecord,
 } from "../base/records.ts";
+export type { Row, TableDescription } from "../base/tables.ts";
 export {
   DamagedStoreError,
   PermanentStoreError,
@@ -43,9 +40,37 @@ export interface RegistrationPlan {
   /**
    * When the person acted (Telegram's `date`, Unix seconds). A user or group
    * purged later than this is not registered again by this plan; an update
-   * dated in the same second as the purge does register them.
+   * dated in the same second as the purge does register them. The same
+   * holds for every plugin row written by the plan: a row whose person or
+   * group was purged later is dropped.
    */
   sentAt?: number;
+  /** Plugin rows to insert or update by key, after the user and the group. */
+  writes?: RowWrite[];
+  /** Plugin rows to delete by key (the plugin's own deletion, not an erasure). */
+  removals?: RowRemoval[];
+}
+
+/**
+ * A plugin row to store: every column of its table but the stamped ones,
+ * plaintext (the store encrypts the encrypted columns). A row already
+ * stored under the same key is updated; stamped columns keep their value.
+ */
+export interface RowWrite {
+  table: string;
+  row: Row;
+}
+
+/** A plugin row to delete: the values of its table's key columns. */
+export interface RowRemoval {
+  table: string;
+  key: Row;
+}
+
+/** Whose rows to read: a person's or a group's, by Telegram id. */
+export interface SubjectRef {
+  kind: "user" | "group";
+  id: number;
 }
 
 /** What `Store.register` did beyond writing. */
@@ -93,9 +118,12 @@ export interface RotationResult {
 
 /** Figures about a store for `inspect`. */
 export interface StoreSummary {
-  users: number;
-  groups: number;
+  /** Rows per described table (users and groups included), by table name. */
+  rows: Record<string, number>;
+  /** The highest applied migration of the project's own (`core`) namespace. */
   schemaVersion: number;
+  /** The highest applied migration per namespace (`core` and each plugin's). */
+  versions: Record<string, number>;
   /** Earliest `registered_at` over users and groups; null when empty. */
   oldestRegistration: number | null;
   /** Latest `registered_at` over users and groups; null when empty. */
@@ -165,17 +193,23 @@ export interface BotProfileStore {
   saveBotProfile(profile: UserFromGetMe): Promise<void>;
 }
 
-/** Reading the stored records, one or all of them. */
+/**
+ * Reading the stored rows of every described table, about one person or
+ * group or all of them, decrypted.
+ */
 export interface RecordReader {
-  /** The user with this id, if stored. */
-  getUser(id: number): Promise<UserRecord | undefined>;
-  /** The group with this id, if stored. */
-  getGroup(id: number): Promise<GroupRecord | undefined>;
-  /** Every user, streamed in id order without loading them all. */
-  iterateUsers(options?: IterateOptions): AsyncIterable<UserRecord>;
-  /** Every group, streamed in id order without loading them all. */
-  iterateGroups(options?: IterateOptions): AsyncIterable<GroupRecord>;
-  /** Counts, schema version, registration range and size. */
+  /** Every described table, users and groups first (the catalog's order). */
+  readonly tables: readonly TableDescription[];
+  /**
+   * The rows of `table` about the subject, in key order: for `users` or
+   * `groups` none or one; for a `member` table, a user's rows in every
+   * group or a group's rows of every member. A row failing its integrity
+   * check throws `DamagedRecordError`; an undescribed table `TypeError`.
+   */
+  read(table: string, subject: SubjectRef): Promise<Row[]>;
+  /** Every row of `table`, streamed in key order without loading them all. */
+  iterate(table: string, options?: IterateOptions): AsyncIterable<Row>;
+  /** Counts, schema versions, registration range and size. */
   summary(): Promise<StoreSummary>;
 }
 
@@ -209,9 +243,11 @@ export interface AuditLog {
  */
 export interface PrivacyStore extends RecordReader, AuditLog {
   /**
-   * Deletes the target's records and records the purge in the audit log, in
-   * one transaction. Returns how many records were deleted; with none, no
-   * audit entry is written.
+   * Deletes the target's rows in every described table (a user's: theirs
+   * and their member rows; a group's: its own and its members' rows in it;
+   * `all`: every row) and records the purge in the audit log, in one
+   * transaction. Returns how many rows were deleted; with none, no audit
+   * entry is written.
    */
   purge(target: RecordRef, actor: Actor): Promise<number>;
 }
