@@ -137,7 +137,8 @@ async function keylessState(
   }
   try {
     const summary = await store.summary();
-    return summary.users + summary.groups === 0 ? "new" : "records";
+    const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
+    return rows === 0 ? "new" : "records";
   } finally {
     await store.close();
   }
