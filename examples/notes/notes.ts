@@ -56,12 +56,10 @@ function handlers(
   inPrivate.command("notes", async (ctx) => {
     const rows = await ctx.records.read(NOTES_ENTRIES.name);
     await ctx.reply(
-      rows.length === 0
-        ? ctx.t("notes-none")
-        : ctx.t("notes-list", {
-          count: rows.length,
-          notes: rows.map((row) => `• ${row.text}`).join("\n"),
-        }),
+      rows.length === 0 ? ctx.t("notes-none") : ctx.t("notes-list", {
+        count: rows.length,
+        notes: rows.map((row) => `• ${row.text}`).join("\n"),
+      }),
     );
   });
 

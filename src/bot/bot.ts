@@ -220,4 +220,3 @@ function namedReporter(reporter: Reporter, plugin: string): Reporter {
     flush: (timeoutMs) => reporter.flush(timeoutMs),
   };
 }
-

@@ -137,29 +137,31 @@ export async function setCommandMenus(
   options: CommandMenuOptions,
 ): Promise<void> {
   const menus = menusOf(options.plugins);
-  await Promise.all(i18n.locales.flatMap((locale) =>
-    menus.map(async (chats) => {
-      const language = locale === DEFAULT_LOCALE
-        ? undefined
-        : locale.split("-")[0] as LanguageCode;
-      const signals = [AbortSignal.timeout(options.timeoutMs ?? 10_000)];
-      if (options.signal !== undefined) signals.push(options.signal);
-      const scope = SCOPES[chats];
-      try {
-        await api.setMyCommands(
-          commandsFor(i18n, locale, { plugins: options.plugins, chats }),
-          {
-            ...(language === undefined ? {} : { language_code: language }),
-            ...(scope === undefined ? {} : { scope }),
-          },
-          // grammY's npm build types its own AbortSignal; the platform's works.
-          AbortSignal.any(signals) as never,
-        );
-      } catch (error) {
-        options.onError(locale, error as Error);
-      }
-    })
-  ));
+  await Promise.all(
+    i18n.locales.flatMap((locale) =>
+      menus.map(async (chats) => {
+        const language = locale === DEFAULT_LOCALE
+          ? undefined
+          : locale.split("-")[0] as LanguageCode;
+        const signals = [AbortSignal.timeout(options.timeoutMs ?? 10_000)];
+        if (options.signal !== undefined) signals.push(options.signal);
+        const scope = SCOPES[chats];
+        try {
+          await api.setMyCommands(
+            commandsFor(i18n, locale, { plugins: options.plugins, chats }),
+            {
+              ...(language === undefined ? {} : { language_code: language }),
+              ...(scope === undefined ? {} : { scope }),
+            },
+            // grammY's npm build types its own AbortSignal; the platform's works.
+            AbortSignal.any(signals) as never,
+          );
+        } catch (error) {
+          options.onError(locale, error as Error);
+        }
+      })
+    ),
+  );
 }
 
 /**

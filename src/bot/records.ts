@@ -46,7 +46,10 @@ export class PluginRecords implements Records {
         ),
       );
     }
-    return this.#options.store.read(table, subject ?? { kind: "user", id: id! });
+    return this.#options.store.read(
+      table,
+      subject ?? { kind: "user", id: id! },
+    );
   }
 
   /** Writes through the registrar's group commit. */

@@ -3,8 +3,8 @@ import type { SentryConfig } from "../config/config.ts";
 import type { Logger } from "../base/log.ts";
 import { redactDeep, type Redactor } from "../base/redact.ts";
 
-export type { ReportOptions, Reporter } from "../base/reporter.ts";
-import type { ReportOptions, Reporter } from "../base/reporter.ts";
+export type { Reporter, ReportOptions } from "../base/reporter.ts";
+import type { Reporter, ReportOptions } from "../base/reporter.ts";
 
 /** Options for `createReporter`. */
 export interface ReporterOptions {
