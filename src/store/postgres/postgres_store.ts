@@ -30,8 +30,6 @@ import {
   prepareRowOps,
   recordRow,
   rowDecoder,
-  rowSubjects,
-  subjectColumn,
   TableSet,
 } from "../_rows.ts";
 import type { RawDatabase } from "../raw_copy.ts";

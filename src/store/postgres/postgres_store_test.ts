@@ -3,7 +3,6 @@ import postgres from "postgres";
 import { club, storeContract, zoe } from "../_store_contract.ts";
 import { type Catalog, CORE_CATALOG, type Row } from "../../base/tables.ts";
 import { loadMigrations } from "../migrations.ts";
-import { type PostgresStore } from "./postgres_store.ts";
 import { openPostgresStore, POSTGRES_MIGRATIONS } from "./open.ts";
 import { type Store, StoreError } from "../store.ts";
 import {
