@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { club, storeContract, zoe } from "../_store_contract.ts";
+import { type Catalog, CORE_CATALOG, type Row } from "../../base/tables.ts";
 import { loadMigrations } from "../migrations.ts";
-import { type PostgresStore } from "./postgres_store.ts";
 import { openPostgresStore, POSTGRES_MIGRATIONS } from "./open.ts";
 import { type Store, StoreError } from "../store.ts";
 import {
@@ -16,8 +16,9 @@ import {
   execPg,
   type TestDatabase,
 } from "../../../tests/_pg.ts";
-import { moveGroup, registerGroup, registerUser } from "../_seed.ts";
+import { moveGroup, readUser, registerGroup, registerUser } from "../_seed.ts";
 import {
+  createPluginTables,
   leakedNames,
   open,
   pgCase,
@@ -35,30 +36,57 @@ if (unavailable !== undefined) {
 } else {
   const databases: TestDatabase[] = [];
   const migrations = (await loadMigrations(POSTGRES_MIGRATIONS)).length;
-  // One database per suite, emptied before each test: creating a database
-  // per test would be slow, and every test still starts from no records.
+  // One database per suite and catalog, emptied before each test: creating
+  // a database per test would be slow, and every test still starts from no
+  // records.
   const suite = (name: string, cipher?: FieldCipher) => {
-    let database: Promise<TestDatabase> | undefined;
-    const connect = async () => {
-      database ??= createTestDatabase().then((db) => {
-        databases.push(db);
-        return db;
-      });
-      return await openPostgresStore((await database).location.connection, {
+    const byCatalog = new Map<Catalog, Promise<TestDatabase>>();
+    const opened = new Map<Store, { db: TestDatabase; catalog: Catalog }>();
+    const connect = async (catalog: Catalog) => {
+      let database = byCatalog.get(catalog);
+      if (database === undefined) {
+        database = createTestDatabase().then((db) => {
+          databases.push(db);
+          return db;
+        });
+        byCatalog.set(catalog, database);
+      }
+      const db = await database;
+      const store = await openPostgresStore(db.location.connection, {
         cipher,
+        catalog,
       });
+      // Temporary, until opening applies the plugins' migrations.
+      await createPluginTables(db, catalog);
+      opened.set(store, { db, catalog });
+      return store;
     };
+    const databaseOf = (store: Store) => opened.get(store)!.db;
     storeContract(name, {
-      async open(): Promise<Store> {
-        const store: PostgresStore = await connect();
+      async open(catalog = CORE_CATALOG): Promise<Store> {
+        const store = await connect(catalog);
+        const tables = [
+          "audit_log",
+          "bot_profile",
+          ...catalog.tables.map((t) => t.name),
+        ];
         await execPg(
-          await database!,
-          (sql) => sql`TRUNCATE users, groups, audit_log, bot_profile`,
+          databaseOf(store),
+          (sql) => sql.unsafe(`TRUNCATE ${tables.join(", ")}`),
         );
         return store;
       },
-      connectAgain: () => connect(),
+      connectAgain: (store) => connect(opened.get(store)!.catalog),
       migrations,
+      encrypted: cipher !== undefined,
+      stored: (store, table) =>
+        execPg(
+          databaseOf(store),
+          async (sql) => [...await sql.unsafe(`SELECT * FROM ${table}`)],
+        ) as Promise<Row[]>,
+      exec: async (store, text) => {
+        await execPg(databaseOf(store), (sql) => sql.unsafe(text));
+      },
     });
   };
   suite("PostgreSQL");
@@ -105,7 +133,7 @@ function definePostgresTests(): void {
       await registerUser(store, zoe, 1);
       await registerGroup(store, club, 1);
       await moveGroup(store, club.id, -1000500);
-      assert.equal((await store.getUser(77))?.first_name, "Zoëname");
+      assert.equal((await readUser(store, 77))?.first_name, "Zoëname");
       assert.deepEqual(await leakedNames(db), []);
       await store.close();
       // The check itself can fail: the same writes without a key do leak.
@@ -131,7 +159,7 @@ function definePostgresTests(): void {
             substr(last_name, 22) WHERE id = 77`,
       );
       await assert.rejects(
-        store.getUser(77),
+        readUser(store, 77),
         (error: Error) =>
           error instanceof TamperedError &&
           /users\.last_name for id 77 fails its integrity check/.test(
@@ -144,16 +172,16 @@ function definePostgresTests(): void {
           sql`UPDATE users SET first_name = (SELECT first_name FROM users WHERE id = 78),
             last_name = NULL WHERE id = 77`,
       );
-      await assert.rejects(store.getUser(77), TamperedError);
+      await assert.rejects(readUser(store, 77), TamperedError);
       const iterate = async () => {
-        for await (const _ of store.iterateUsers()) {
+        for await (const _ of store.iterate("users")) {
           /* reads every row */
         }
       };
       await assert.rejects(iterate(), TamperedError);
       // The person's next update replaces the bad values with good ones.
       await registerUser(store, zoe, 2);
-      assert.equal((await store.getUser(77))?.first_name, "Zoëname");
+      assert.equal((await readUser(store, 77))?.first_name, "Zoëname");
       await store.close();
     },
   );
@@ -229,8 +257,8 @@ function definePostgresTests(): void {
           "bounded while hung",
           "recovered",
         ]);
-        assert.equal((await store.getUser(78))?.registered_at, 3);
-        assert.equal(await store.getUser(79), undefined);
+        assert.equal((await readUser(store, 78))?.registered_at, 3);
+        assert.equal(await readUser(store, 79), undefined);
         await store.close();
       } finally {
         await proxy.close();
@@ -256,7 +284,7 @@ function definePostgresTests(): void {
       );
       await store.compact();
       assert.ok(!(await tableFileText(db)).includes(stored));
-      assert.equal((await store.getUser(78))?.first_name, "Zoëname");
+      assert.equal((await readUser(store, 78))?.first_name, "Zoëname");
       await store.close();
     },
   );
@@ -296,7 +324,7 @@ function definePostgresTests(): void {
       const ids = Array.from({ length: 2500 }, (_, i) => (i * 7919) % 2500 + 1);
       await store.register(ids.map((id) => ({ user: { ...zoe, id } })), 1);
       let expected = 1;
-      for await (const user of store.iterateUsers()) {
+      for await (const user of store.iterate("users")) {
         assert.equal(user.id, expected++);
         assert.equal(user.first_name, "Zoëname");
       }
