@@ -100,8 +100,9 @@ export async function main(
   if (stopper.stopping) return EXIT.ok;
   const m = await modules;
   const plugins = await installed;
+  let catalog;
   try {
-    m.catalogOf(plugins);
+    catalog = m.catalogOf(plugins);
     m.commandsOf(plugins);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
@@ -126,6 +127,7 @@ export async function main(
     log,
     startTimeoutMs: config.databaseStartTimeoutMs,
     signal: stopper.signal,
+    catalog,
   });
   if (typeof opened === "number") {
     startup.abort();
