@@ -48,6 +48,7 @@ import {
 import { dataKeyCipher, interruptedRotation } from "./src/crypto/key_file.ts";
 import { openStore, sqliteCreates } from "./src/store/open_store.ts";
 import { type Store, StoreError } from "./src/store/store.ts";
+import { plugins } from "./plugins.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -257,7 +258,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
         await copy(store, { from: location, to: copyTo!, io, quiet });
         break;
       case "setup":
-        await setup(store, { env, io });
+        await setup(store, { env, io, plugins });
         break;
     }
     return EXIT.ok;
