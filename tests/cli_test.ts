@@ -585,7 +585,7 @@ async function cliOnTerminal(path: string, args: string[], input: string) {
     for await (const chunk of child.stdout) {
       seen += decoder.decode(chunk);
       if (
-        /\[y\/N\] $|to delete every user and group record: $/.test(seen) &&
+        /\[y\/N\] $|to delete every record of every table: $/.test(seen) &&
         input !== ""
       ) {
         await writer.write(new TextEncoder().encode(input));
