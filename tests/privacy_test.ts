@@ -122,7 +122,7 @@ Deno.test("/privacy in a private chat shows the policy, the user's record and th
     assert.match(text, /Questions go to the operator of this bot: @operator/);
     assert.match(
       text,
-      /Stored about you right now:\n- id: 4001\n- username: @zoe\n- first name: Zoë\n- last name: Z\n- language: en\n- first seen: [A-Z][a-z]+ \d{1,2}, \d{4} at \d\d:\d\d UTC$/,
+      /Stored about you right now:\n- id: 4001\n- username: zoe\n- first name: Zoë\n- last name: Z\n- language: en\n- first seen: [A-Z][a-z]+ \d{1,2}, \d{4} at \d\d:\d\d UTC$/,
     );
     assert.deepEqual(buttons(reply), [
       [
@@ -305,7 +305,7 @@ Deno.test("in a group, admins get the group's menu and others a polite refusal",
     );
     assert.match(
       replies[0]?.params.text as string,
-      /^Stored about this group right now:\n- id: -700\n- title: Garden club\n/,
+      /^Stored about this group right now:\n- id: -700\n- username: [^\n]+\n- title: Garden club\n/,
     );
     assert.deepEqual(buttons(replies[0])[0]!.map((b) => b.callback_data), [
       "prv:x:g:-700:5001",
