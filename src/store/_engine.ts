@@ -7,20 +7,20 @@ import {
   TamperedError,
   WrongKeyError,
 } from "../crypto/field_cipher.ts";
+import { FieldCodec } from "../crypto/field_codec.ts";
 import {
-  DamagedRecordError,
-  FieldCodec,
-  type GroupCells,
-  type UserCells,
-} from "../crypto/field_codec.ts";
+  GROUPS,
+  type Row,
+  type TableDescription,
+  USERS,
+} from "../base/tables.ts";
 import type { Migration } from "./migrations.ts";
 import type {
-  GroupRecord,
   IterateOptions,
   ProgressCallback,
   StoreSummary,
-  UserRecord,
 } from "./store.ts";
+import { rowDecoder } from "./_rows.ts";
 
 /** Now, in Unix seconds: the unit of every stored time but the health probe's. */
 export function unixNow(): number {
@@ -143,96 +143,35 @@ export async function readable<T>(
 }
 
 /**
- * The values of the group `read` finds (if any) encrypted for `toId` as a
- * supergroup: the id is part of what each value is bound to.
+ * A re-encoder of stored rows of `table` from one codec to another: the
+ * stored row with its encrypted columns decoded by `from`, encoded by
+ * `to`; a damaged row is reported and comes back undefined, to be left as
+ * it is under its old key.
  */
-export async function movedCells(
-  codec: FieldCodec,
-  read: () => Promise<GroupRecord | undefined>,
-  toId: number,
-): Promise<GroupCells | undefined> {
-  const old = await readable(read);
-  if (old === undefined) return undefined;
-  return codec.encodeGroupSync({ ...old, id: toId, type: "supergroup" });
-}
-
-// `decode`, except that a damaged record is handed to `onDamaged` and comes
-// back as undefined, for readers that go on past it; without `onDamaged`
-// the error is thrown as usual.
-function skippingDamaged<T>(
-  decode: (row: T) => T,
-  onDamaged: IterateOptions["onDamaged"],
-): (row: T) => T | undefined {
-  if (onDamaged === undefined) return decode;
-  return (row) => {
-    try {
-      return decode(row);
-    } catch (error) {
-      if (!(error instanceof DamagedRecordError)) throw error;
-      onDamaged(error);
-      return undefined;
-    }
-  };
-}
-
-/** Decoders of stored rows that skip (and report) damaged records. */
-export function recordDecoders(
-  codec: FieldCodec,
-  onDamaged: IterateOptions["onDamaged"],
-): {
-  user: (row: UserRecord) => UserRecord | undefined;
-  group: (row: GroupRecord) => GroupRecord | undefined;
-} {
-  return {
-    user: skippingDamaged((row) => codec.decodeUserSync(row), onDamaged),
-    group: skippingDamaged((row) => codec.decodeGroupSync(row), onDamaged),
-  };
-}
-
-/** A stored row's encrypted values decoded with `from`, encoded with `to`. */
-export interface Recoded {
-  users: (row: UserRecord) => UserCells | undefined;
-  groups: (row: GroupRecord) => GroupCells | undefined;
-}
-
-/**
- * Re-encoders from one codec to another; a damaged record is reported and
- * comes back undefined, to be left as it is under its old key.
- */
-export function recoders(
+export function recoder(
   from: FieldCodec,
   to: FieldCodec,
+  table: TableDescription,
   onDamaged: IterateOptions["onDamaged"],
-): Recoded {
-  const decode = recordDecoders(from, onDamaged);
-  return {
-    users: (row) => {
-      const user = decode.user(row);
-      return user === undefined ? undefined : to.encodeUserSync(user);
-    },
-    groups: (row) => {
-      const group = decode.group(row);
-      return group === undefined ? undefined : to.encodeGroupSync(group);
-    },
+): (row: Row) => Row | undefined {
+  const decode = rowDecoder(from, table, onDamaged);
+  return (row) => {
+    const plain = decode(row);
+    return plain === undefined ? undefined : to.encodeRowSync(table, plain);
   };
 }
 
 // The record tables, in the order work goes through them.
-const RECORD_TABLES = ["users", "groups"] as const;
+const RECORD_TABLES = [USERS, GROUPS] as const;
 
 /** What `reencodeAll` needs of an engine. */
 export interface ReencodeSteps {
   /** Records in both tables. */
   total: number;
   /** Pages of stored rows of a table, in id order. */
-  pages(
-    table: "users" | "groups",
-  ): AsyncIterable<(UserRecord | GroupRecord)[]>;
+  pages(table: TableDescription): AsyncIterable<Row[]>;
   /** Writes a page's values again; returns how many records were written. */
-  rewrite(
-    table: "users" | "groups",
-    rows: (UserRecord | GroupRecord)[],
-  ): Promise<number>;
+  rewrite(table: TableDescription, rows: Row[]): Promise<number>;
 }
 
 /**

@@ -2,6 +2,7 @@ import { dirname, normalize } from "node:path";
 import { ConfigError } from "../config/config.ts";
 import type { DatabaseLocation } from "../config/database_url.ts";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
+import type { Catalog } from "../base/tables.ts";
 import { openSqliteStore } from "./sqlite/open.ts";
 import type { RawDatabase } from "./raw_copy.ts";
 import type { ProgressCallback, Store } from "./store.ts";
@@ -17,6 +18,8 @@ export interface OpenStoreOptions {
   initialiseEmpty?: boolean;
   /** Told how the first encryption of a plaintext database advances. */
   onProgress?: ProgressCallback;
+  /** Every described table; defaults to users and groups. */
+  catalog?: Catalog;
 }
 
 /** The folder of the default database, the only one made when missing. */
@@ -68,6 +71,7 @@ export async function openStore(
   return await openPostgresStore(location.connection, {
     cipher: options.cipher,
     onProgress: options.onProgress,
+    catalog: options.catalog,
   });
 }
 

@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { type FieldCipher, WrongKeyError } from "../../crypto/field_cipher.ts";
 import { FieldCodec } from "../../crypto/field_codec.ts";
+import { type Catalog, CORE_CATALOG } from "../../base/tables.ts";
 import { applyMigrations, codecForCheck, type KeyCheck } from "../_engine.ts";
 import { loadMigrations, type Migration } from "../migrations.ts";
 import type { RawDatabase } from "../raw_copy.ts";
@@ -54,6 +55,8 @@ export interface SqliteStoreOptions {
   cipher?: FieldCipher;
   /** Told how the first encryption of a plaintext database is going. */
   onProgress?: ProgressCallback;
+  /** Every described table the store holds; defaults to users and groups. */
+  catalog?: Catalog;
 }
 
 /**
@@ -99,7 +102,12 @@ export async function openSqliteStore(
       lock,
       onProgress: options.onProgress,
     });
-    return new SqliteStore(open, { codec, lock, path });
+    return new SqliteStore(open, {
+      codec,
+      lock,
+      path,
+      catalog: options.catalog ?? CORE_CATALOG,
+    });
   } catch (error) {
     if (db?.isOpen) db.close();
     if (error instanceof WrongKeyError) throw error;

@@ -1,14 +1,11 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { FieldCipher } from "../../crypto/field_cipher.ts";
 import { FieldCodec } from "../../crypto/field_codec.ts";
-import { assignments, GROUP_ENCRYPTED, USER_ENCRYPTED } from "../_columns.ts";
-import { recoders, reencodeAll, rotationCodec } from "../_engine.ts";
-import type {
-  GroupRecord,
-  ProgressCallback,
-  RotateKeyOptions,
-  UserRecord,
-} from "../store.ts";
+import { encryptedColumns, type TableDescription } from "../../base/tables.ts";
+import { assignments } from "../_columns.ts";
+import { recoder, reencodeAll, rotationCodec } from "../_engine.ts";
+import { keyValues } from "../_rows.ts";
+import type { ProgressCallback, RotateKeyOptions } from "../store.ts";
 import { LockedError, type LockWait, rawPages, rollback } from "./_driver.ts";
 
 /** What long work over every record is told and waits with. */
@@ -55,14 +52,13 @@ async function reencodeInOneTransaction(
   to: FieldCodec,
   options: LongWorkOptions,
 ): Promise<number> {
-  const updateUser = db.prepare(
-    `UPDATE users SET ${assignments(USER_ENCRYPTED)} WHERE id = ?`,
-  );
-  const updateGroup = db.prepare(
-    `UPDATE groups SET ${assignments(GROUP_ENCRYPTED)} WHERE id = ?`,
-  );
+  const update = (table: TableDescription) =>
+    db.prepare(
+      `UPDATE ${table.name} SET ${assignments(encryptedColumns(table))} WHERE ${
+        table.key.map((name) => `${name} = ?`).join(" AND ")
+      }`,
+    );
   const { lock } = options;
-  const recode = recoders(from, to, options.onDamaged);
   await lock.retry(() => {
     if (db.isTransaction) throw new LockedError();
     db.exec("BEGIN IMMEDIATE");
@@ -75,17 +71,17 @@ async function reencodeInOneTransaction(
       total: Number(totals.total),
       pages: (table) => rawPages(db, table, lock),
       rewrite: (table, rows) => {
+        const recode = recoder(from, to, table, options.onDamaged);
+        const statement = update(table);
+        const columns = encryptedColumns(table);
         let written = 0;
         for (const row of rows) {
-          if (table === "users") {
-            const cells = recode.users(row as UserRecord);
-            if (cells === undefined) continue;
-            updateUser.run(...cells, row.id);
-          } else {
-            const cells = recode.groups(row as GroupRecord);
-            if (cells === undefined) continue;
-            updateGroup.run(...cells, row.id);
-          }
+          const cells = recode(row);
+          if (cells === undefined) continue;
+          statement.run(
+            ...columns.map((name) => cells[name]!),
+            ...keyValues(table, row),
+          );
           written++;
         }
         return Promise.resolve(written);
