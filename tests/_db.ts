@@ -23,10 +23,14 @@ export async function readDb(
   const store = await openTestStore(path);
   try {
     const users = [];
-    for await (const user of store.iterateUsers()) users.push(user);
+    for await (const user of store.iterate("users")) users.push(user);
     const groups = [];
-    for await (const group of store.iterateGroups()) groups.push(group);
-    return { users, groups };
+    for await (const group of store.iterate("groups")) groups.push(group);
+    // Rows of the two described tables have exactly the records' fields.
+    return {
+      users: users as unknown as UserRecord[],
+      groups: groups as unknown as GroupRecord[],
+    };
   } finally {
     await store.close();
   }
