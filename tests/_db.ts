@@ -23,14 +23,14 @@ export async function readDb(
   const store = await openTestStore(path);
   try {
     const users = [];
-    for await (const user of store.iterate("users")) users.push(user);
+    for await (const user of store.iterate("users")) {
+      users.push(user as unknown as UserRecord);
+    }
     const groups = [];
-    for await (const group of store.iterate("groups")) groups.push(group);
-    // Rows of the two described tables have exactly the records' fields.
-    return {
-      users: users as unknown as UserRecord[],
-      groups: groups as unknown as GroupRecord[],
-    };
+    for await (const group of store.iterate("groups")) {
+      groups.push(group as unknown as GroupRecord);
+    }
+    return { users, groups };
   } finally {
     await store.close();
   }

@@ -81,7 +81,7 @@ export interface PreparedWrite {
   /** The row as it is stored (encrypted columns encrypted), stamps left out. */
   row: Row;
   /** The person and the group the row is about. */
-  about: RecordRef[];
+  about: SubjectRef[];
 }
 
 /** A plugin removal checked: the table and the key's values. */
@@ -177,8 +177,8 @@ function checkValues(
 }
 
 /** The person and the group a row is about, by its subject columns. */
-export function rowSubjects(table: TableDescription, row: Row): RecordRef[] {
-  const about: RecordRef[] = [];
+export function rowSubjects(table: TableDescription, row: Row): SubjectRef[] {
+  const about: SubjectRef[] = [];
   if (table.userColumn !== undefined) {
     about.push({ kind: "user", id: Number(row[table.userColumn]) });
   }

@@ -6,6 +6,7 @@ import postgres from "postgres";
 import { TamperedError, WrongKeyError } from "../../crypto/field_cipher.ts";
 import type { FieldCodec } from "../../crypto/field_codec.ts";
 import type { PostgresConnection } from "../../config/database_url.ts";
+import { CORE_NAMESPACE } from "../../base/tables.ts";
 import { codecForBinding, type KeyCheck } from "../_engine.ts";
 import {
   DamagedStoreError,
@@ -183,6 +184,12 @@ export async function currentVersion(sql: Sql | Tx): Promise<number> {
   const [row] = await sql`SELECT coalesce(max(version), 0) AS version
                            FROM schema_migrations`;
   return Number(row!.version);
+}
+/** The highest applied migration of each namespace (for now, the project's own). */
+export async function namespaceVersions(
+  sql: Sql | Tx,
+): Promise<Record<string, number>> {
+  return { [CORE_NAMESPACE]: await currentVersion(sql) };
 }
 /** The stored key check, if a key is bound. */
 export async function readKeyCheck(

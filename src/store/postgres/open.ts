@@ -18,6 +18,7 @@ import {
   type Sql,
 } from "./_driver.ts";
 import { PostgresStore } from "./postgres_store.ts";
+import { type Catalog, CORE_CATALOG } from "../../base/tables.ts";
 import { postgresRawOn } from "./postgres_raw.ts";
 import { encryptAll } from "./rotate.ts";
 
@@ -37,6 +38,8 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
   /** Told how the first encryption of a plaintext database advances. */
   onProgress?: ProgressCallback;
+  /** Every described table the store holds; defaults to users and groups. */
+  catalog?: Catalog;
 }
 
 /**
@@ -76,6 +79,7 @@ export async function openPostgresStore(
       codec,
       auditKey,
       queryTimeoutMs: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
+      catalog: options.catalog ?? CORE_CATALOG,
     });
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});

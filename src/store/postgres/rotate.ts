@@ -1,30 +1,17 @@
 import type { FieldCipher } from "../../crypto/field_cipher.ts";
 import { FieldCodec } from "../../crypto/field_codec.ts";
 import {
-  GROUP_COLUMNS,
-  GROUP_ENCRYPTED,
-  GROUP_FIELDS,
-  USER_COLUMNS,
-  USER_ENCRYPTED,
-  USER_FIELDS,
-} from "../_columns.ts";
-import {
-  type Recoded,
-  recoders,
-  reencodeAll,
-  rotationCodec,
-} from "../_engine.ts";
-import type {
-  GroupRecord,
-  ProgressCallback,
-  RotateKeyOptions,
-  UserRecord,
-} from "../store.ts";
+  encryptedColumns,
+  type Row,
+  type TableDescription,
+} from "../../base/tables.ts";
+import { columnNames } from "../_columns.ts";
+import { recoder, reencodeAll, rotationCodec } from "../_engine.ts";
+import type { ProgressCallback, RotateKeyOptions } from "../store.ts";
 import type { Tx } from "./_driver.ts";
-import { keysetPages, recordset } from "./_queries.ts";
+import { keysetPages, tableRecordset } from "./_queries.ts";
 
-type Row = UserRecord | GroupRecord;
-type Table = "users" | "groups";
+type Recode = (row: Row) => Row | undefined;
 
 /**
  * Encrypts every record of a plaintext database and stores the key check,
@@ -47,27 +34,21 @@ export async function encryptAll(
   await tx`TRUNCATE users, groups`;
   const [counts] = await tx`SELECT (SELECT count(*) FROM plain_users) +
                                    (SELECT count(*) FROM plain_groups) AS total`;
-  const recode = recoders(new FieldCodec(), to, undefined);
-  const read = (query: string, after: number) =>
-    tx.unsafe(query, [after]) as unknown as Promise<Row[]>;
+  const read = (query: string, after: unknown[]) =>
+    tx.unsafe(query, after as (string | number)[]) as unknown as Promise<
+      Row[]
+    >;
   const written = await reencodeAll({
     total: Number(counts!.total),
-    pages: (table) =>
-      keysetPages(
-        read,
-        `plain_${table}`,
-        table === "users" ? USER_COLUMNS : GROUP_COLUMNS,
-      ),
+    pages: (table) => keysetPages(read, table, `plain_${table.name}`),
     rewrite: async (table, rows) => {
-      const fields = table === "users" ? USER_FIELDS : GROUP_FIELDS;
-      const cells = rows.map((row) => ({
-        ...row,
-        ...encrypted(recode, table, row),
-      }));
+      const recode = recoder(new FieldCodec(), to, table, undefined);
+      const fields = columnNames(table);
+      const cells = rows.map((row) => recode(row) ?? row);
       await tx.unsafe(
-        `INSERT INTO ${table} (${fields.join(", ")})
+        `INSERT INTO ${table.name} (${fields.join(", ")})
          SELECT * FROM json_to_recordset($1::text::json) AS ${
-          recordset(fields)
+          tableRecordset(table, fields)
         }`,
         [JSON.stringify(cells)],
       );
@@ -90,7 +71,7 @@ export interface RotationSteps {
   /** Records in both tables. */
   count(): Promise<number>;
   /** Pages of stored rows by id, each read by a short bounded query. */
-  pages(table: Table): AsyncIterable<Row[]>;
+  pages(table: TableDescription): AsyncIterable<Row[]>;
   /**
    * Runs `body` in a write transaction holding the locks a registration
    * takes on `ids`, under the key check for `codec`.
@@ -116,21 +97,21 @@ export async function rotatePostgres(
 ): Promise<number> {
   const to = rotationCodec(steps.from, next);
   await steps.bind(to);
-  const recode = recoders(to, to, options.onDamaged);
   return await reencodeAll({
     total: await steps.count(),
     pages: (table) => steps.pages(table),
     rewrite: async (table, rows) => {
+      const recode = recoder(to, to, table, options.onDamaged);
       const stale = rows.filter((row) => to.needsRewrite(table, row))
-        .map((row) => row.id);
+        .map((row) => Number(row.id));
       if (stale.length === 0) return 0;
       return await steps.write(to, stale, async (tx) => {
         // Read again under the locks: a registration may have written the
         // record meanwhile, already under the new key.
         const fresh = (await tx.unsafe(
           `SELECT ${
-            table === "users" ? USER_COLUMNS : GROUP_COLUMNS
-          } FROM ${table} WHERE id = ANY($1::text::bigint[])`,
+            columnNames(table).join(", ")
+          } FROM ${table.name} WHERE id = ANY($1::text::bigint[])`,
           [`{${stale.join(",")}}`],
         ) as unknown as Row[]).filter((row) => to.needsRewrite(table, row));
         return await rewriteRows(tx, table, fresh, recode);
@@ -143,36 +124,28 @@ export async function rotatePostgres(
 // many were written. A damaged record is reported and left as it is.
 async function rewriteRows(
   tx: Tx,
-  table: Table,
+  table: TableDescription,
   rows: Row[],
-  recode: Recoded,
+  recode: Recode,
 ): Promise<number> {
+  const columns = encryptedColumns(table);
   const cells = rows.flatMap((row) => {
-    const values = encrypted(recode, table, row);
-    return values === undefined ? [] : [{ id: row.id, ...values }];
+    const values = recode(row);
+    return values === undefined ? [] : [
+      Object.fromEntries(
+        ["id", ...columns].map((column) => [column, values[column]]),
+      ),
+    ];
   });
   if (cells.length === 0) return 0;
-  const columns = table === "users" ? USER_ENCRYPTED : GROUP_ENCRYPTED;
   await tx.unsafe(
-    `UPDATE ${table} AS t
+    `UPDATE ${table.name} AS t
      SET ${columns.map((column) => `${column} = v.${column}`).join(", ")}
-     FROM json_to_recordset($1::text::json) AS ${recordset(["id", ...columns])}
+     FROM json_to_recordset($1::text::json) AS ${
+      tableRecordset(table, ["id", ...columns])
+    }
      WHERE t.id = v.id`,
     [JSON.stringify(cells)],
   );
   return cells.length;
-}
-
-// The row's encrypted columns re-encoded, by name; undefined when damaged.
-function encrypted(
-  recode: Recoded,
-  table: Table,
-  row: Row,
-): Record<string, string | null> | undefined {
-  const cells = table === "users"
-    ? recode.users(row as UserRecord)
-    : recode.groups(row as GroupRecord);
-  if (cells === undefined) return undefined;
-  const columns = table === "users" ? USER_ENCRYPTED : GROUP_ENCRYPTED;
-  return Object.fromEntries(columns.map((column, i) => [column, cells[i]!]));
 }

@@ -1,4 +1,4 @@
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { UserFromGetMe } from "grammy/types";
 import {
   type Actor,
@@ -132,8 +132,7 @@ export class SqliteStore implements Store {
    */
   async read(table: string, subject: SubjectRef): Promise<Row[]> {
     const described = this.#tables.describe(table);
-    const statement = this.#tableSql.of(described).bySubject[subject.kind];
-    if (statement === undefined) return [];
+    if (subjectColumn(described, subject.kind) === undefined) return [];
     const rows = await this.#stored(described, subject);
     return rows.map((row) => this.#codec.decodeRowSync(described, row));
   }
