@@ -353,8 +353,8 @@ Deno.test("inspect shows a record readably and a summary with the audit log", as
     result.stdout,
     [
       "group -1001234567890",
+      "  username:       book_club",
       '  title:          Books, "mostly" 📚',
-      "  username:       @book_club",
       "  type:           supergroup",
       "  registered at:  2026-11-29T14:01:00Z",
       "",

@@ -64,7 +64,9 @@ export async function purge(
       target.kind === "all"
         ? plural(deleted, "record")
         : `${target.kind} ${target.id}`
-    }${look.plugins ? ` (${listCounts(look.counts)})` : ""}\n`,
+    }${
+      look.plugins ? ` (${listCounts(look.counts, target.kind === "all")})` : ""
+    }\n`,
   );
   if (options.deletedRowsLinger) {
     await io.stderr.write(
