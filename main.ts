@@ -8,6 +8,7 @@ import { createRedactor, type Redactor } from "./src/base/redact.ts";
 import type { Reporter } from "./src/runtime/reporter.ts";
 import { Stopper } from "./src/runtime/stopper.ts";
 import type { Store } from "./src/store/store.ts";
+import type { Plugin } from "./src/bot/plugin.ts";
 
 // Only light modules are imported above: the signal handlers must be in
 // place before anything slow, and grammY, the stores and the features load
@@ -22,6 +23,8 @@ function loadModules() {
     import("./src/runtime/serve_webhook.ts"),
     import("./src/runtime/one_time_calls.ts"),
     import("./src/runtime/bot_profile.ts"),
+    import("./src/bot/plugin.ts"),
+    import("./src/base/tables.ts"),
   ]).then((
     [
       bot,
@@ -32,8 +35,12 @@ function loadModules() {
       serveWebhook,
       oneTime,
       profile,
+      plugin,
+      tables,
     ],
   ) => ({
+    ...plugin,
+    ...tables,
     ...profile,
     ...polling,
     ...webhook,
@@ -47,6 +54,12 @@ function loadModules() {
 
 type Modules = Awaited<ReturnType<typeof loadModules>>;
 
+/** Options for `main`. */
+export interface MainOptions {
+  /** The installed plugins; default those `plugins.ts` lists. */
+  plugins?: readonly Plugin[];
+}
+
 /**
  * Runs the bot until a stop and returns its exit code (`EXIT`, shared with
  * the CLI): ok for a clean stop (SIGINT or SIGTERM at any moment, start-up
@@ -55,12 +68,20 @@ type Modules = Awaited<ReturnType<typeof loadModules>>;
  * be opened and waiting will not help, unreachable when it stayed out of
  * reach through DATABASE_START_TIMEOUT_SECONDS, damaged when polling stopped
  * on a store failure that will not mend, telegram when Telegram refused the
- * token or stayed out of reach.
+ * token or stayed out of reach. A plugin list `catalogOf` refuses is a
+ * usage error too.
  */
-export async function main(stopper: Stopper): Promise<number> {
+export async function main(
+  stopper: Stopper,
+  options: MainOptions = {},
+): Promise<number> {
   const modules = loadModules();
   // Awaited below; a failure to load is reported there, not as unhandled.
   modules.catch(() => {});
+  const installed = options.plugins !== undefined
+    ? Promise.resolve(options.plugins)
+    : import("./plugins.ts").then((module) => module.plugins);
+  installed.catch(() => {});
   const env = Deno.env.toObject();
   let config: Config;
   let dataKey: DataKey | undefined;
@@ -78,6 +99,16 @@ export async function main(stopper: Stopper): Promise<number> {
   const log = createLogger(redact);
   if (stopper.stopping) return EXIT.ok;
   const m = await modules;
+  const plugins = await installed;
+  let catalog;
+  try {
+    catalog = m.catalogOf(plugins);
+    m.commandsOf(plugins);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    console.error(`error: ${error.message}`);
+    return EXIT.usage;
+  }
   if (stopper.stopping) return EXIT.ok;
 
   // Polling needs getMe anyway; it runs while the store opens. In webhook
@@ -96,6 +127,7 @@ export async function main(stopper: Stopper): Promise<number> {
     log,
     startTimeoutMs: config.databaseStartTimeoutMs,
     signal: stopper.signal,
+    catalog,
   });
   if (typeof opened === "number") {
     startup.abort();
@@ -108,7 +140,14 @@ export async function main(stopper: Stopper): Promise<number> {
   const unguard = stopper.onDeadline(() => store.close());
   const reporter = m.createReporter(config.sentry, { log, redact });
   try {
-    return await serve(m, config, { store, reporter, log, stopper, identity });
+    return await serve(m, config, {
+      store,
+      reporter,
+      log,
+      stopper,
+      identity,
+      plugins,
+    });
   } finally {
     unguard();
     await store.close().catch((error) =>
@@ -124,6 +163,7 @@ interface ServeDeps {
   log: Logger;
   stopper: Stopper;
   identity: ReturnType<Modules["askTelegram"]> | undefined;
+  plugins: readonly Plugin[];
 }
 
 async function serve(
@@ -149,6 +189,7 @@ async function serve(
   const built = m.createBot(config, {
     store,
     reporter: deps.reporter,
+    plugins: deps.plugins,
     botInfo,
     registerEachUpdate: config.mode === "webhook",
   });
@@ -158,6 +199,8 @@ async function serve(
   const background = !found.stored
     ? m.backgroundOneTimeCalls(built.bot.api, {
       i18n: built.i18n,
+      plugins: deps.plugins,
+      allowedUpdates: built.allowedUpdates,
       webhook: webhookUrl === undefined
         ? undefined
         : { url: webhookUrl, secret: config.webhookSecret },
@@ -174,7 +217,7 @@ async function serve(
         await poll({
           bot: built.bot,
           register: built.register,
-          allowedUpdates: m.ALLOWED_UPDATES,
+          allowedUpdates: built.allowedUpdates,
           log,
           reporter: deps.reporter,
           signal: stopper.signal,
@@ -225,12 +268,16 @@ function secretsOf(
   ];
 }
 
-if (import.meta.main) {
+/**
+ * The program: installs the signal handlers, runs `main` and exits with
+ * its code. Tests run it with other plugins installed.
+ */
+export async function run(options: MainOptions = {}): Promise<never> {
   const stopper = new Stopper();
   stopper.install();
   let code: number;
   try {
-    code = await main(stopper);
+    code = await main(stopper, options);
   } catch (error) {
     // Not expected; the token is kept out of the line all the same.
     const redact = createRedactor([Deno.env.get("BOT_TOKEN")]);
@@ -243,3 +290,5 @@ if (import.meta.main) {
       : code,
   );
 }
+
+if (import.meta.main) await run();

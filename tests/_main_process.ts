@@ -119,6 +119,8 @@ export interface StartOptions {
   viaTask?: boolean;
   /** Start in a process group of its own, for `killGroup`. */
   ownGroup?: boolean;
+  /** The script to run instead of `main.ts` (as `tests/_plugins_main.ts`). */
+  script?: string;
 }
 
 /** Starts `main.ts` as `deno task start` would, with the given environment. */
@@ -126,9 +128,11 @@ export async function startMain(
   env: Record<string, string>,
   options: StartOptions = {},
 ): Promise<RunningProgram> {
-  const args = options.viaTask
-    ? ["task", "start"]
-    : ["run", ...(options.flags ?? await taskFlags("start")), "main.ts"];
+  const args = options.viaTask ? ["task", "start"] : [
+    "run",
+    ...(options.flags ?? await taskFlags("start")),
+    options.script ?? "main.ts",
+  ];
   return new RunningProgram(
     programCommandOf(args, env, options.ownGroup ?? false).spawn(),
   );

@@ -36,6 +36,8 @@ export interface WebhookBotOptions {
    * which make the bot a child of `sh` that then becomes the bot itself.
    */
   shell?: string;
+  /** The script to run instead of `main.ts` (without `shell`). */
+  script?: string;
 }
 
 /** Starts `main.ts` in webhook mode on the SQLite file at `path`. */
@@ -55,8 +57,9 @@ export async function startWebhookBot(
   };
   let bot: RunningProgram;
   let pid: number | undefined;
-  if (options.shell === undefined) bot = await startMain(env);
-  else {
+  if (options.shell === undefined) {
+    bot = await startMain(env, { script: options.script });
+  } else {
     const flags = (await taskFlags("start")).join(" ");
     const child = new Deno.Command("sh", {
       args: ["-c", `${options.shell} exec deno run ${flags} main.ts`],

@@ -1,30 +1,26 @@
-import { fileURLToPath } from "node:url";
-import type { Api, Context } from "grammy";
-import type { LanguageCode } from "grammy/types";
-import { I18n, type I18nFlavor } from "@grammyjs/i18n";
+import type { Api } from "grammy";
+import type { BotCommandScope, LanguageCode } from "grammy/types";
+import { I18n } from "@grammyjs/i18n";
+import type { BotContext } from "./context.ts";
+import { commandsOf, type Plugin } from "./plugin.ts";
 
-/** The context every feature sees: grammY's, with `ctx.t` for messages. */
-export type BotContext = Context & I18nFlavor;
+export type { BotContext } from "./context.ts";
 
 /** The language used when the user's is not translated. */
 const DEFAULT_LOCALE = "en";
 
-/** The folder of Fluent files: one `<locale>.ftl` per language. */
+/** The project's own Fluent files: one `<locale>.ftl` per language. */
 export const LOCALES_DIR = new URL("./locales/", import.meta.url);
 
-/** The commands in the menu; each has a `cmd-<name>` description per locale. */
-const COMMAND_NAMES = ["start", "help", "privacy"] as const;
-
 /**
- * Loads every locale file. A new language is a new `.ftl` file: the
+ * Loads the project's locale files and every plugin's (`Plugin.locales`)
+ * into one catalog: a locale's files from all folders make one bundle,
+ * the project's first. A new language is a new `.ftl` file: the
  * negotiation below picks it up without code changes.
  */
-export function createI18n(): I18n<BotContext> {
+export function createI18n(plugins: readonly Plugin[] = []): I18n<BotContext> {
   const i18n: I18n<BotContext> = new I18n<BotContext>({
     defaultLocale: DEFAULT_LOCALE,
-    // The plugin takes each locale's name from the path below this folder,
-    // which must not end in a slash.
-    directory: fileURLToPath(LOCALES_DIR).replace(/\/$/, ""),
     useSession: false,
     // Fluent wraps values in bidi isolation marks by default; Telegram
     // clients lay out mixed scripts themselves.
@@ -32,7 +28,31 @@ export function createI18n(): I18n<BotContext> {
     localeNegotiator: (ctx) =>
       negotiateLocale(ctx.from?.language_code, i18n.locales),
   });
+  const folders = [LOCALES_DIR, ...plugins.flatMap((p) => p.locales ?? [])];
+  for (const [locale, source] of localeSources(folders)) {
+    i18n.loadLocaleSync(locale, { source });
+  }
   return i18n;
+}
+
+// Each locale's Fluent text over all folders (a folder named twice is read
+// once), the default locale first, then by name.
+function localeSources(folders: readonly URL[]): [string, string][] {
+  const sources = new Map<string, string[]>();
+  for (const href of new Set(folders.map((folder) => folder.href))) {
+    const folder = new URL(href.endsWith("/") ? href : `${href}/`);
+    const names = [...Deno.readDirSync(folder)]
+      .filter((entry) => entry.isFile && entry.name.endsWith(".ftl"))
+      .map((entry) => entry.name).sort();
+    for (const name of names) {
+      const locale = name.slice(0, -".ftl".length);
+      const text = Deno.readTextFileSync(new URL(name, folder));
+      sources.set(locale, [...sources.get(locale) ?? [], text]);
+    }
+  }
+  return [...sources].sort(([a], [b]) =>
+    a === DEFAULT_LOCALE ? -1 : b === DEFAULT_LOCALE ? 1 : a < b ? -1 : 1
+  ).map(([locale, texts]) => [locale, texts.join("\n")]);
 }
 
 /**
@@ -55,19 +75,47 @@ export function negotiateLocale(
     DEFAULT_LOCALE;
 }
 
-/** The command menu in one locale, for `setMyCommands`. */
+/** Which chats a menu is for: every chat, or private chats or groups only. */
+export type MenuChats = "all" | "private" | "groups";
+
+/**
+ * The command menu in one locale, for `setMyCommands`: every plugin's
+ * commands offered in `chats` (default `all`: those offered everywhere),
+ * each described by its `cmd-<command>` message.
+ */
 export function commandsFor(
   i18n: I18n<BotContext>,
   locale: string,
+  options: { plugins: readonly Plugin[]; chats?: MenuChats },
 ): { command: string; description: string }[] {
-  return COMMAND_NAMES.map((command) => ({
-    command,
-    description: i18n.t(locale, `cmd-${command}`),
+  const chats = options.chats ?? "all";
+  return commandsOf(options.plugins).filter(({ command }) =>
+    (command.scope ?? "all") === "all" || command.scope === chats
+  ).map(({ command }) => ({
+    command: command.command,
+    description: i18n.t(locale, `cmd-${command.command}`),
   }));
 }
 
+// The menus to set per locale: one for every chat while no command is
+// narrower, else one for private chats and one for groups.
+function menusOf(plugins: readonly Plugin[]): MenuChats[] {
+  const narrow = commandsOf(plugins).some(({ command }) =>
+    (command.scope ?? "all") !== "all"
+  );
+  return narrow ? ["private", "groups"] : ["all"];
+}
+
+const SCOPES: Record<MenuChats, BotCommandScope | undefined> = {
+  all: undefined,
+  private: { type: "all_private_chats" },
+  groups: { type: "all_group_chats" },
+};
+
 /** Options for `setCommandMenus`. */
 export interface CommandMenuOptions {
+  /** The installed plugins, whose commands make the menus. */
+  plugins: readonly Plugin[];
   /** Told of each locale whose menu could not be set; the rest go on. */
   onError: (locale: string, error: Error) => void;
   /** Aborts the calls (a stop); default none. */
@@ -77,33 +125,43 @@ export interface CommandMenuOptions {
 }
 
 /**
- * Sets the command menu once per locale: the default locale's for everyone,
- * the others for their two-letter language. The calls run together, each
- * bounded in time. A failure is passed to `onError` and the rest go on: the
- * menu is a convenience.
+ * Sets the command menu once per locale (twice, for private chats and for
+ * groups, when a command is offered in one of them only): the default
+ * locale's for everyone, the others for their two-letter language. The
+ * calls run together, each bounded in time. A failure is passed to
+ * `onError` and the rest go on: the menu is a convenience.
  */
 export async function setCommandMenus(
   api: Api,
   i18n: I18n<BotContext>,
   options: CommandMenuOptions,
 ): Promise<void> {
-  await Promise.all(i18n.locales.map(async (locale) => {
-    const language = locale === DEFAULT_LOCALE
-      ? undefined
-      : locale.split("-")[0] as LanguageCode;
-    const signals = [AbortSignal.timeout(options.timeoutMs ?? 10_000)];
-    if (options.signal !== undefined) signals.push(options.signal);
-    try {
-      await api.setMyCommands(
-        commandsFor(i18n, locale),
-        language === undefined ? {} : { language_code: language },
-        // grammY's npm build types its own AbortSignal; the platform's works.
-        AbortSignal.any(signals) as never,
-      );
-    } catch (error) {
-      options.onError(locale, error as Error);
-    }
-  }));
+  const menus = menusOf(options.plugins);
+  await Promise.all(
+    i18n.locales.flatMap((locale) =>
+      menus.map(async (chats) => {
+        const language = locale === DEFAULT_LOCALE
+          ? undefined
+          : locale.split("-")[0] as LanguageCode;
+        const signals = [AbortSignal.timeout(options.timeoutMs ?? 10_000)];
+        if (options.signal !== undefined) signals.push(options.signal);
+        const scope = SCOPES[chats];
+        try {
+          await api.setMyCommands(
+            commandsFor(i18n, locale, { plugins: options.plugins, chats }),
+            {
+              ...(language === undefined ? {} : { language_code: language }),
+              ...(scope === undefined ? {} : { scope }),
+            },
+            // grammY's npm build types its own AbortSignal; the platform's works.
+            AbortSignal.any(signals) as never,
+          );
+        } catch (error) {
+          options.onError(locale, error as Error);
+        }
+      })
+    ),
+  );
 }
 
 /**

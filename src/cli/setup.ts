@@ -4,12 +4,15 @@ import { createRedactor } from "../base/redact.ts";
 import type { BotProfileStore } from "../store/store.ts";
 import { CliError, EXIT } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
+import type { Plugin } from "../bot/plugin.ts";
 
 /** Options of `setup`. */
 export interface SetupOptions {
   /** The environment, for BOT_TOKEN, BOT_API_ROOT, BOT_MODE, WEBHOOK_URL, WEBHOOK_SECRET. */
   env: Readonly<Record<string, string | undefined>>;
   io: CliIo;
+  /** The installed plugins (`plugins.ts`): their commands and update types; default the project's own. */
+  plugins?: readonly Plugin[];
 }
 
 /**
@@ -34,13 +37,18 @@ export async function setup(
     { BotProfileError, fetchBotProfile },
     { createI18n },
     { oneTimeCalls },
+    { allowedUpdates },
+    { CORE_PLUGINS },
   ] = await Promise.all([
     import("grammy"),
     import("../runtime/api_error.ts"),
     import("../runtime/bot_profile.ts"),
     import("../bot/i18n.ts"),
     import("../runtime/one_time_calls.ts"),
+    import("../bot/plugin.ts"),
+    import("../bot/core_plugins.ts"),
   ]);
+  const plugins = options.plugins ?? CORE_PLUGINS;
   const redact = createRedactor([config.token, config.webhookSecret]);
   const say = (line: string) => io.stderr.write(redact(line) + "\n");
   const lines: string[] = [];
@@ -75,7 +83,9 @@ export async function setup(
   const failures: string[] = [];
   let webhookFailure: string | undefined;
   const done = await oneTimeCalls(api, {
-    i18n: createI18n(),
+    i18n: createI18n(plugins),
+    plugins,
+    allowedUpdates: allowedUpdates(plugins),
     webhook: config.webhookUrl === undefined
       ? undefined
       : { url: config.webhookUrl, secret: config.webhookSecret },

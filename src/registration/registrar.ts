@@ -30,7 +30,8 @@ interface Pending {
 }
 
 /**
- * Applies registration plans to the store with group commit: plans that
+ * Applies registration plans (with the plugin rows an update writes or
+ * removes) to the store with group commit: plans that
  * arrive while a transaction is being committed wait and go together into
  * the next one, so concurrent updates share one commit and one fsync. Each
  * caller's promise settles with its own batch: it resolves only once that
@@ -87,9 +88,11 @@ export class Registrar {
     });
   }
 
-  // Whether the plan would write nothing, by the cache alone.
+  // Whether the plan would write nothing, by the cache alone. A plugin's
+  // rows are never cached: they always go to the store.
   #cached(plan: RegistrationPlan): boolean {
     return plan.move === undefined && plan.removeGroupId === undefined &&
+      !hasRows(plan) &&
       (plan.user === undefined ||
         this.#written.get(plan.user.id) === userKey(plan.user)) &&
       (plan.group === undefined ||
@@ -215,7 +218,8 @@ export class Registrar {
       }
       if (
         reduced.user !== undefined || reduced.group !== undefined ||
-        reduced.move !== undefined || reduced.removeGroupId !== undefined
+        reduced.move !== undefined || reduced.removeGroupId !== undefined ||
+        hasRows(reduced)
       ) {
         needed.push(reduced);
       }
@@ -262,6 +266,11 @@ export class Registrar {
       if (oldest !== undefined) this.#written.delete(oldest);
     }
   }
+}
+
+// Whether a plan writes or removes plugin rows.
+function hasRows(plan: RegistrationPlan): boolean {
+  return (plan.writes?.length ?? 0) > 0 || (plan.removals?.length ?? 0) > 0;
 }
 
 // Errors that come from a value of a plan, not from the store's state (a

@@ -93,10 +93,12 @@ function planRecords(ctx: Context): RegistrationPlan {
   return plan;
 }
 
-// When the person did what the update reports, in Unix seconds: an edit
-// counts from when it was made. A button press carries no date: it is an
-// action now, and leaving it undefined says so.
-function actedAt(ctx: Context): number | undefined {
+/**
+ * When the person did what the update reports, in Unix seconds: an edit
+ * counts from when it was made. A button press or an inline query carries
+ * no date: it is an action now, and undefined says so.
+ */
+export function actedAt(ctx: Context): number | undefined {
   const update = ctx.update;
   const edited = update.edited_message ?? update.edited_channel_post;
   const date = edited !== undefined

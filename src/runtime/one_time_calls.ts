@@ -1,8 +1,8 @@
 import type { Api } from "grammy";
 import type { I18n } from "@grammyjs/i18n";
 import { apiSignal, describeApiError } from "./api_error.ts";
-import { ALLOWED_UPDATES } from "../bot/bot.ts";
 import type { BotContext } from "../bot/i18n.ts";
+import type { Plugin } from "../bot/plugin.ts";
 import type { Logger } from "../base/log.ts";
 import { sleep } from "./stopper.ts";
 
@@ -10,6 +10,10 @@ import { sleep } from "./stopper.ts";
 export interface OneTimeCallsOptions {
   /** The message catalogs, for the command menu in every language. */
   i18n: I18n<BotContext> | Promise<I18n<BotContext>>;
+  /** The installed plugins: their commands make the menus. */
+  plugins: readonly Plugin[];
+  /** The update types the bot reads (`allowedUpdates(plugins)`), for `setWebhook`. */
+  allowedUpdates: readonly string[];
   /** Where Telegram should post updates; no `setWebhook` without it. */
   webhook?: { url: string; secret?: string };
   /** Aborts the calls (a stop); default none. */
@@ -60,6 +64,7 @@ export async function oneTimeCalls(
       result.locales = i18n.locales;
       const failed = new Set<string>();
       await setCommandMenus(api, i18n, {
+        plugins: options.plugins,
         signal,
         timeoutMs,
         onError: (locale, error) => {
@@ -77,7 +82,7 @@ export async function oneTimeCalls(
     ? Promise.resolve()
     : api.setWebhook(webhook.url, {
       secret_token: webhook.secret,
-      allowed_updates: ALLOWED_UPDATES,
+      allowed_updates: options.allowedUpdates as never,
     }, apiSignal(...bounded(signal, timeoutMs))).then(
       () => {
         result.webhook = true;
@@ -100,6 +105,8 @@ function bounded(
 export interface BackgroundCallsOptions {
   /** The message catalogs, loaded by the bot in the background. */
   i18n: Promise<I18n<BotContext>>;
+  plugins: readonly Plugin[];
+  allowedUpdates: readonly string[];
   webhook?: { url: string; secret?: string };
   log: Logger;
   /** The stop: no call starts after it, and calls in flight are aborted. */
@@ -124,6 +131,8 @@ export async function backgroundOneTimeCalls(
   if (signal.aborted) return;
   await oneTimeCalls(api, {
     i18n: options.i18n,
+    plugins: options.plugins,
+    allowedUpdates: options.allowedUpdates,
     webhook: options.webhook,
     signal,
     onError: (call, error) => {

@@ -8,7 +8,12 @@ import type { Reporter } from "./reporter.ts";
 import { sleep } from "./stopper.ts";
 import { StoreOutage } from "./store_outage.ts";
 import { errorLine } from "../base/error_text.ts";
-import { PermanentStoreError, type RegistrationPlan } from "../store/store.ts";
+import {
+  PermanentStoreError,
+  type RegistrationPlan,
+  StoreError,
+} from "../store/store.ts";
+import { WrongKeyError } from "../crypto/field_cipher.ts";
 import { checkUpdate } from "./update_check.ts";
 
 /** What the polling loop needs. */
@@ -221,14 +226,7 @@ async function handleBatch<C extends Context>(
     if (run.length > 0) {
       if (!await storeWithRetry(run, options)) return false;
       for (const { update } of run) {
-        try {
-          await bot.handleUpdate(update);
-        } catch (error) {
-          reporter.report(
-            error instanceof BotError ? error.error : error,
-            update,
-          );
-        }
+        if (!await handleWithRetry(update, options)) return false;
         next = update.update_id + 1;
         if (signal.aborted) {
           // What follows in the run is stored but not handled: it stays
@@ -323,6 +321,54 @@ async function storeWithRetry<C extends Context>(
         backoff(outage.failures, options.firstRetryMs, options.maxRetryMs),
         signal,
       );
+    }
+  }
+}
+
+// Handles one stored update. A plugin's write that the store could not
+// commit fails the update as its registration would: it is handled again
+// (every plugin sees it again) with growing waits until what it stores is
+// stored, and stays unconfirmed meanwhile; false when a stop came first.
+// Any other failure is reported and the update counts as handled.
+async function handleWithRetry<C extends Context>(
+  update: Update,
+  options: BatchOptions<C>,
+): Promise<boolean> {
+  const { bot, log, reporter, signal } = options;
+  const outage = new StoreOutage(log, {
+    started: (cause) =>
+      `cannot store what update ${update.update_id} made, so Telegram is not told it arrived; handling it again until the store works: ${cause}`,
+    ended: (failures) =>
+      `the store works again: stored what update ${update.update_id} made after ${failures} failed tries`,
+  });
+  let permanent = 0;
+  for (;;) {
+    try {
+      await bot.handleUpdate(update);
+      outage.recovered();
+      return true;
+    } catch (error) {
+      const cause = error instanceof BotError ? error.error : error;
+      if (!(cause instanceof StoreError || cause instanceof WrongKeyError)) {
+        reporter.report(cause, update);
+        return true;
+      }
+      outage.failed(cause);
+      if (cause instanceof PermanentStoreError) {
+        if (++permanent >= PERMANENT_TRIES) {
+          throw new PollingError(
+            `stopping: the store failed ${permanent} times in a way that trying again will not mend, so update ${update.update_id} stays unconfirmed and Telegram keeps it for the next start: ${
+              errorLine(cause)
+            }`,
+            EXIT.damaged,
+          );
+        }
+      }
+      await sleep(
+        backoff(outage.failures, options.firstRetryMs, options.maxRetryMs),
+        signal,
+      );
+      if (signal.aborted) return false;
     }
   }
 }

@@ -3,8 +3,8 @@ import type { SentryConfig } from "../config/config.ts";
 import type { Logger } from "../base/log.ts";
 import { redactDeep, type Redactor } from "../base/redact.ts";
 
-export type { Reporter } from "../base/reporter.ts";
-import type { Reporter } from "../base/reporter.ts";
+export type { Reporter, ReportOptions } from "../base/reporter.ts";
+import type { Reporter, ReportOptions } from "../base/reporter.ts";
 
 /** Options for `createReporter`. */
 export interface ReporterOptions {
@@ -43,10 +43,12 @@ export function createReporter(
     });
   }
   return {
-    report(error, update) {
-      log.error(describe(error, update));
+    report(error, update, options = {}) {
+      log.error(describe(error, update, options));
       if (sentry === undefined) return;
-      void client.then((Sentry) => Sentry && capture(Sentry, error, update));
+      void client.then((Sentry) =>
+        Sentry && capture(Sentry, error, update, options)
+      );
     },
     async flush(timeoutMs = 2000) {
       const Sentry = await client;
@@ -77,8 +79,10 @@ function capture(
   Sentry: SentryModule,
   error: unknown,
   update: Update | undefined,
+  options: ReportOptions,
 ): void {
   Sentry.withScope((scope) => {
+    if (options.plugin !== undefined) scope.setTag("plugin", options.plugin);
     const ids = idsOf(update);
     if (ids.userId !== undefined) scope.setUser({ id: String(ids.userId) });
     if (ids.chatId !== undefined) {
@@ -92,14 +96,20 @@ function capture(
   });
 }
 
-function describe(error: unknown, update: Update | undefined): string {
+function describe(
+  error: unknown,
+  update: Update | undefined,
+  options: ReportOptions,
+): string {
   const where = update === undefined
     ? "outside an update"
     : `handling update ${update.update_id}`;
   const stack = error instanceof Error
     ? error.stack ?? error.message
     : String(error);
-  return `${where} failed: ${stack}`;
+  return options.plugin === undefined
+    ? `${where} failed: ${stack}`
+    : `plugin "${options.plugin}" failed ${where}: ${stack}`;
 }
 
 interface UpdateIds {

@@ -46,8 +46,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * The HTTP side of webhook mode as a `Deno.serve` handler. It never throws:
  * 401 without the secret, 413 over 1 MiB, 408 for a body that stalls, 400 for
  * a truncated body or anything that is not a well-formed update, 500 only when
- * the store could not write the update's registration (Telegram sends it
- * again), and 200 otherwise, also when a feature failed after registration.
+ * the store could not write what the update made stored (its registration,
+ * or a plugin's rows: Telegram sends it again), and 200 otherwise, also
+ * when a plugin failed after registration.
  * A store that keeps failing is logged as one outage, not once per update.
  * The bot must be initialised (`bot.init()`) before the first request.
  */

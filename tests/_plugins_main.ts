@@ -1,0 +1,42 @@
+/**
+ * `main.ts` with more plugins installed than `plugins.ts` lists: the ones
+ * named in TEST_PLUGINS (comma-separated, in order; default `notes`) after
+ * the installed ones. `broken` is a plugin whose handler throws on every
+ * text message.
+ *
+ * @module
+ */
+import { Composer } from "grammy";
+import { run } from "../main.ts";
+import { plugins } from "../plugins.ts";
+import { notes } from "../examples/notes/notes.ts";
+import type { BotContext } from "../src/bot/context.ts";
+import type { Plugin } from "../src/bot/plugin.ts";
+
+/** A plugin that fails on every text message, to be reported by its name. */
+const broken: Plugin = {
+  name: "broken",
+  updates: ["message"],
+  filter: ["message:text"],
+  middleware: () =>
+    new Composer<BotContext>().use(() => {
+      throw new Error("the broken plugin fails on purpose");
+    }),
+};
+
+const available: Record<string, Plugin> = { notes, broken };
+const names = (Deno.env.get("TEST_PLUGINS") ?? "notes").split(",");
+await run({
+  plugins: [
+    ...plugins,
+    ...names.filter((name) => name !== "").map((name) => {
+      const plugin = available[name];
+      if (plugin === undefined) {
+        throw new TypeError(
+          `TEST_PLUGINS names "${name}", which is no test plugin`,
+        );
+      }
+      return plugin;
+    }),
+  ],
+});
