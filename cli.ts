@@ -48,20 +48,12 @@ import {
 import { dataKeyCipher, interruptedRotation } from "./src/crypto/key_file.ts";
 import { openStore, sqliteCreates } from "./src/store/open_store.ts";
 import { type Store, StoreError, type SubjectRef } from "./src/store/store.ts";
-import { type Catalog, CORE_CATALOG } from "./src/base/tables.ts";
-
-/**
- * Every table the installed plugins describe: the one place the CLI learns
- * them, so that export, inspect, purge, copy and rotate-key cover them all.
- * When the root `plugins.ts` lands, this becomes
- * `catalogOf(plugins)` (imported from `./plugins.ts` and
- * `./src/base/tables.ts`).
- */
-export const INSTALLED_CATALOG: Catalog = CORE_CATALOG;
+import type { Catalog } from "./src/base/tables.ts";
+import { installedCatalog } from "./plugins.ts";
 
 /** Options of `runCli`. */
 export interface RunCliOptions {
-  /** The tables to know; default the installed plugins' (`INSTALLED_CATALOG`). */
+  /** The tables to know; default the installed plugins' (`plugins.ts`). */
   catalog?: Catalog;
 }
 
@@ -113,7 +105,7 @@ export async function runCli(
   options: RunCliOptions = {},
 ): Promise<number> {
   try {
-    return await dispatch(args, io, options.catalog ?? INSTALLED_CATALOG);
+    return await dispatch(args, io, options.catalog ?? pluginsCatalog());
   } catch (error) {
     const code = error instanceof CliError
       ? error.exitCode
@@ -398,6 +390,18 @@ async function withStore(
     throw error;
   } finally {
     await store.close();
+  }
+}
+
+// Every table the installed plugins (plugins.ts) describe: the one place
+// the CLI learns them, so that export, inspect, purge, copy and rotate-key
+// cover them all. A plugin declared wrongly is a usage error (exit 2).
+function pluginsCatalog(): Catalog {
+  try {
+    return installedCatalog();
+  } catch (error) {
+    if (error instanceof TypeError) throw usageError(error.message);
+    throw error;
   }
 }
 

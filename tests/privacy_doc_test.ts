@@ -4,7 +4,10 @@ import { subjectRef } from "../src/store/audit.ts";
 import { loadMigrations } from "../src/store/migrations.ts";
 import { type Catalog, catalogOf } from "../src/base/tables.ts";
 import { NOTES_DATA } from "../examples/notes/data.ts";
-import { INSTALLED_CATALOG } from "../cli.ts";
+import { installedCatalog } from "../plugins.ts";
+
+// What plugins.ts installs: the policy must cover every table of it.
+const INSTALLED_CATALOG = installedCatalog();
 
 /**
  * Every `table.column` of the real SQLite schema that the catalog's
