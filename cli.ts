@@ -47,8 +47,15 @@ import {
 } from "./src/crypto/field_cipher.ts";
 import { dataKeyCipher, interruptedRotation } from "./src/crypto/key_file.ts";
 import { openStore, sqliteCreates } from "./src/store/open_store.ts";
-import { type Store, StoreError } from "./src/store/store.ts";
-import { plugins } from "./plugins.ts";
+import { type Store, StoreError, type SubjectRef } from "./src/store/store.ts";
+import type { Catalog } from "./src/base/tables.ts";
+import { installedCatalog, plugins } from "./plugins.ts";
+
+/** Options of `runCli`. */
+export interface RunCliOptions {
+  /** The tables to know; default the installed plugins' (`plugins.ts`). */
+  catalog?: Catalog;
+}
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -92,9 +99,13 @@ type Command = keyof typeof COMMANDS;
 type Values = Record<string, string | boolean | undefined>;
 
 /** Parses the arguments, runs one command and returns the exit code. */
-export async function runCli(args: string[], io: CliIo): Promise<number> {
+export async function runCli(
+  args: string[],
+  io: CliIo,
+  options: RunCliOptions = {},
+): Promise<number> {
   try {
-    return await dispatch(args, io);
+    return await dispatch(args, io, options.catalog ?? pluginsCatalog());
   } catch (error) {
     const code = error instanceof CliError
       ? error.exitCode
@@ -108,7 +119,11 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-async function dispatch(args: string[], io: CliIo): Promise<number> {
+async function dispatch(
+  args: string[],
+  io: CliIo,
+  catalog: Catalog,
+): Promise<number> {
   args = joinNegativeIds(args);
   const command = findCommand(args);
   if (command !== undefined && !Object.hasOwn(COMMANDS, command)) {
@@ -195,6 +210,9 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     )
     : "nothing";
   const open = {
+    catalog,
+    // A damaged row met while showing one person or group names them.
+    subject: subjectOf(values),
     create: command === "migrate",
     initialiseEmpty: command === "migrate",
     createFolder: creates === "folder",
@@ -315,6 +333,8 @@ async function requireDatabaseFile(location: DatabaseLocation): Promise<void> {
 async function withStore(
   location: DatabaseLocation,
   options: {
+    catalog: Catalog;
+    subject: SubjectRef | undefined;
     create: boolean;
     createFolder: boolean;
     initialiseEmpty: boolean;
@@ -336,6 +356,7 @@ async function withStore(
     // A variable, not a literal: the opener's options gain onProgress
     // separately, and SQLite's already take it.
     const opening = {
+      catalog: options.catalog,
       create: options.create,
       createFolder: options.createFolder,
       initialiseEmpty: options.initialiseEmpty,
@@ -355,7 +376,11 @@ async function withStore(
   try {
     return await body(store);
   } catch (error) {
-    if (error instanceof DamagedRecordError) throw damagedRecord(error);
+    if (error instanceof DamagedRecordError) {
+      throw options.subject === undefined
+        ? new CliError(error.message, EXIT.damaged)
+        : damagedRecord(error, options.subject);
+    }
     if (error instanceof StoreError) {
       throw new CliError(
         errorChain(error, (e) => e instanceof TamperedError),
@@ -365,6 +390,18 @@ async function withStore(
     throw error;
   } finally {
     await store.close();
+  }
+}
+
+// Every table the installed plugins (plugins.ts) describe: the one place
+// the CLI learns them, so that export, inspect, purge, copy and rotate-key
+// cover them all. A plugin declared wrongly is a usage error (exit 2).
+function pluginsCatalog(): Catalog {
+  try {
+    return installedCatalog();
+  } catch (error) {
+    if (error instanceof TypeError) throw usageError(error.message);
+    throw error;
   }
 }
 
@@ -439,6 +476,16 @@ function requireTarget(values: Values): RecordRef {
     throw usageError("Give exactly one of --user ID, --group ID or --all");
   }
   return target ?? { kind: "all" };
+}
+
+// The person or group a command names, if it names one (never throws:
+// the command's own parsing reports bad options).
+function subjectOf(values: Values): SubjectRef | undefined {
+  try {
+    return optionalTarget(values);
+  } catch {
+    return undefined;
+  }
 }
 
 function requireRecord(

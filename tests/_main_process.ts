@@ -202,13 +202,21 @@ export async function spawnCli(
   return (await programCommand("cli", "cli.ts", args, env)).spawn();
 }
 
-/** Runs `cli.ts` as `deno task cli` would, with no terminal attached. */
+/**
+ * Runs `cli.ts` as `deno task cli` would, with no terminal attached;
+ * `script` runs another entry to the CLI instead (a test's, with plugins).
+ */
 export async function runCliProcess(
   args: string[],
   env: Record<string, string> = {},
+  options: { script?: string } = {},
 ): Promise<CliResult> {
-  const output = await (await programCommand("cli", "cli.ts", args, env))
-    .output();
+  const output = await (await programCommand(
+    "cli",
+    options.script ?? "cli.ts",
+    args,
+    env,
+  )).output();
   const decoder = new TextDecoder();
   return {
     code: output.code,

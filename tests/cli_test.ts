@@ -353,8 +353,8 @@ Deno.test("inspect shows a record readably and a summary with the audit log", as
     result.stdout,
     [
       "group -1001234567890",
+      "  username:       book_club",
       '  title:          Books, "mostly" 📚',
-      "  username:       @book_club",
       "  type:           supergroup",
       "  registered at:  2026-11-29T14:01:00Z",
       "",
@@ -585,7 +585,7 @@ async function cliOnTerminal(path: string, args: string[], input: string) {
     for await (const chunk of child.stdout) {
       seen += decoder.decode(chunk);
       if (
-        /\[y\/N\] $|to delete every user and group record: $/.test(seen) &&
+        /\[y\/N\] $|to delete every record of every table: $/.test(seen) &&
         input !== ""
       ) {
         await writer.write(new TextEncoder().encode(input));

@@ -2,52 +2,153 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { subjectRef } from "../src/store/audit.ts";
 import { loadMigrations } from "../src/store/migrations.ts";
+import { type Catalog, catalogOf } from "../src/base/tables.ts";
+import { NOTES_DATA } from "../examples/notes/data.ts";
+import { installedCatalog } from "../plugins.ts";
 
-// Every column the migrations create, read back from a real SQLite schema.
-async function migratedColumns(): Promise<Set<string>> {
+// What plugins.ts installs: the policy must cover every table of it.
+const INSTALLED_CATALOG = installedCatalog();
+
+/**
+ * Every `table.column` of the real SQLite schema that the catalog's
+ * migrations make: the project's own, then each plugin's folder.
+ */
+async function migratedColumns(catalog: Catalog): Promise<Set<string>> {
   const db = new DatabaseSync(":memory:");
-  for (const migration of await loadMigrations()) db.exec(migration.sql);
-  const columns = new Set<string>();
-  const tables = db.prepare(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-  ).all();
-  for (const { name } of tables) {
-    for (const column of db.prepare(`PRAGMA table_info("${name}")`).all()) {
-      columns.add(`${name}.${column.name}`);
+  try {
+    for (const source of catalog.migrations) {
+      if (source.sqlite === undefined) continue;
+      for (const migration of await loadMigrations(source.sqlite)) {
+        db.exec(migration.sql);
+      }
     }
+    const columns = new Set<string>();
+    const tables = db.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    ).all();
+    for (const { name } of tables) {
+      for (const column of db.prepare(`PRAGMA table_info("${name}")`).all()) {
+        columns.add(`${name}.${column.name}`);
+      }
+    }
+    return columns;
+  } finally {
+    db.close();
   }
-  db.close();
-  return columns;
 }
 
 // Every `table.column` PRIVACY.md names in the first cell of a table row.
-async function documentedColumns(): Promise<Set<string>> {
-  const text = await Deno.readTextFile(
-    new URL("../PRIVACY.md", import.meta.url),
-  );
+function documentedColumns(policy: string): Set<string> {
   const columns = new Set<string>();
-  for (const match of text.matchAll(/^\|\s*`([a-z_]+\.[a-z_]+)`\s*\|/gm)) {
+  for (const match of policy.matchAll(/^\|\s*`([a-z_]+\.[a-z_]+)`\s*\|/gm)) {
     columns.add(match[1]!);
   }
   return columns;
 }
 
-Deno.test("PRIVACY.md documents exactly the columns the migrations create", async () => {
-  const migrated = await migratedColumns();
-  const documented = await documentedColumns();
-  assert.ok(migrated.has("users.first_name"), "the schema was not read");
-  const undocumented = [...migrated].filter((column) =>
-    !documented.has(column)
+/** Where the privacy policy and what is stored disagree, column by column. */
+interface PolicyDrift {
+  /** Described by a plugin or kept in a bookkeeping table, but not in the policy. */
+  undocumented: string[];
+  /** In the policy, but neither described nor a bookkeeping table's column. */
+  unstored: string[];
+  /** Described, but no migration makes the column: the description lies. */
+  unmigrated: string[];
+  /** Made by a migration in a table neither described nor bookkeeping. */
+  undeclared: string[];
+}
+
+/**
+ * Checks the policy against the catalog: it must document exactly the
+ * described columns of every installed table plus the bookkeeping tables'
+ * migrated columns, and every described column must exist in the schema
+ * the catalog's migrations make.
+ */
+async function policyDrift(
+  catalog: Catalog,
+  policy: string,
+): Promise<PolicyDrift> {
+  const migrated = await migratedColumns(catalog);
+  const described = new Set(
+    catalog.tables.flatMap((table) =>
+      table.columns.map((column) => `${table.name}.${column.name}`)
+    ),
   );
-  const missing = [...documented].filter((column) => !migrated.has(column));
-  assert.deepEqual(undocumented, [], "columns stored but not in PRIVACY.md");
-  assert.deepEqual(missing, [], "columns in PRIVACY.md that do not exist");
+  const bookkeeping = new Set(catalog.bookkeeping);
+  const kept = [...migrated].filter((column) =>
+    bookkeeping.has(column.split(".")[0]!)
+  );
+  const expected = new Set([...described, ...kept]);
+  const documented = documentedColumns(policy);
+  const describedTables = new Set(catalog.tables.map((table) => table.name));
+  return {
+    undocumented: [...expected].filter((column) => !documented.has(column)),
+    unstored: [...documented].filter((column) => !expected.has(column)),
+    unmigrated: [...described].filter((column) => !migrated.has(column)),
+    undeclared: [...migrated].filter((column) => {
+      const table = column.split(".")[0]!;
+      return !describedTables.has(table) && !bookkeeping.has(table);
+    }),
+  };
+}
+
+async function policy(): Promise<string> {
+  return await Deno.readTextFile(new URL("../PRIVACY.md", import.meta.url));
+}
+
+Deno.test("PRIVACY.md documents exactly the installed tables' described columns and the bookkeeping, all of them migrated", async () => {
+  const drift = await policyDrift(INSTALLED_CATALOG, await policy());
+  assert.ok(
+    (await migratedColumns(INSTALLED_CATALOG)).has("users.first_name"),
+    "the schema was not read",
+  );
+  assert.deepEqual(drift, {
+    undocumented: [],
+    unstored: [],
+    unmigrated: [],
+    undeclared: [],
+  });
+});
+
+Deno.test("installing the notes plugin without documenting it fails the policy check, naming its columns", async () => {
+  const drift = await policyDrift(catalogOf([NOTES_DATA]), await policy());
+  assert.deepEqual(drift.undocumented.sort(), [
+    "notes_entries.created_at",
+    "notes_entries.note_id",
+    "notes_entries.text",
+    "notes_entries.user_id",
+    "notes_shared.chat_id",
+    "notes_shared.shared_at",
+    "notes_shared.text",
+    "notes_shared.user_id",
+  ]);
+  assert.deepEqual(drift.unmigrated, []);
+});
+
+Deno.test("a description naming a column no migration makes is reported", async () => {
+  const [entries, shared] = NOTES_DATA.tables!;
+  const drifted = catalogOf([{
+    ...NOTES_DATA,
+    tables: [
+      {
+        ...entries!,
+        columns: [...entries!.columns, {
+          name: "mood",
+          type: "text",
+          meaning: "How they felt.",
+        }],
+      },
+      shared!,
+    ],
+  }]);
+  const drift = await policyDrift(drifted, await policy());
+  assert.deepEqual(drift.unmigrated, ["notes_entries.mood"]);
 });
 
 Deno.test("users and groups store exactly their documented columns, no more", async () => {
-  const personal = [...await migratedColumns()].filter((column) =>
-    column.startsWith("users.") || column.startsWith("groups.")
-  ).sort();
+  const personal = [...await migratedColumns(INSTALLED_CATALOG)].filter((
+    column,
+  ) => column.startsWith("users.") || column.startsWith("groups.")).sort();
   assert.deepEqual(personal, [
     "groups.id",
     "groups.registered_at",

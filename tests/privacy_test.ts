@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import type { Update } from "grammy/types";
 import { type ApiCall, FakeBotApi } from "./_fake_bot_api.ts";
 import { execDb, openTestStore, readDb, tempDir } from "./_db.ts";
@@ -39,6 +40,7 @@ interface Harness {
 async function startBot(
   dir: string,
   env: Record<string, string> = {},
+  options: { script?: string } = {},
 ): Promise<Harness> {
   const api = new FakeBotApi();
   const dbPath = `${dir}/bot.db`;
@@ -50,7 +52,7 @@ async function startBot(
     WEBHOOK_SECRET: SECRET,
     PORT: "0",
     ...env,
-  });
+  }, { script: options.script });
   const [, port] = await bot.waitForLine(/on port (\d+)/);
   let nextId = 1;
   const send = async (update: Omit<Update, "update_id">) => {
@@ -122,7 +124,7 @@ Deno.test("/privacy in a private chat shows the policy, the user's record and th
     assert.match(text, /Questions go to the operator of this bot: @operator/);
     assert.match(
       text,
-      /Stored about you right now:\n- id: 4001\n- username: @zoe\n- first name: Zoë\n- last name: Z\n- language: en\n- first seen: [A-Z][a-z]+ \d{1,2}, \d{4} at \d\d:\d\d UTC$/,
+      /Stored about you right now:\n- id: 4001\n- username: zoe\n- first name: Zoë\n- last name: Z\n- language: en\n- first seen: [A-Z][a-z]+ \d{1,2}, \d{4} at \d\d:\d\d UTC$/,
     );
     assert.deepEqual(buttons(reply), [
       [
@@ -305,7 +307,7 @@ Deno.test("in a group, admins get the group's menu and others a polite refusal",
     );
     assert.match(
       replies[0]?.params.text as string,
-      /^Stored about this group right now:\n- id: -700\n- title: Garden club\n/,
+      /^Stored about this group right now:\n- id: -700\n- username: [^\n]+\n- title: Garden club\n/,
     );
     assert.deepEqual(buttons(replies[0])[0]!.map((b) => b.callback_data), [
       "prv:x:g:-700:5001",
@@ -908,6 +910,64 @@ Deno.test("dates are written in the person's language, with UTC said", async () 
       answerOf(answers).text,
       "Você já pediu uma exportação há pouco. Pode pedir de novo a partir de 1 de janeiro de 2100 às 01:00 UTC.",
     );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("with the notes plugin, /privacy counts the person's notes, the export holds them and deleting erases them", async () => {
+  await using dir = await tempDir();
+  // main.ts with the example notes plugin installed after the project's own.
+  const h = await startBot(dir.path, { TEST_PLUGINS: "notes" }, {
+    script: "tests/_plugins_main.ts",
+  });
+  try {
+    await h.send(message(zoe, zoeChat, command("/note first")));
+    await h.send(message(zoe, zoeChat, command("/note second")));
+    await h.send(message(zoe, group(-800, "Readers"), command("/note hi all")));
+    const [reply] = await h.during(
+      "sendMessage",
+      () => h.send(message(zoe, zoeChat, command("/privacy"))),
+    );
+    const text = reply?.params.text as string;
+    assert.match(text, /Stored about you right now:\n- id: 4001\n/);
+    assert.match(
+      text,
+      /\n- first seen: [^\n]+\n- (note: 2|[^\n]*2[^\n]*)\n- [^\n]*1[^\n]*$/,
+    );
+    assert.doesNotMatch(
+      text,
+      /first|second|hi all/,
+      "no note text in /privacy",
+    );
+
+    const [sent] = await h.during(
+      "sendDocument",
+      () => h.send(callback(zoe, zoeChat, "prv:x:u:4001:4001")),
+    );
+    const document = JSON.parse((await h.api.fileOf(sent!, "document")).text);
+    assert.deepEqual(
+      document.notes_entries.map((note: { text: string }) => note.text),
+      ["first", "second"],
+    );
+    assert.deepEqual(
+      document.notes_shared.map((note: { chat_id: number }) => note.chat_id),
+      [-800],
+    );
+
+    await h.send(callback(zoe, zoeChat, "prv:y:u:4001:4001"));
+    const left = new DatabaseSync(h.dbPath);
+    try {
+      for (const table of ["notes_entries", "notes_shared"]) {
+        assert.deepEqual(
+          left.prepare(`SELECT user_id FROM ${table}`).all(),
+          [],
+          `${table} still holds Zoë's rows`,
+        );
+      }
+    } finally {
+      left.close();
+    }
   } finally {
     await h.stop();
   }

@@ -1,4 +1,5 @@
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
+import type { SubjectRef } from "../store/store.ts";
 
 /** The exit codes, shared with the bot: see `base/exit_codes.ts`. */
 export { EXIT } from "../base/exit_codes.ts";
@@ -49,10 +50,16 @@ export function fileError(
   );
 }
 
-/** A single damaged record asked for: exit 5, naming what cannot be read. */
-export function damagedRecord(error: DamagedRecordError): CliError {
+/**
+ * A damaged row met while showing or exporting one person or group (exit
+ * 5): names what cannot be read, and how to delete the subject anyway.
+ */
+export function damagedRecord(
+  error: DamagedRecordError,
+  subject: SubjectRef,
+): CliError {
   return new CliError(
-    `${error.message}; nothing of the ${error.kind} can be shown or exported, but purge --${error.kind} ${error.id} deletes it without reading it`,
+    `${error.message}; nothing of the ${subject.kind} can be shown or exported, but purge --${subject.kind} ${subject.id} deletes it without reading it`,
     EXIT.damaged,
   );
 }

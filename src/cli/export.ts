@@ -5,7 +5,7 @@ import {
   publishFile,
 } from "../fs/new_file.ts";
 import type { RecordRef } from "../store/audit.ts";
-import type { PrivacyStore } from "../store/store.ts";
+import type { PrivacyStore, TableDescription } from "../store/store.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
 import {
   type ExportCounts,
@@ -110,9 +110,9 @@ export async function exportCommand(
     await progress.finish();
   }
   await io.stderr.write(
-    `Exported ${plural(counts.users, "user")} and ${
-      plural(counts.groups, "group")
-    }${out === undefined ? "" : ` to "${out}"`}\n`,
+    `Exported ${describeCounts(store.tables, counts)}${
+      out === undefined ? "" : ` to "${out}"`
+    }\n`,
   );
   if (damaged.length > 0) {
     throw new CliError(
@@ -122,6 +122,17 @@ export async function exportCommand(
       EXIT.damaged,
     );
   }
+}
+
+// "3 users and 0 groups", then each other table the export covered: "1
+// user, 0 groups, 2 notes and 1 shared note".
+function describeCounts(
+  tables: readonly TableDescription[],
+  counts: ExportCounts,
+): string {
+  const parts = tables.filter((table) => Object.hasOwn(counts, table.name))
+    .map((table) => plural(counts[table.name]!, table.record));
+  return `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
 }
 
 async function exportToFile(

@@ -4,12 +4,15 @@ export const VERSION = "0.2.0";
 /** `cli --help`. */
 export const MAIN_HELP = `Usage: deno task cli <command> [options]
 
-Answers privacy requests about the users and groups the bot has stored.
+Answers privacy requests about the users and groups the bot has stored:
+their own records and every table the installed plugins (plugins.ts)
+describe.
 
 Commands:
-  export       write records as json, ndjson or csv
-  inspect      show one record, or a summary of the database
-  purge        delete one record, or all of them
+  export       write what is stored about one person or group, or everything,
+               as json, ndjson or csv
+  inspect      show what is stored about one person or group, or a summary
+  purge        delete one person's or group's rows in every table, or all
   audit        list the audit-log entries about one record
   migrate      create the database or apply pending migrations
   compact      make deleted values leave the database files now
@@ -54,22 +57,30 @@ export const COMMAND_HELP = {
   export:
     `Usage: deno task cli export (--user ID | --group ID | --all) [options]
 
-Writes the records to stdout, or to a new file with --out.
+Writes the records to stdout, or to a new file with --out: for a user, their
+record and their rows in every plugin table (their rows within groups
+included); for a group, its record and its own plugin rows, but not what its
+members stored within it (that is each member's data, in their export).
 
 Options:
   --user ID          the user with this Telegram id
   --group ID         the group with this Telegram id (negative)
-  --all              every user and group (streamed; memory stays flat)
+  --all              every row of every table (streamed; memory stays flat)
   --format FORMAT    json (default), ndjson or csv
   --keep-formulas    csv only: write cells exactly as stored (see below)
   --out FILE         write to FILE, created with mode 0600; an existing file is refused
   --force            with --out, overwrite an existing file
   --quiet            no progress display on a terminal
 
+JSON holds "users" and "groups", then one key per plugin table (its name);
+NDJSON lines and CSV rows say what they are in "kind" (user, group, or the
+plugin's kind of row). CSV has one column per described column, empty where a
+row's table lacks it.
+
 Every export is written to the audit log before any record leaves the
 database; when that entry cannot be written, nothing is exported (exit 3).
 
-In CSV, a name or title starting with =, +, -, @, a tab or a carriage return
+In CSV, a text cell (a name, a title, a plugin's text) starting with =, +, -, @, a tab or a carriage return
 gets a leading apostrophe, so that a spreadsheet shows it instead of running
 it as a formula. --keep-formulas writes such cells unchanged; JSON and NDJSON
 always hold every value exactly as stored.
@@ -81,7 +92,8 @@ Examples:
 `,
   inspect: `Usage: deno task cli inspect [--user ID | --group ID]
 
-Shows one record in readable form or, without an id, a summary: counts, schema
+Shows every row about one user (theirs in every table) or one group (its own)
+in readable form or, without an id, a summary: rows per table, schema
 version, oldest and newest registration, size, the id of the key new values
 are written with, how many stored values each key id encrypted (a key still
 listed there cannot be retired), and recent privacy requests.
@@ -97,13 +109,16 @@ Examples:
   purge:
     `Usage: deno task cli purge (--user ID | --group ID | --all) [--dry-run] [--yes]
 
-Deletes the record (one transaction, recorded in the audit log). On a terminal
-it shows the record and asks first; elsewhere it needs --yes.
+Deletes the record and its rows in every plugin table: a user's own and theirs
+within groups; a group's own and what its members stored within it (one
+transaction, recorded in the audit log). On a terminal it shows what goes,
+with how many rows of each table when plugins add tables, and asks first;
+elsewhere it needs --yes.
 
 Options:
   --user ID    the user with this Telegram id
   --group ID   the group with this Telegram id (negative)
-  --all        every user and group record (when the bot stops operating);
+  --all        every row of every table (when the bot stops operating);
                on a terminal, type "delete all records" to confirm
   --dry-run    show what would be deleted, delete nothing
   --yes        do not ask

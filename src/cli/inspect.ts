@@ -1,14 +1,14 @@
-import type { RecordRef } from "../store/audit.ts";
-import type { PrivacyStore } from "../store/store.ts";
+import type { PrivacyStore, SubjectRef } from "../store/store.ts";
+import { tablesAbout } from "../base/tables.ts";
 import { notFound } from "./cli_error.ts";
-import { describeGroup, describeUser, table } from "../privacy/describe.ts";
+import { aligned, describeRow } from "../privacy/describe.ts";
 import { isoTime } from "../privacy/formats.ts";
 import type { CliIo } from "./io.ts";
 
 /** Options of `inspect`. */
 export interface InspectOptions {
-  /** One record; without it, a summary of the store. */
-  target?: RecordRef;
+  /** One person or group; without it, a summary of the store. */
+  target?: SubjectRef;
   /** How the database is named to the operator, e.g. `sqlite:data/bot.db`. */
   location: string;
   io: CliIo;
@@ -22,26 +22,20 @@ export async function inspect(
   options: InspectOptions,
 ): Promise<void> {
   const { target, io } = options;
-  if (target?.kind === "user") {
-    const user = await store.getUser(target.id);
-    if (user === undefined) throw notFound("user", target.id);
-    await io.stdout.write(describeUser(user));
-    return;
-  }
-  if (target?.kind === "group") {
-    const group = await store.getGroup(target.id);
-    if (group === undefined) throw notFound("group", target.id);
-    await io.stdout.write(describeGroup(group));
+  if (target !== undefined) {
+    await io.stdout.write(await describeSubject(store, target));
     return;
   }
   const summary = await store.summary();
   const when = (time: number | null) =>
     time === null ? "(no records)" : isoTime(time);
-  let text = table("summary", [
+  let text = aligned("summary", [
     ["database", options.location],
     ["schema version", String(summary.schemaVersion)],
-    ["users", String(summary.users)],
-    ["groups", String(summary.groups)],
+    // Every described table's rows, users and groups first.
+    ...store.tables.map((
+      table,
+    ): [string, string] => [table.name, String(summary.rows[table.name] ?? 0)]),
     ["oldest registration", when(summary.oldestRegistration)],
     ["newest registration", when(summary.newestRegistration)],
     ["size", formatBytes(summary.sizeBytes)],
@@ -72,6 +66,26 @@ export async function inspect(
         .trimEnd() + "\n";
   }
   await io.stdout.write(text);
+}
+
+/**
+ * Every row about one person (theirs, and theirs within groups) or one
+ * group (its own, not its members'), table by table, users and groups
+ * first. A damaged row ends it with a `DamagedRecordError`, as an export
+ * would. Nothing stored is a not-found error (exit 1).
+ */
+export async function describeSubject(
+  store: PrivacyStore,
+  target: SubjectRef,
+): Promise<string> {
+  const parts: string[] = [];
+  for (const table of tablesAbout(store.tables, target.kind)) {
+    for (const row of await store.read(table.name, target)) {
+      parts.push(describeRow(table, row));
+    }
+  }
+  if (parts.length === 0) throw notFound(target.kind, target.id);
+  return parts.join("\n");
 }
 
 function formatBytes(bytes: number): string {

@@ -1,11 +1,13 @@
 import type { RecordRef } from "../store/audit.ts";
-import type { PrivacyStore } from "../store/store.ts";
-import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
+import type { PrivacyStore, TableDescription } from "../store/store.ts";
 import {
-  describeDamaged,
-  describeGroup,
-  describeUser,
-} from "../privacy/describe.ts";
+  GROUPS,
+  tablesAbout,
+  tablesErasedWith,
+  USERS,
+} from "../base/tables.ts";
+import { CliError, EXIT, notFound, usageError } from "./cli_error.ts";
+import { describeDamaged, describeRow } from "../privacy/describe.ts";
 import { DamagedRecordError } from "../crypto/field_codec.ts";
 import { plural } from "../base/plural.ts";
 import type { CliIo } from "./io.ts";
@@ -29,9 +31,11 @@ export interface PurgeOptions {
 export const PURGE_ALL_PHRASE = "delete all records";
 
 /**
- * Deletes one record, or all of them, in one transaction that also writes
- * the audit entry. On a terminal it asks first unless `yes`; with nobody to
- * ask and no `yes` it refuses (exit 2) and deletes nothing.
+ * Deletes one person's or group's rows in every described table, or every
+ * row, in one transaction that also writes the audit entry. It first shows
+ * what goes: the rows about the subject and, when plugins add tables, how
+ * many rows of each table. On a terminal it asks first unless `yes`; with
+ * nobody to ask and no `yes` it refuses (exit 2) and deletes nothing.
  */
 export async function purge(
   store: PrivacyStore,
@@ -43,19 +47,27 @@ export async function purge(
       "Refusing to purge without --yes when no terminal can confirm it",
     );
   }
-  const shown = await describeTarget(store, target);
+  const look = await lookUp(store, target);
   if (options.dryRun) {
-    await io.stdout.write(shown);
+    await io.stdout.write(look.shown);
     await io.stderr.write("Dry run: nothing was deleted\n");
     return;
   }
-  if (!options.yes) await confirm(io, target, shown);
+  if (!options.yes) await confirm(io, target, look.shown);
   const deleted = await store.purge(target, "cli");
   if (deleted === 0 && target.kind !== "all") {
     // Deleted by someone else (the bot) between the look-up and the purge.
     throw notFound(target.kind, target.id);
   }
-  await io.stderr.write(`Deleted ${describeCount(target, deleted)}\n`);
+  await io.stderr.write(
+    `Deleted ${
+      target.kind === "all"
+        ? plural(deleted, "record")
+        : `${target.kind} ${target.id}`
+    }${
+      look.plugins ? ` (${listCounts(look.counts, target.kind === "all")})` : ""
+    }\n`,
+  );
   if (options.deletedRowsLinger) {
     await io.stderr.write(
       "The deleted values stay in PostgreSQL's table files as dead rows until their space is reused: run deno task cli compact to rewrite the tables now\n",
@@ -63,38 +75,86 @@ export async function purge(
   }
 }
 
-// What will be deleted, read for the operator to check. A record whose
-// values cannot be read is still deleted: erasure never depends on reading.
-async function describeTarget(
-  store: PrivacyStore,
-  target: RecordRef,
-): Promise<string> {
-  try {
-    return await describeStored(store, target);
-  } catch (error) {
-    if (!(error instanceof DamagedRecordError)) throw error;
-    return describeDamaged(error);
-  }
+/** How many rows of one table a purge deletes; undefined when they cannot be read. */
+interface TableCount {
+  table: TableDescription;
+  rows: number | undefined;
 }
 
-async function describeStored(
+/** What the look-up before a purge found. */
+interface LookUp {
+  /** What is shown to the operator. */
+  shown: string;
+  /** Rows per table that the purge deletes. */
+  counts: TableCount[];
+  /** Whether plugins add tables: then the counts per table are shown. */
+  plugins: boolean;
+}
+
+// What will be deleted, read for the operator to check. A row whose values
+// cannot be read is still deleted: erasure never depends on reading.
+async function lookUp(
   store: PrivacyStore,
   target: RecordRef,
-): Promise<string> {
-  if (target.kind === "user") {
-    const user = await store.getUser(target.id);
-    if (user === undefined) throw notFound("user", target.id);
-    return describeUser(user);
+): Promise<LookUp> {
+  const tables = store.tables;
+  const plugins = tables.some((table) =>
+    table.name !== USERS.name && table.name !== GROUPS.name
+  );
+  if (target.kind === "all") {
+    const { rows } = await store.summary();
+    const counts = tables.map((table) => ({
+      table,
+      rows: rows[table.name] ?? 0,
+    }));
+    return {
+      shown: `all records: ${
+        plugins
+          ? listCounts(counts, true)
+          : `${plural(rows[USERS.name] ?? 0, "user")} and ${
+            plural(rows[GROUPS.name] ?? 0, "group")
+          }`
+      }\n`,
+      counts,
+      plugins,
+    };
   }
-  if (target.kind === "group") {
-    const group = await store.getGroup(target.id);
-    if (group === undefined) throw notFound("group", target.id);
-    return describeGroup(group);
+  const about = new Set(tablesAbout(tables, target.kind));
+  const parts: string[] = [];
+  const counts: TableCount[] = [];
+  for (const table of tablesErasedWith(tables, target.kind)) {
+    try {
+      const rows = await store.read(table.name, target);
+      if (about.has(table)) {
+        parts.push(...rows.map((row) => describeRow(table, row)));
+      }
+      counts.push({ table, rows: rows.length });
+    } catch (error) {
+      if (!(error instanceof DamagedRecordError)) throw error;
+      parts.push(describeDamaged(error));
+      counts.push({ table, rows: undefined });
+    }
   }
-  const summary = await store.summary();
-  return `all records: ${plural(summary.users, "user")} and ${
-    plural(summary.groups, "group")
-  }\n`;
+  if (counts.every((count) => count.rows === 0)) {
+    throw notFound(target.kind, target.id);
+  }
+  let shown = parts.join("\n");
+  if (plugins) shown += `\nto delete: ${listCounts(counts)}\n`;
+  return { shown, counts, plugins };
+}
+
+// "1 user, 2 notes and 1 shared note": the tables with rows, or all.
+function listCounts(counts: TableCount[], all = false): string {
+  const shown = counts.filter((count) => all || count.rows !== 0).map((
+    { table, rows },
+  ) =>
+    rows === undefined
+      ? `${table.record} rows that cannot be read`
+      : plural(rows, table.record)
+  );
+  return shown.length <= 1
+    ? shown.join("")
+    : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
 }
 
 async function confirm(
@@ -105,7 +165,7 @@ async function confirm(
   await io.stderr.write(shown);
   if (target.kind === "all") {
     const answer = await io.prompt(
-      `Type "${PURGE_ALL_PHRASE}" to delete every user and group record: `,
+      `Type "${PURGE_ALL_PHRASE}" to delete every record of every table: `,
     );
     if (answer?.trim() !== PURGE_ALL_PHRASE) throw cancelled();
     return;
@@ -116,10 +176,4 @@ async function confirm(
 
 function cancelled(): CliError {
   return new CliError("Cancelled: nothing was deleted", EXIT.usage);
-}
-
-function describeCount(target: RecordRef, deleted: number): string {
-  return target.kind === "all"
-    ? `${plural(deleted, "record")}`
-    : `${target.kind} ${target.id}`;
 }

@@ -3,7 +3,12 @@ import { openSqliteStore } from "../store/sqlite/open.ts";
 import { CliError } from "./cli_error.ts";
 import { memoryIo } from "./_memory_io.ts";
 import { purge, PURGE_ALL_PHRASE } from "./purge.ts";
-import { registerGroup, registerUser } from "../store/_seed.ts";
+import {
+  readGroup,
+  readUser,
+  registerGroup,
+  registerUser,
+} from "../store/_seed.ts";
 
 async function storeWithAlice() {
   const store = await openSqliteStore(":memory:");
@@ -36,19 +41,19 @@ Deno.test("on a terminal, purge shows the record and deletes only after y", asyn
     purge(store, { target: { kind: "user", id: 1 }, io }),
     cancelled,
   );
-  assert.match(io.err.join(""), /^user 1\n {2}username: +@alice/);
+  assert.match(io.err.join(""), /^user 1\n {2}username: +alice/);
   assert.deepEqual(io.questions, ["Delete this user? [y/N] "]);
-  assert.notEqual(await store.getUser(1), undefined);
+  assert.notEqual(await readUser(store, 1), undefined);
 
   io = memoryIo({ interactive: true, answers: [""] });
   await assert.rejects(
     purge(store, { target: { kind: "user", id: 1 }, io }),
     cancelled,
   );
-  assert.notEqual(await store.getUser(1), undefined);
+  assert.notEqual(await readUser(store, 1), undefined);
   io = memoryIo({ interactive: true, answers: ["yes"] });
   await purge(store, { target: { kind: "user", id: 1 }, io });
-  assert.equal(await store.getUser(1), undefined);
+  assert.equal(await readUser(store, 1), undefined);
   await store.close();
 });
 
@@ -61,12 +66,12 @@ Deno.test("purge --all on a terminal needs the exact phrase", async () => {
     }),
     cancelled,
   );
-  assert.equal((await store.summary()).users, 1);
+  assert.equal((await store.summary()).rows.users, 1);
   const io = memoryIo({ interactive: true, answers: [PURGE_ALL_PHRASE] });
   await purge(store, { target: { kind: "all" }, io });
   assert.match(io.err.join(""), /all records: 1 user and 1 group\n/);
   const summary = await store.summary();
-  assert.deepEqual([summary.users, summary.groups], [0, 0]);
+  assert.deepEqual(summary.rows, { users: 0, groups: 0 });
   await store.close();
 });
 
@@ -75,7 +80,7 @@ Deno.test("purge with --yes does not ask, even on a terminal", async () => {
   const io = memoryIo({ interactive: true });
   await purge(store, { target: { kind: "group", id: -2 }, yes: true, io });
   assert.deepEqual(io.questions, []);
-  assert.equal(await store.getGroup(-2), undefined);
+  assert.equal(await readGroup(store, -2), undefined);
   assert.deepEqual(
     (await store.recentAudit(5)).map((
       e,

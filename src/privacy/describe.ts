@@ -1,40 +1,51 @@
-import type { DamagedRecordError } from "../crypto/field_codec.ts";
-import type { GroupRecord, UserRecord } from "../store/store.ts";
+import { type DamagedRecordError, rowKey } from "../crypto/field_codec.ts";
+import type {
+  ColumnDescription,
+  Row,
+  TableDescription,
+} from "../base/tables.ts";
 import { isoTime } from "./formats.ts";
 
-/** A user record as aligned, human-readable lines. */
-export function describeUser(user: UserRecord): string {
-  return table(`user ${user.id}`, [
-    ["username", user.username === null ? "(none)" : `@${user.username}`],
-    ["first name", user.first_name],
-    ["last name", user.last_name ?? "(none)"],
-    ["language code", user.language_code ?? "(none)"],
-    ["registered at", isoTime(user.registered_at)],
-  ]);
+/**
+ * A stored row as aligned, human-readable lines: its kind and key as the
+ * heading (`user 1001`, `note 1001,55`), then every column outside the key
+ * in the description's order, empty ones as `(none)`, times as ISO 8601.
+ */
+export function describeRow(table: TableDescription, row: Row): string {
+  return aligned(
+    `${table.record} ${rowKey(table, row)}`,
+    table.columns.filter((column) => !table.key.includes(column.name)).map((
+      column,
+    ) => [label(column.name), shownValue(column, row[column.name] ?? null)]),
+  );
 }
 
-/** A group record as aligned, human-readable lines. */
-export function describeGroup(group: GroupRecord): string {
-  return table(`group ${group.id}`, [
-    ["title", group.title],
-    ["username", group.username === null ? "(none)" : `@${group.username}`],
-    ["type", group.type],
-    ["registered at", isoTime(group.registered_at)],
-  ]);
+/** A stored value as a person reads it: `(none)` when empty, times as ISO 8601. */
+export function shownValue(
+  column: ColumnDescription,
+  value: string | number | null,
+): string {
+  if (value === null) return "(none)";
+  return column.type === "time" ? isoTime(value as number) : String(value);
 }
 
 /**
- * A record whose stored values fail their integrity check: which fields
+ * A row whose stored values fail their integrity check: which fields
  * cannot be read, in place of any value.
  */
 export function describeDamaged(error: DamagedRecordError): string {
-  return table(
-    `${error.kind} ${error.id}`,
+  return aligned(
+    `${error.kind} ${error.key}`,
     error.columns.map((column) => [
-      column.replace("_", " "),
+      label(column),
       "(unreadable: it fails its integrity check)",
     ]),
   );
+}
+
+// A column's name as a label: `first_name` reads `first name`.
+function label(column: string): string {
+  return column.replaceAll("_", " ");
 }
 
 /**
@@ -42,7 +53,7 @@ export function describeDamaged(error: DamagedRecordError): string {
  * shown with `visible`, so a stored name cannot move the cursor, recolour
  * the screen or add lines to what the operator reads.
  */
-export function table(heading: string, rows: [string, string][]): string {
+export function aligned(heading: string, rows: [string, string][]): string {
   // Two spaces after the longest label's colon.
   const width = Math.max(...rows.map(([label]) => label.length)) + 3;
   return [

@@ -1,11 +1,56 @@
 import assert from "node:assert/strict";
 import {
-  csvGroup,
-  csvUser,
-  groupMembers,
+  catalogOf,
+  CORE_CATALOG,
+  GROUPS,
+  type Row,
+  USERS,
+} from "../base/tables.ts";
+import { NOTES_DATA } from "../../examples/notes/data.ts";
+import {
+  csvColumns,
+  csvHeader,
+  csvRow,
   isoTime,
-  userMembers,
+  jsonMembers,
+  ndjsonLine,
 } from "./formats.ts";
+
+// Users and groups as one installation without plugins writes them.
+const COLUMNS = csvColumns(CORE_CATALOG.tables);
+const csvUser = (user: Row, exact = false) =>
+  csvRow(USERS, COLUMNS, { exact })(user);
+const csvGroup = (group: Row) => csvRow(GROUPS, COLUMNS)(group);
+const userMembers = jsonMembers(USERS);
+const groupMembers = jsonMembers(GROUPS);
+
+Deno.test("without plugins the CSV header is the long-standing one", () => {
+  assert.equal(
+    csvHeader(CORE_CATALOG.tables),
+    "kind,id,username,first_name,last_name,language_code,title,type,registered_at\r\n",
+  );
+});
+
+Deno.test("a plugin's columns join the CSV header after those already there, each before the next of its own table", () => {
+  assert.equal(
+    csvHeader(catalogOf([NOTES_DATA]).tables),
+    "kind,id,username,first_name,last_name,language_code,title,type,registered_at,chat_id,user_id,note_id,text,created_at,shared_at\r\n",
+  );
+});
+
+Deno.test("a plugin's row is written under the merged header, kind first, other tables' columns empty", () => {
+  const notes = catalogOf([NOTES_DATA]).tables;
+  const shared = notes.find((table) => table.name === "notes_shared")!;
+  const row = { chat_id: -5, user_id: 7, text: "=A1, hi", shared_at: 0 };
+  assert.equal(
+    csvRow(shared, csvColumns(notes))(row),
+    `shared note,,,,,,,,,-5,7,,"'=A1, hi",,1970-01-01T00:00:00Z\r\n`,
+  );
+  assert.equal(
+    ndjsonLine(shared)(row),
+    '{"kind":"shared note","chat_id":-5,"user_id":7,"text":"=A1, hi","shared_at":"1970-01-01T00:00:00Z"}\n',
+  );
+});
 
 Deno.test("times are ISO 8601 UTC without fractions", () => {
   assert.equal(isoTime(1_795_960_800), "2026-11-29T14:00:00Z");

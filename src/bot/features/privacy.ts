@@ -4,10 +4,13 @@ import { RecordNotFoundError, renderExport } from "../../privacy/export.ts";
 import { type BotContext, dateLocale, formatTime } from "../i18n.ts";
 import type { Reporter } from "../../base/reporter.ts";
 import type {
-  GroupRecord,
   PrivacyStore,
-  UserRecord,
+  Row,
+  SubjectRef,
+  TableDescription,
 } from "../../store/store.ts";
+import type { ColumnDescription } from "../../base/tables.ts";
+import { tablesErasedWith } from "../../base/tables.ts";
 
 /** What the privacy feature needs. */
 export interface PrivacyOptions {
@@ -57,16 +60,11 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
     (ctx) =>
       replyOnFailure(ctx, async () => {
         const target = { kind: "user" as const, id: ctx.from.id };
-        const user = await store.getUser(ctx.from.id);
         const parts = [ctx.t("privacy-policy", { sentry })];
         if (options.contact !== undefined) {
           parts.push(ctx.t("privacy-contact", { contact: options.contact }));
         }
-        parts.push(
-          user === undefined
-            ? ctx.t("privacy-nothing-stored", { whom: "user" })
-            : await userSummary(ctx, user),
-        );
+        parts.push(await storedSummary(ctx, store, target));
         await ctx.reply(parts.join("\n\n"), {
           reply_markup: menu(
             ctx,
@@ -94,11 +92,8 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
           }
         }
         const target = { kind: "group" as const, id: ctx.chat.id };
-        const group = await store.getGroup(ctx.chat.id);
         await ctx.reply(
-          group === undefined
-            ? ctx.t("privacy-nothing-stored", { whom: "group" })
-            : await groupSummary(ctx, group),
+          await storedSummary(ctx, store, target),
           {
             reply_markup: menu(ctx, {
               target,
@@ -345,31 +340,84 @@ async function timeFor(ctx: BotContext, unixSeconds: number): Promise<string> {
   return formatTime(unixSeconds, locale);
 }
 
-async function userSummary(
+/**
+ * What is stored about the person or group right now, in their language,
+ * table by table as the descriptions say: a table holding one row per
+ * subject (users, groups, a setting) shows each column; a table holding
+ * many (notes) shows how many. For a group it also counts what members
+ * stored within it, which deleting the group deletes too. Stays short
+ * whatever is stored: the export has the rest.
+ */
+async function storedSummary(
   ctx: BotContext,
-  user: UserRecord,
+  store: PrivacyStore,
+  subject: SubjectRef,
 ): Promise<string> {
-  const none = ctx.t("privacy-none");
-  return ctx.t("privacy-your-record", {
-    id: String(user.id),
-    username: user.username === null ? none : `@${user.username}`,
-    firstName: user.first_name,
-    lastName: user.last_name ?? none,
-    language: user.language_code ?? none,
-    registeredAt: await timeFor(ctx, user.registered_at),
-  });
+  const lines: string[] = [];
+  for (const table of tablesErasedWith(store.tables, subject.kind)) {
+    const rows = await store.read(table.name, subject);
+    if (rows.length === 0) continue;
+    if (table.key.length === 1) {
+      for (const column of table.columns) {
+        lines.push(
+          `- ${columnLabel(ctx, table, column)}: ${await shownValue(
+            ctx,
+            column,
+            rows[0]!,
+          )}`,
+        );
+      }
+    } else {
+      lines.push(`- ${rowsLabel(ctx, table, rows.length)}`);
+    }
+  }
+  if (lines.length === 0) {
+    return ctx.t("privacy-nothing-stored", { whom: subject.kind });
+  }
+  return [ctx.t("privacy-stored", { whom: subject.kind }), ...lines].join(
+    "\n",
+  );
 }
 
-async function groupSummary(
+// A locale's text for `key`, or undefined when no locale has it (the
+// i18n plugin then answers the key in braces).
+function translated(
   ctx: BotContext,
-  group: GroupRecord,
+  key: string,
+  variables?: Record<string, string | number>,
+): string | undefined {
+  const text = ctx.t(key, variables);
+  return text === `{${key}}` ? undefined : text;
+}
+
+// `privacy-column-<table>-<column>` from the locales (the plugin's own for
+// its tables), else the column's name.
+function columnLabel(
+  ctx: BotContext,
+  table: TableDescription,
+  column: ColumnDescription,
+): string {
+  return translated(ctx, `privacy-column-${table.name}-${column.name}`) ??
+    column.name.replaceAll("_", " ");
+}
+
+// `privacy-rows-<table>` with the count, else the kind of row and count.
+function rowsLabel(
+  ctx: BotContext,
+  table: TableDescription,
+  count: number,
+): string {
+  return translated(ctx, `privacy-rows-${table.name}`, { count }) ??
+    `${table.record}: ${count}`;
+}
+
+async function shownValue(
+  ctx: BotContext,
+  column: ColumnDescription,
+  row: Row,
 ): Promise<string> {
-  const none = ctx.t("privacy-none");
-  return ctx.t("privacy-group-record", {
-    id: String(group.id),
-    title: group.title,
-    username: group.username === null ? none : `@${group.username}`,
-    type: group.type,
-    registeredAt: await timeFor(ctx, group.registered_at),
-  });
+  const value = row[column.name] ?? null;
+  if (value === null) return ctx.t("privacy-none");
+  if (column.type === "time") return await timeFor(ctx, value as number);
+  return String(value);
 }

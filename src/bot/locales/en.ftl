@@ -59,22 +59,26 @@ privacy-policy =
 
 privacy-contact = Questions go to the operator of this bot: { $contact }
 
-privacy-your-record =
-    Stored about you right now:
-    - id: { $id }
-    - username: { $username }
-    - first name: { $firstName }
-    - last name: { $lastName }
-    - language: { $language }
-    - first seen: { $registeredAt }
-
-privacy-group-record =
-    Stored about this group right now:
-    - id: { $id }
-    - title: { $title }
-    - username: { $username }
-    - type: { $type }
-    - first seen: { $registeredAt }
+# What is stored, one line per column of a one-row table (users, groups,
+# a plugin's setting) and one line per table of many rows (a plugin's
+# notes). Each label is privacy-column-<table>-<column>; a table of many
+# rows says privacy-rows-<table> with $count. A plugin adds its own in its
+# locale files; without them the column's or row kind's name is shown.
+privacy-stored = Stored about { $whom ->
+        [group] this group
+       *[user] you
+    } right now:
+privacy-column-users-id = id
+privacy-column-users-username = username
+privacy-column-users-first_name = first name
+privacy-column-users-last_name = last name
+privacy-column-users-language_code = language
+privacy-column-users-registered_at = first seen
+privacy-column-groups-id = id
+privacy-column-groups-username = username
+privacy-column-groups-title = title
+privacy-column-groups-type = type
+privacy-column-groups-registered_at = first seen
 
 privacy-nothing-stored = Nothing is stored about { $whom ->
         [group] this group

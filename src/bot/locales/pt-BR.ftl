@@ -59,22 +59,23 @@ privacy-policy =
 
 privacy-contact = Dúvidas vão para o operador deste bot: { $contact }
 
-privacy-your-record =
-    Guardado sobre você agora:
-    - id: { $id }
-    - nome de usuário: { $username }
-    - nome: { $firstName }
-    - sobrenome: { $lastName }
-    - idioma: { $language }
-    - visto pela primeira vez: { $registeredAt }
-
-privacy-group-record =
-    Guardado sobre este grupo agora:
-    - id: { $id }
-    - título: { $title }
-    - nome de usuário: { $username }
-    - tipo: { $type }
-    - visto pela primeira vez: { $registeredAt }
+# Uma linha por coluna de tabela de uma linha, uma por tabela de muitas
+# (ver en.ftl).
+privacy-stored = Guardado sobre { $whom ->
+        [group] este grupo
+       *[user] você
+    } agora:
+privacy-column-users-id = id
+privacy-column-users-username = nome de usuário
+privacy-column-users-first_name = nome
+privacy-column-users-last_name = sobrenome
+privacy-column-users-language_code = idioma
+privacy-column-users-registered_at = visto pela primeira vez
+privacy-column-groups-id = id
+privacy-column-groups-username = nome de usuário
+privacy-column-groups-title = título
+privacy-column-groups-type = tipo
+privacy-column-groups-registered_at = visto pela primeira vez
 
 privacy-nothing-stored = Nada está guardado sobre { $whom ->
         [group] este grupo
