@@ -1,4 +1,3 @@
-import { errorMessage } from "../base/error_text.ts";
 // What both engines do alike, written once. Each engine passes in its own
 // primitives (a query, a transaction, a page of rows); the rules live here.
 
@@ -13,7 +12,6 @@ import {
   type GroupCells,
   type UserCells,
 } from "../crypto/field_codec.ts";
-import type { Migration } from "./migrations.ts";
 import type {
   GroupRecord,
   IterateOptions,
@@ -187,108 +185,4 @@ export function recordDecoders(
     user: skippingDamaged((row) => codec.decodeUserSync(row), onDamaged),
     group: skippingDamaged((row) => codec.decodeGroupSync(row), onDamaged),
   };
-}
-
-/** A stored row's encrypted values decoded with `from`, encoded with `to`. */
-export interface Recoded {
-  users: (row: UserRecord) => UserCells | undefined;
-  groups: (row: GroupRecord) => GroupCells | undefined;
-}
-
-/**
- * Re-encoders from one codec to another; a damaged record is reported and
- * comes back undefined, to be left as it is under its old key.
- */
-export function recoders(
-  from: FieldCodec,
-  to: FieldCodec,
-  onDamaged: IterateOptions["onDamaged"],
-): Recoded {
-  const decode = recordDecoders(from, onDamaged);
-  return {
-    users: (row) => {
-      const user = decode.user(row);
-      return user === undefined ? undefined : to.encodeUserSync(user);
-    },
-    groups: (row) => {
-      const group = decode.group(row);
-      return group === undefined ? undefined : to.encodeGroupSync(group);
-    },
-  };
-}
-
-// The record tables, in the order work goes through them.
-const RECORD_TABLES = ["users", "groups"] as const;
-
-/** What `reencodeAll` needs of an engine. */
-export interface ReencodeSteps {
-  /** Records in both tables. */
-  total: number;
-  /** Pages of stored rows of a table, in id order. */
-  pages(
-    table: "users" | "groups",
-  ): AsyncIterable<(UserRecord | GroupRecord)[]>;
-  /** Writes a page's values again; returns how many records were written. */
-  rewrite(
-    table: "users" | "groups",
-    rows: (UserRecord | GroupRecord)[],
-  ): Promise<number>;
-}
-
-/**
- * Goes through every record a page at a time, users first, telling
- * `onProgress` after each page; returns how many records were written.
- */
-export async function reencodeAll(
-  steps: ReencodeSteps,
-  onProgress: ProgressCallback | undefined,
-): Promise<number> {
-  let done = 0;
-  let written = 0;
-  onProgress?.(0, steps.total);
-  for (const table of RECORD_TABLES) {
-    for await (const rows of steps.pages(table)) {
-      written += await steps.rewrite(table, rows);
-      done += rows.length;
-      onProgress?.(done, steps.total);
-    }
-  }
-  return written;
-}
-
-/** What `applyMigrations` needs of an engine. */
-export interface MigrationSteps {
-  /** The highest applied migration, read without taking a lock. */
-  current(): Promise<number>;
-  /**
-   * Applies `migration` and records it, in one transaction holding the lock
-   * that keeps two processes from migrating at once; does nothing when the
-   * version, read again under that lock, shows it applied meanwhile.
-   */
-  apply(migration: Migration, appliedAt: number): Promise<void>;
-}
-
-/**
- * Applies pending migrations in order. An up-to-date database is opened
- * without taking a lock, so that the CLI and the bot can start while the
- * other is writing.
- */
-export async function applyMigrations(
-  migrations: Migration[],
-  steps: MigrationSteps,
-): Promise<void> {
-  const current = await steps.current();
-  for (const migration of migrations) {
-    if (migration.version <= current) continue;
-    try {
-      await steps.apply(migration, unixNow());
-    } catch (error) {
-      throw new Error(
-        `migration ${migration.version} "${migration.name}" failed: ${
-          errorMessage(error)
-        }`,
-        { cause: error },
-      );
-    }
-  }
 }

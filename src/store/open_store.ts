@@ -2,12 +2,18 @@ import { dirname, normalize } from "node:path";
 import { ConfigError } from "../config/config.ts";
 import type { DatabaseLocation } from "../config/database_url.ts";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
+import type { Catalog } from "../base/tables.ts";
 import { openSqliteStore } from "./sqlite/open.ts";
 import type { RawDatabase } from "./raw_copy.ts";
 import type { ProgressCallback, Store } from "./store.ts";
 
 /** Options for `openStore`. */
 export interface OpenStoreOptions {
+  /**
+   * What the installed plugins store (default: the core's alone): their
+   * migrations are applied, and every table must be described or declared.
+   */
+  catalog?: Catalog;
   cipher?: FieldCipher;
   /** Create a missing SQLite file (the bot does; most CLI commands do not). */
   create?: boolean;
@@ -66,6 +72,7 @@ export async function openStore(
   }
   const { openPostgresStore } = await import("./postgres/open.ts");
   return await openPostgresStore(location.connection, {
+    catalog: options.catalog,
     cipher: options.cipher,
     onProgress: options.onProgress,
   });
@@ -73,16 +80,19 @@ export async function openStore(
 
 /**
  * Opens the database at `location` as stored values (a copy's target),
- * migrated first; with `create`, a missing SQLite file is made.
+ * migrated with `catalog`'s migrations first (default: the core's alone)
+ * and its tables checked; with `create`, a missing SQLite file is made.
  */
 export async function openRawDatabase(
   location: DatabaseLocation,
-  options: { create: boolean },
+  options: { create: boolean; catalog?: Catalog },
 ): Promise<RawDatabase> {
   if (location.kind === "sqlite") {
     const { openSqliteRaw } = await import("./sqlite/open.ts");
     return await openSqliteRaw(location.path, options);
   }
   const { openPostgresRaw } = await import("./postgres/open.ts");
-  return await openPostgresRaw(location.connection);
+  return await openPostgresRaw(location.connection, {
+    catalog: options.catalog,
+  });
 }

@@ -55,6 +55,7 @@ import {
 import { postgresRawOn } from "./postgres_raw.ts";
 import { planIds, type PreparedPlan, writePlans } from "./register.ts";
 import { rotatePostgres } from "./rotate.ts";
+import { type Catalog, CORE_CATALOG, type Row } from "../../base/tables.ts";
 
 /** How long rewriting the tables may take, in ms: it grows with them. */
 const COMPACT_TIMEOUT_MS = 60 * 60_000;
@@ -67,11 +68,14 @@ export interface StoreParts {
   auditKey: Uint8Array;
   /** Bound on each store call, in ms. */
   queryTimeoutMs: number;
+  /** What the installed plugins store (default: the core's alone). */
+  catalog?: Catalog;
 }
 
 /** The `Store` on PostgreSQL through `npm:postgres`; see `openPostgresStore`. */
 export class PostgresStore implements Store {
   #sql: Sql;
+  #catalog: Catalog;
   #codec: FieldCodec;
   #auditKey: Uint8Array;
   #timeoutMs: number;
@@ -80,6 +84,7 @@ export class PostgresStore implements Store {
   /** Wraps a connected, migrated pool; use `openPostgresStore`. */
   constructor(sql: Sql, parts: StoreParts) {
     this.#sql = sql;
+    this.#catalog = parts.catalog ?? CORE_CATALOG;
     this.#codec = parts.codec;
     this.#auditKey = parts.auditKey;
     this.#timeoutMs = parts.queryTimeoutMs;
@@ -178,6 +183,7 @@ export class PostgresStore implements Store {
   ): Promise<RotationResult> {
     const records = await rotatePostgres(next, {
       from: this.#codec,
+      tables: this.#catalog.tables,
       bind: async (to) => {
         await this.#transaction("moving to the new key", async (tx) => {
           await tx`INSERT INTO data_key_check (id, key_id, check_value)
@@ -187,25 +193,11 @@ export class PostgresStore implements Store {
         });
         this.#codec = to;
       },
-      count: async () => {
-        const [counts] = await this.#bounded(
-          "counting records",
-          () =>
-            this.#sql`SELECT (SELECT count(*) FROM users) +
-                             (SELECT count(*) FROM groups) AS total`,
-        );
-        return Number(counts!.total);
-      },
-      pages: (table) =>
-        keysetPages(
-          (query, after) =>
-            this.#bounded(
-              "reading a page of records",
-              () => this.#sql.unsafe(query, [after]),
-            ) as unknown as Promise<(UserRecord | GroupRecord)[]>,
-          table,
-          table === "users" ? USER_COLUMNS : GROUP_COLUMNS,
-        ),
+      read: (query, params) =>
+        this.#bounded(
+          "reading a page of records",
+          () => this.#sql.unsafe(query, params),
+        ) as unknown as Promise<Row[]>,
       write: (codec, ids, body) =>
         this.#write("re-encrypting", codec, ids, async (tx, ready) => {
           await ready;
@@ -379,7 +371,9 @@ export class PostgresStore implements Store {
 
   /** The stored values behind this store's pool; closing them leaves it open. */
   rawCopy(): Promise<RawDatabase> {
-    return Promise.resolve(postgresRawOn(this.#sql, { owned: false }));
+    return Promise.resolve(
+      postgresRawOn(this.#sql, { owned: false, catalog: this.#catalog }),
+    );
   }
 
   /** Ends the pool, waiting at most 5 s for queries in flight; safe twice. */

@@ -53,6 +53,7 @@ import {
   type Statements,
 } from "./_statements.ts";
 import { sqliteRawAt } from "./sqlite_raw.ts";
+import { type Catalog, CORE_CATALOG } from "../../base/tables.ts";
 
 /** What a `SqliteStore` is made of besides its connection. */
 export interface StoreParts {
@@ -62,6 +63,8 @@ export interface StoreParts {
   lock: LockWait;
   /** The database file (or `:memory:`). */
   path: string;
+  /** What the installed plugins store (default: the core's alone). */
+  catalog?: Catalog;
 }
 
 /** The `Store` on a SQLite file through Deno's built-in `node:sqlite`; see `openSqliteStore`. */
@@ -74,10 +77,12 @@ export class SqliteStore implements Store {
   #sql: Statements;
   #purges: PurgeTimes;
   #auditKey: Uint8Array;
+  #catalog: Catalog;
 
   /** Wraps an open, migrated database; use `openSqliteStore`. */
   constructor(db: DatabaseSync, parts: StoreParts) {
     this.#db = db;
+    this.#catalog = parts.catalog ?? CORE_CATALOG;
     this.#codec = parts.codec;
     this.#lock = parts.lock;
     this.#path = parts.path;
@@ -243,6 +248,7 @@ export class SqliteStore implements Store {
     const { codec, records } = await rotateSqlite(this.#db, this.#codec, next, {
       ...options,
       lock: this.#lock,
+      tables: this.#catalog.tables,
     });
     this.#codec = codec;
     await checkpoint(this.#db, this.#lock);
@@ -392,7 +398,7 @@ export class SqliteStore implements Store {
         new Error("An in-memory database cannot be copied"),
       );
     }
-    return Promise.resolve(sqliteRawAt(this.#path));
+    return Promise.resolve(sqliteRawAt(this.#path, this.#catalog));
   }
 
   /** Closes the database; safe to call twice. */
