@@ -10,12 +10,10 @@ import {
   DamagedRecordError,
   FieldCodec,
   type GroupCells,
-  type UserCells,
 } from "../crypto/field_codec.ts";
 import type {
   GroupRecord,
   IterateOptions,
-  ProgressCallback,
   StoreSummary,
   UserRecord,
 } from "./store.ts";

@@ -48,7 +48,6 @@ import {
   decodePages,
   deleteRecords,
   insertAudit,
-  keysetPages,
   readSummary,
   rewriteTables,
 } from "./_queries.ts";
