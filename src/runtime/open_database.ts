@@ -11,6 +11,7 @@ import {
 import { errorLine } from "../base/error_text.ts";
 import { openStore, sqliteCreates } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";
+import type { Catalog } from "../base/tables.ts";
 import { unreachableCause, untilReachable } from "./until_reachable.ts";
 
 /** What `openWithKey` needs besides the database. */
@@ -24,6 +25,8 @@ export interface OpenWithKeyOptions {
   startTimeoutMs?: number;
   /** A stop: ends the waiting for the database. */
   signal?: AbortSignal;
+  /** What the installed plugins store (default: the core's alone). */
+  catalog?: Catalog;
 }
 
 /**
@@ -67,7 +70,7 @@ async function openOnce(
       ? await sqliteCreates(database.path, "DATABASE_URL")
       : "nothing";
     if (dataKey === undefined) {
-      const state = await keylessState(database);
+      const state = await keylessState(database, options.catalog);
       if (state !== "new") {
         log.error(
           state === "encrypted"
@@ -84,6 +87,7 @@ async function openOnce(
       }
     }
     const store = await openStore(database, {
+      catalog: options.catalog,
       cipher: dataKeyCipher(dataKey),
       create: true,
       createFolder: creates === "folder",
@@ -118,6 +122,7 @@ async function openOnce(
  */
 async function keylessState(
   database: DatabaseLocation,
+  catalog: Catalog | undefined,
 ): Promise<"new" | "encrypted" | "records"> {
   if (database.kind === "sqlite") {
     try {
@@ -130,7 +135,7 @@ async function keylessState(
   }
   let store: Store;
   try {
-    store = await openStore(database, { create: true });
+    store = await openStore(database, { create: true, catalog });
   } catch (error) {
     if (error instanceof WrongKeyError) return "encrypted";
     throw error;
