@@ -29,8 +29,8 @@ export interface CopyOptions {
   /** Read for `PG_POOL_SIZE`; defaults to the process environment. */
   env?: Env;
   /**
-   * What the installed plugins store (default: the core's alone): the
-   * target is migrated with it, and its tables are carried.
+   * What the installed plugins store (default: what `store` was opened
+   * with): the target is migrated with it and its tables are checked.
    */
   catalog?: Catalog;
 }
@@ -63,7 +63,7 @@ export async function copy(
   try {
     const destination = await openRawDatabase(target, {
       create: true,
-      catalog: options.catalog,
+      catalog: options.catalog ?? source.catalog,
     });
     try {
       await refuseHoldings(destination);

@@ -54,6 +54,8 @@ export interface Holdings {
 
 /** One database seen as stored values, for `copy`: no decryption at all. */
 export interface RawDatabase {
+  /** The tables it holds, as the store was opened with them (a copy's target gets the same). */
+  readonly catalog: Catalog;
   /** Runs `body` on a snapshot that other writers do not change meanwhile. */
   read<T>(body: (snapshot: RawSnapshot) => Promise<T>): Promise<T>;
   /** What the database already holds: rows of the carried tables and audit entries. */

@@ -36,6 +36,10 @@ class PostgresRaw implements RawDatabase {
   #owned: boolean;
   #catalog: Catalog;
 
+  get catalog(): Catalog {
+    return this.#catalog;
+  }
+
   constructor(sql: Sql, owned: boolean, catalog: Catalog) {
     this.#sql = sql;
     this.#owned = owned;

@@ -38,6 +38,10 @@ class SqliteRaw implements RawDatabase {
   #db: DatabaseSync;
   #catalog: Catalog;
 
+  get catalog(): Catalog {
+    return this.#catalog;
+  }
+
   constructor(db: DatabaseSync, catalog: Catalog) {
     this.#db = db;
     this.#catalog = catalog;
