@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { RecordRef } from "./audit.ts";
 import type { Store } from "./store.ts";
-import { registerGroup, registerUser } from "./_seed.ts";
+import { readUser, registerGroup, registerUser } from "./_seed.ts";
 import { alice } from "./_fixtures.ts";
 
 /**
@@ -21,7 +21,7 @@ export function auditContract(
     }, 1);
     assert.equal(await store.purge({ kind: "user", id: 2 }, "cli"), 0);
     assert.equal(await store.purge({ kind: "user", id: 1 }, "bot"), 1);
-    assert.equal(await store.getUser(1), undefined);
+    assert.equal(await readUser(store, 1), undefined);
     await registerUser(store, alice, 1);
     assert.equal(await store.purge({ kind: "all" }, "cli"), 2);
     const audit = await store.recentAudit(10);

@@ -6,17 +6,8 @@ import {
   TamperedError,
   WrongKeyError,
 } from "../crypto/field_cipher.ts";
-import {
-  DamagedRecordError,
-  FieldCodec,
-  type GroupCells,
-} from "../crypto/field_codec.ts";
-import type {
-  GroupRecord,
-  IterateOptions,
-  StoreSummary,
-  UserRecord,
-} from "./store.ts";
+import { FieldCodec } from "../crypto/field_codec.ts";
+import type { StoreSummary } from "./store.ts";
 
 /** Now, in Unix seconds: the unit of every stored time but the health probe's. */
 export function unixNow(): number {
@@ -136,51 +127,4 @@ export async function readable<T>(
     if (error instanceof TamperedError) return undefined;
     throw error;
   }
-}
-
-/**
- * The values of the group `read` finds (if any) encrypted for `toId` as a
- * supergroup: the id is part of what each value is bound to.
- */
-export async function movedCells(
-  codec: FieldCodec,
-  read: () => Promise<GroupRecord | undefined>,
-  toId: number,
-): Promise<GroupCells | undefined> {
-  const old = await readable(read);
-  if (old === undefined) return undefined;
-  return codec.encodeGroupSync({ ...old, id: toId, type: "supergroup" });
-}
-
-// `decode`, except that a damaged record is handed to `onDamaged` and comes
-// back as undefined, for readers that go on past it; without `onDamaged`
-// the error is thrown as usual.
-function skippingDamaged<T>(
-  decode: (row: T) => T,
-  onDamaged: IterateOptions["onDamaged"],
-): (row: T) => T | undefined {
-  if (onDamaged === undefined) return decode;
-  return (row) => {
-    try {
-      return decode(row);
-    } catch (error) {
-      if (!(error instanceof DamagedRecordError)) throw error;
-      onDamaged(error);
-      return undefined;
-    }
-  };
-}
-
-/** Decoders of stored rows that skip (and report) damaged records. */
-export function recordDecoders(
-  codec: FieldCodec,
-  onDamaged: IterateOptions["onDamaged"],
-): {
-  user: (row: UserRecord) => UserRecord | undefined;
-  group: (row: GroupRecord) => GroupRecord | undefined;
-} {
-  return {
-    user: skippingDamaged((row) => codec.decodeUserSync(row), onDamaged),
-    group: skippingDamaged((row) => codec.decodeGroupSync(row), onDamaged),
-  };
 }

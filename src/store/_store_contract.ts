@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import type { Store } from "./store.ts";
+import type { Catalog, Row } from "../base/tables.ts";
+import { pluginContract } from "./_plugin_contract.ts";
 import { auditContract } from "./_audit_contract.ts";
 import { alice } from "./_fixtures.ts";
 import { gauntletGroups, gauntletUsers } from "./_unicode_gauntlet.ts";
 import {
   moveGroup,
   purgeUser,
+  readAll,
+  readGroup,
+  readUser,
   registerGroup,
   registerUser,
   removeGroup,
@@ -39,15 +44,24 @@ export const plaintexts = [
 
 /** How the contract reaches the engine under test. */
 export interface ContractTarget {
-  /** Opens a store on a fresh, empty database. */
-  open(): Promise<Store>;
+  /**
+   * Opens a store on a fresh, empty database, holding the tables of
+   * `catalog` (by default users and groups only).
+   */
+  open(catalog?: Catalog): Promise<Store>;
   /**
    * Opens another, independent connection to the database `store` is on, as
-   * a second process or instance would.
+   * a second process or instance would, with the same catalog.
    */
   connectAgain(store: Store): Promise<Store>;
   /** How many migrations the engine has; a fresh store is at this version. */
   migrations: number;
+  /** Whether the stores it opens encrypt with a data key. */
+  encrypted: boolean;
+  /** The rows of a table of `store`'s database as stored, read from outside. */
+  stored(store: Store, table: string): Promise<Row[]>;
+  /** Runs SQL on `store`'s database from outside the program. */
+  exec(store: Store, sql: string): Promise<void>;
 }
 
 /**
@@ -80,8 +94,11 @@ export function storeContract(name: string, target: ContractTarget): void {
 
   test("a new user is stored with its first sighting", async (store) => {
     await registerUser(store, alice, 1000);
-    assert.deepEqual(await store.getUser(1), { ...alice, registered_at: 1000 });
-    assert.equal(await store.getUser(2), undefined);
+    assert.deepEqual(await readUser(store, 1), {
+      ...alice,
+      registered_at: 1000,
+    });
+    assert.equal(await readUser(store, 2), undefined);
   });
 
   test("an update changes the fields and never registered_at", async (store) => {
@@ -94,7 +111,7 @@ export function storeContract(name: string, target: ContractTarget): void {
       language_code: "pt-br",
     };
     await registerUser(store, changed, 2000);
-    assert.deepEqual(await store.getUser(1), {
+    assert.deepEqual(await readUser(store, 1), {
       ...changed,
       registered_at: 1000,
     });
@@ -109,22 +126,24 @@ export function storeContract(name: string, target: ContractTarget): void {
       language_code: null,
     };
     await registerUser(store, odd, 1);
-    assert.deepEqual(await store.getUser(odd.id), { ...odd, registered_at: 1 });
+    assert.deepEqual(await readUser(store, odd.id), {
+      ...odd,
+      registered_at: 1,
+    });
   });
 
   test("every value comes back byte for byte, whatever Unicode it holds", async (store) => {
     for (const user of gauntletUsers()) await registerUser(store, user, 1);
     for (const group of gauntletGroups()) await registerGroup(store, group, 2);
     for (const user of gauntletUsers()) {
-      assert.deepEqual(await store.getUser(user.id), {
+      assert.deepEqual(await readUser(store, user.id), {
         ...user,
         registered_at: 1,
       });
     }
-    const listed = [];
-    for await (const group of store.iterateGroups()) listed.push(group);
+    const listed = await readAll(store, "groups");
     assert.deepEqual(
-      listed.sort((a, b) => b.id - a.id),
+      listed.sort((a, b) => Number(b.id) - Number(a.id)),
       gauntletGroups().map((group) => ({ ...group, registered_at: 2 })),
     );
   });
@@ -134,9 +153,9 @@ export function storeContract(name: string, target: ContractTarget): void {
     await registerUser(store, { ...alice, id: 2 }, 1);
     await store.purge({ kind: "user", id: 2 }, "cli");
     await store.compact();
-    assert.deepEqual(await store.getUser(1), { ...alice, registered_at: 1 });
+    assert.deepEqual(await readUser(store, 1), { ...alice, registered_at: 1 });
     await registerUser(store, { ...alice, id: 3 }, 2);
-    assert.equal((await store.summary()).users, 2);
+    assert.equal((await store.summary()).rows.users, 2);
   });
 
   test("groups are stored and updated keeping registered_at", async (store) => {
@@ -152,7 +171,7 @@ export function storeContract(name: string, target: ContractTarget): void {
       title: "G2",
       type: "supergroup",
     }, 20);
-    assert.deepEqual(await store.getGroup(-5), {
+    assert.deepEqual(await readGroup(store, -5), {
       id: -5,
       username: "g_pub",
       title: "G2",
@@ -169,8 +188,8 @@ export function storeContract(name: string, target: ContractTarget): void {
       type: "group",
     }, 10);
     assert.equal(await moveGroup(store, -5, -1005), true);
-    assert.equal(await store.getGroup(-5), undefined);
-    assert.deepEqual(await store.getGroup(-1005), {
+    assert.equal(await readGroup(store, -5), undefined);
+    assert.deepEqual(await readGroup(store, -1005), {
       id: -1005,
       username: null,
       title: "G",
@@ -194,8 +213,8 @@ export function storeContract(name: string, target: ContractTarget): void {
       type: "supergroup",
     }, 30);
     assert.equal(await moveGroup(store, -5, -1005), true);
-    assert.equal(await store.getGroup(-5), undefined);
-    const moved = await store.getGroup(-1005);
+    assert.equal(await readGroup(store, -5), undefined);
+    const moved = await readGroup(store, -1005);
     assert.equal(moved?.registered_at, 10);
     assert.equal(moved?.title, "G new");
   });
@@ -212,7 +231,7 @@ export function storeContract(name: string, target: ContractTarget): void {
     assert.equal(await purgeUser(store, 1), false);
     assert.equal(await removeGroup(store, -5), true);
     assert.equal(await removeGroup(store, -5), false);
-    assert.equal(await store.getUser(1), undefined);
+    assert.equal(await readUser(store, 1), undefined);
   });
 
   test("a query succeeds while the store answers and rejects once it is closed", async (store) => {
@@ -223,7 +242,9 @@ export function storeContract(name: string, target: ContractTarget): void {
 
   test("the schema version is the number of migrations", async (store) => {
     assert.equal(await store.schemaVersion(), target.migrations);
-    assert.equal((await store.summary()).schemaVersion, target.migrations);
+    const summary = await store.summary();
+    assert.equal(summary.schemaVersion, target.migrations);
+    assert.equal(summary.versions.core, target.migrations);
   });
 
   twoConnections(
@@ -285,19 +306,19 @@ export function storeContract(name: string, target: ContractTarget): void {
         },
       ], 5),
     );
-    assert.equal(await store.getUser(2), undefined);
-    assert.equal((await store.getUser(1))?.first_name, "Alice");
-    assert.equal(await store.getGroup(-5), undefined);
+    assert.equal(await readUser(store, 2), undefined);
+    assert.equal((await readUser(store, 1))?.first_name, "Alice");
+    assert.equal(await readGroup(store, -5), undefined);
     const result = await store.register([
       { user: { ...alice, id: 2 } },
       { user: { ...alice, first_name: "Changed" } },
       { group: { id: -5, username: null, title: "G", type: "group" } },
     ], 5);
     assert.deepEqual(result.erased, []);
-    assert.equal((await store.getUser(1))?.first_name, "Changed");
-    assert.equal((await store.getUser(1))?.registered_at, 1);
-    assert.equal((await store.getUser(2))?.registered_at, 5);
-    assert.equal((await store.getGroup(-5))?.registered_at, 5);
+    assert.equal((await readUser(store, 1))?.first_name, "Changed");
+    assert.equal((await readUser(store, 1))?.registered_at, 1);
+    assert.equal((await readUser(store, 2))?.registered_at, 5);
+    assert.equal((await readGroup(store, -5))?.registered_at, 5);
   });
 
   test("an update sent before the user's purge does not register them; the same second does", async (store) => {
@@ -308,22 +329,22 @@ export function storeContract(name: string, target: ContractTarget): void {
       await store.register([{ user: alice, sentAt: at - 1 }], at + 5),
       { erased: [1] },
     );
-    assert.equal(await store.getUser(1), undefined);
+    assert.equal(await readUser(store, 1), undefined);
     // Another user's purge is not this user's.
     await store.register([{ user: { ...alice, id: 2 }, sentAt: at - 1 }], at);
-    assert.ok(await store.getUser(2));
+    assert.ok(await readUser(store, 2));
     assert.deepEqual(
       await store.register([{ user: alice, sentAt: at }], at + 5),
       { erased: [] },
     );
-    assert.equal((await store.getUser(1))?.registered_at, at + 5);
+    assert.equal((await readUser(store, 1))?.registered_at, at + 5);
     await store.purge({ kind: "user", id: 1 }, "bot");
     await store.register([{ user: alice, sentAt: at + 1 }], at + 6);
-    assert.equal((await store.getUser(1))?.registered_at, at + 6);
+    assert.equal((await readUser(store, 1))?.registered_at, at + 6);
     // Without a date (a button pressed now) it registers.
     await store.purge({ kind: "user", id: 1 }, "bot");
     await store.register([{ user: alice }], at + 7);
-    assert.ok(await store.getUser(1));
+    assert.ok(await readUser(store, 1));
   });
 
   test("a purge of all records, or of a group, holds back older updates too", async (store) => {
@@ -341,18 +362,18 @@ export function storeContract(name: string, target: ContractTarget): void {
       at,
     );
     assert.deepEqual(old.erased.sort(), [-5, 1]);
-    assert.equal(await store.getUser(1), undefined);
-    assert.equal(await store.getGroup(-5), undefined);
+    assert.equal(await readUser(store, 1), undefined);
+    assert.equal(await readGroup(store, -5), undefined);
     await store.register([{ user: alice, group, sentAt: at }], at);
-    assert.ok(await store.getUser(1));
-    assert.ok(await store.getGroup(-5));
+    assert.ok(await readUser(store, 1));
+    assert.ok(await readGroup(store, -5));
     await store.purge({ kind: "group", id: -5 }, "cli");
     const groupAt = (await store.recentAudit(1))[0]!.at;
     const late = await store.register([{ group, sentAt: groupAt - 1 }], 9);
     assert.deepEqual(late.erased, [-5]);
-    assert.equal(await store.getGroup(-5), undefined);
+    assert.equal(await readGroup(store, -5), undefined);
     // The group's purge is not its members' erasure.
-    assert.ok(await store.getUser(1));
+    assert.ok(await readUser(store, 1));
   });
 
   twoConnections(
@@ -368,8 +389,8 @@ export function storeContract(name: string, target: ContractTarget): void {
           ),
         ]);
         const [mine, theirs] = [
-          await store.getUser(id),
-          await other.getUser(id),
+          await readUser(store, id),
+          await readUser(other, id),
         ];
         assert.deepEqual(mine, theirs);
         assert.ok(
@@ -377,7 +398,7 @@ export function storeContract(name: string, target: ContractTarget): void {
         );
         await other.register([{ user }], 300 + id);
         assert.equal(
-          (await store.getUser(id))?.registered_at,
+          (await readUser(store, id))?.registered_at,
           mine?.registered_at,
         );
       }
@@ -398,10 +419,8 @@ export function storeContract(name: string, target: ContractTarget): void {
       title: "G9",
       type: "group",
     }, 1);
-    const users = [];
-    for await (const user of store.iterateUsers()) users.push(user.id);
-    const groups = [];
-    for await (const group of store.iterateGroups()) groups.push(group.id);
+    const users = (await readAll(store, "users")).map((user) => user.id);
+    const groups = (await readAll(store, "groups")).map((group) => group.id);
     assert.deepEqual(users, [1, 2, 3]);
     assert.deepEqual(groups, [-9, -7]);
   });
@@ -410,8 +429,8 @@ export function storeContract(name: string, target: ContractTarget): void {
     let summary = await store.summary();
     assert.deepEqual(
       [
-        summary.users,
-        summary.groups,
+        summary.rows.users,
+        summary.rows.groups,
         summary.oldestRegistration,
         summary.newestRegistration,
       ],
@@ -433,8 +452,8 @@ export function storeContract(name: string, target: ContractTarget): void {
     summary = await store.summary();
     assert.deepEqual(
       [
-        summary.users,
-        summary.groups,
+        summary.rows.users,
+        summary.rows.groups,
         summary.oldestRegistration,
         summary.newestRegistration,
       ],
@@ -443,4 +462,5 @@ export function storeContract(name: string, target: ContractTarget): void {
     assert.ok(summary.sizeBytes > 0);
   });
   auditContract(test);
+  pluginContract(name, target);
 }

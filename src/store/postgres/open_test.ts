@@ -10,7 +10,7 @@ import {
   WrongKeyError,
 } from "../../crypto/field_cipher.ts";
 import { execPg } from "../../../tests/_pg.ts";
-import { registerGroup, registerUser } from "../_seed.ts";
+import { readGroup, readUser, registerGroup, registerUser } from "../_seed.ts";
 import { leakedNames, open, pgCase, tableFileText } from "./_test_support.ts";
 
 const key = generateKey();
@@ -52,8 +52,8 @@ pgCase(
       open(db, cipher),
     ]);
     assert.deepEqual(await leakedNames(db), []);
-    assert.deepEqual(await store.getUser(77), { ...zoe, registered_at: 1 });
-    assert.deepEqual(await other.getGroup(-500), {
+    assert.deepEqual(await readUser(store, 77), { ...zoe, registered_at: 1 });
+    assert.deepEqual(await readGroup(other, -500), {
       ...club,
       registered_at: 2,
     });

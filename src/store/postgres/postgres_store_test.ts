@@ -16,7 +16,7 @@ import {
   execPg,
   type TestDatabase,
 } from "../../../tests/_pg.ts";
-import { moveGroup, registerGroup, registerUser } from "../_seed.ts";
+import { moveGroup, readUser, registerGroup, registerUser } from "../_seed.ts";
 import {
   leakedNames,
   open,
@@ -105,7 +105,7 @@ function definePostgresTests(): void {
       await registerUser(store, zoe, 1);
       await registerGroup(store, club, 1);
       await moveGroup(store, club.id, -1000500);
-      assert.equal((await store.getUser(77))?.first_name, "Zoëname");
+      assert.equal((await readUser(store, 77))?.first_name, "Zoëname");
       assert.deepEqual(await leakedNames(db), []);
       await store.close();
       // The check itself can fail: the same writes without a key do leak.
@@ -131,7 +131,7 @@ function definePostgresTests(): void {
             substr(last_name, 22) WHERE id = 77`,
       );
       await assert.rejects(
-        store.getUser(77),
+        readUser(store, 77),
         (error: Error) =>
           error instanceof TamperedError &&
           /users\.last_name for id 77 fails its integrity check/.test(
@@ -144,16 +144,16 @@ function definePostgresTests(): void {
           sql`UPDATE users SET first_name = (SELECT first_name FROM users WHERE id = 78),
             last_name = NULL WHERE id = 77`,
       );
-      await assert.rejects(store.getUser(77), TamperedError);
+      await assert.rejects(readUser(store, 77), TamperedError);
       const iterate = async () => {
-        for await (const _ of store.iterateUsers()) {
+        for await (const _ of store.iterate("users")) {
           /* reads every row */
         }
       };
       await assert.rejects(iterate(), TamperedError);
       // The person's next update replaces the bad values with good ones.
       await registerUser(store, zoe, 2);
-      assert.equal((await store.getUser(77))?.first_name, "Zoëname");
+      assert.equal((await readUser(store, 77))?.first_name, "Zoëname");
       await store.close();
     },
   );
@@ -229,8 +229,8 @@ function definePostgresTests(): void {
           "bounded while hung",
           "recovered",
         ]);
-        assert.equal((await store.getUser(78))?.registered_at, 3);
-        assert.equal(await store.getUser(79), undefined);
+        assert.equal((await readUser(store, 78))?.registered_at, 3);
+        assert.equal(await readUser(store, 79), undefined);
         await store.close();
       } finally {
         await proxy.close();
@@ -256,7 +256,7 @@ function definePostgresTests(): void {
       );
       await store.compact();
       assert.ok(!(await tableFileText(db)).includes(stored));
-      assert.equal((await store.getUser(78))?.first_name, "Zoëname");
+      assert.equal((await readUser(store, 78))?.first_name, "Zoëname");
       await store.close();
     },
   );
@@ -296,7 +296,7 @@ function definePostgresTests(): void {
       const ids = Array.from({ length: 2500 }, (_, i) => (i * 7919) % 2500 + 1);
       await store.register(ids.map((id) => ({ user: { ...zoe, id } })), 1);
       let expected = 1;
-      for await (const user of store.iterateUsers()) {
+      for await (const user of store.iterate("users")) {
         assert.equal(user.id, expected++);
         assert.equal(user.first_name, "Zoëname");
       }

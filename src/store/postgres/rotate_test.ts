@@ -7,7 +7,7 @@ import {
   WrongKeyError,
 } from "../../crypto/field_cipher.ts";
 import { execPg } from "../../../tests/_pg.ts";
-import { registerGroup, registerUser } from "../_seed.ts";
+import { readGroup, readUser, registerGroup, registerUser } from "../_seed.ts";
 import { open, pgCase } from "./_test_support.ts";
 
 const key = generateKey();
@@ -35,11 +35,11 @@ pgCase(
       [1500, 1501],
       [1501, 1501],
     ]);
-    assert.equal((await store.getUser(77))?.username, "zoe_secret");
+    assert.equal((await readUser(store, 77))?.username, "zoe_secret");
     await store.close();
     await assert.rejects(open(db, oldCipher), WrongKeyError);
     store = await open(db, newCipher);
-    assert.deepEqual(await store.getGroup(-500), {
+    assert.deepEqual(await readGroup(store, -500), {
       ...club,
       registered_at: 1,
     });
@@ -76,8 +76,8 @@ pgCase(
       [newCipher.keyId]: 3000,
       [oldCipher.keyId]: 1500,
     });
-    assert.equal((await reopened.getUser(1))?.first_name, "Zoëname");
-    assert.equal((await reopened.getUser(1500))?.first_name, "Zoëname");
+    assert.equal((await readUser(reopened, 1))?.first_name, "Zoëname");
+    assert.equal((await readUser(reopened, 1500))?.first_name, "Zoëname");
     await reopened.close();
   },
 );
@@ -103,8 +103,8 @@ pgCase(
     await assert.rejects(bot.checkWritable(), WrongKeyError);
     await bot.close();
     const reopened = await open(db, newCipher);
-    assert.equal(await reopened.getUser(78), undefined);
-    assert.equal((await reopened.getUser(77))?.first_name, "Zoëname");
+    assert.equal(await readUser(reopened, 78), undefined);
+    assert.equal((await readUser(reopened, 77))?.first_name, "Zoëname");
     await reopened.close();
   },
 );

@@ -1,31 +1,21 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { TableDescription } from "../../base/tables.ts";
 import {
   AUDIT_COLUMNS,
   AUDIT_FIELDS,
-  ENCRYPTED_VALUES,
-  fromExcluded,
-  GROUP_COLUMNS,
-  GROUP_FIELDS,
-  GROUP_UPDATED,
+  columnNames,
+  encryptedValues,
+  keyList,
+  onConflictKeepEarliest,
+  onConflictUpdate,
   placeholders,
-  USER_COLUMNS,
-  USER_FIELDS,
-  USER_UPDATED,
 } from "../_columns.ts";
 import { type RecordRef, subjectRef } from "../audit.ts";
 import type { StoreSummary } from "../store.ts";
-import { currentVersion } from "./_driver.ts";
+import { namespaceVersions } from "./_driver.ts";
 
 /** The statements a `SqliteStore` runs on every update, prepared once. */
 export type Statements = Record<
-  | "upsertUser"
-  | "upsertGroup"
-  | "getUser"
-  | "getGroup"
-  | "deleteUser"
-  | "deleteGroup"
-  | "moveGroup"
-  | "groupSince"
   | "erasedAfter"
   | "bumpErasure"
   | "erasureVersion"
@@ -39,32 +29,6 @@ export type Statements = Record<
 /** Prepares the store's statements on an open, migrated database. */
 export function prepareStatements(db: DatabaseSync): Statements {
   return {
-    upsertUser: db.prepare(
-      `INSERT INTO users (${USER_COLUMNS}) VALUES (${placeholders(USER_FIELDS)})
-         ON CONFLICT (id) DO UPDATE SET ${fromExcluded(USER_UPDATED)}`,
-    ),
-    upsertGroup: db.prepare(
-      `INSERT INTO groups (${GROUP_COLUMNS}) VALUES (${
-        placeholders(GROUP_FIELDS)
-      })
-         ON CONFLICT (id) DO UPDATE SET ${fromExcluded(GROUP_UPDATED)}`,
-    ),
-    getUser: db.prepare(
-      `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`,
-    ),
-    getGroup: db.prepare(
-      `SELECT ${GROUP_COLUMNS} FROM groups WHERE id = ?`,
-    ),
-    deleteUser: db.prepare("DELETE FROM users WHERE id = ?"),
-    deleteGroup: db.prepare("DELETE FROM groups WHERE id = ?"),
-    moveGroup: db.prepare(
-      `INSERT INTO groups (${GROUP_COLUMNS}) VALUES (?, ?, ?, 'supergroup', ?)
-         ON CONFLICT (id) DO UPDATE SET
-           registered_at = min(groups.registered_at, excluded.registered_at)`,
-    ),
-    groupSince: db.prepare(
-      "SELECT registered_at FROM groups WHERE id = ?",
-    ),
     // Both halves are look-ups in the audit_log_subject index: the record's
     // own purges, and purges of everything (whose subject is null).
     erasedAfter: db.prepare(
@@ -99,29 +63,118 @@ export function prepareStatements(db: DatabaseSync): Statements {
   };
 }
 
-/** Counts, schema version, registration range, size and keys in use. */
-export function readSummary(db: DatabaseSync): StoreSummary {
+/**
+ * The statements on one described table, built from its description. Every
+ * one takes positional values: whole rows in column order, keys in key
+ * order, a subject's id.
+ */
+export interface TableStatements {
+  /** Inserts a row, or updates it by key keeping its stamps. */
+  upsert: StatementSync;
+  /** Inserts a row carried to a new key; one already there keeps its values and the earliest stamps. */
+  insertMoved: StatementSync;
+  /** Deletes the row with the key. */
+  removeByKey: StatementSync;
+  /** The rows about a person or a group (when the table has the column), in key order. */
+  bySubject: { user?: StatementSync; group?: StatementSync };
+  /** Deletes the rows about a person or a group. */
+  eraseBySubject: { user?: StatementSync; group?: StatementSync };
+  /** Deletes every row. */
+  eraseAll: StatementSync;
+}
+
+/**
+ * The tables' statements, each table's prepared at its first use (a
+ * plugin's table exists once its migrations ran).
+ */
+export class TableStatementCache {
+  #db: DatabaseSync;
+  #prepared = new Map<TableDescription, TableStatements>();
+
+  /** Prepares on `db`. */
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** The statements of `table`. */
+  of(table: TableDescription): TableStatements {
+    let statements = this.#prepared.get(table);
+    if (statements === undefined) {
+      statements = prepareTable(this.#db, table);
+      this.#prepared.set(table, statements);
+    }
+    return statements;
+  }
+}
+
+function prepareTable(
+  db: DatabaseSync,
+  table: TableDescription,
+): TableStatements {
+  const columns = columnNames(table);
+  const insert = `INSERT INTO ${table.name} (${columns.join(", ")}) VALUES (${
+    placeholders(columns)
+  })`;
+  const keyMatch = table.key.map((name) => `${name} = ?`).join(" AND ");
+  const select = `SELECT ${columns.join(", ")} FROM ${table.name}`;
+  const bySubject = (column: string | undefined) =>
+    column === undefined
+      ? undefined
+      : db.prepare(`${select} WHERE ${column} = ? ORDER BY ${keyList(table)}`);
+  const eraseBy = (column: string | undefined) =>
+    column === undefined
+      ? undefined
+      : db.prepare(`DELETE FROM ${table.name} WHERE ${column} = ?`);
+  return {
+    upsert: db.prepare(`${insert} ${onConflictUpdate(table)}`),
+    insertMoved: db.prepare(
+      `${insert} ${onConflictKeepEarliest(table, "min")}`,
+    ),
+    removeByKey: db.prepare(`DELETE FROM ${table.name} WHERE ${keyMatch}`),
+    bySubject: {
+      user: bySubject(table.userColumn),
+      group: bySubject(table.groupColumn),
+    },
+    eraseBySubject: {
+      user: eraseBy(table.userColumn),
+      group: eraseBy(table.groupColumn),
+    },
+    eraseAll: db.prepare(`DELETE FROM ${table.name}`),
+  };
+}
+
+/** Counts per table, schema versions, registration range, size and keys in use. */
+export function readSummary(
+  db: DatabaseSync,
+  tables: readonly TableDescription[],
+): StoreSummary {
   const row = db.prepare(
-    `SELECT (SELECT count(*) FROM users) AS users,
-            (SELECT count(*) FROM groups) AS groups,
-            min(registered_at) AS oldest,
+    `SELECT min(registered_at) AS oldest,
             max(registered_at) AS newest,
             (SELECT page_count FROM pragma_page_count()) *
               (SELECT page_size FROM pragma_page_size()) AS size
      FROM (SELECT registered_at FROM users UNION ALL SELECT registered_at FROM groups)`,
   ).get() as Record<string, number | null>;
+  const rows: Record<string, number> = {};
+  for (const table of tables) {
+    const counted = db.prepare(`SELECT count(*) AS n FROM ${table.name}`)
+      .get() as { n: number };
+    rows[table.name] = Number(counted.n);
+  }
   const check = db.prepare("SELECT key_id FROM data_key_check WHERE id = 1")
     .get() as { key_id: string } | undefined;
+  const values = encryptedValues(tables);
   // The key each stored value names: the text between the first two dots.
-  const keys = db.prepare(
+  const keys = values === null ? [] : db.prepare(
     `SELECT substr(v, 4, instr(substr(v, 4), '.') - 1) AS key_id, count(*) AS n
-     FROM (${ENCRYPTED_VALUES})
+     FROM (${values})
      WHERE v LIKE 'v1.%' GROUP BY 1 ORDER BY 1`,
   ).all() as { key_id: string; n: number }[];
+  const versions = namespaceVersions(db);
   return {
-    users: Number(row.users),
-    groups: Number(row.groups),
-    schemaVersion: currentVersion(db),
+    rows,
+    schemaVersion: versions.core ?? 0,
+    versions,
     oldestRegistration: row.oldest,
     newestRegistration: row.newest,
     sizeBytes: Number(row.size),

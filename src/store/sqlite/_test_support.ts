@@ -1,5 +1,29 @@
 import { DatabaseSync } from "node:sqlite";
+import type { Catalog } from "../../base/tables.ts";
 import { plaintexts } from "../_store_contract.ts";
+import { pluginMigrationSql } from "../_plugin_tables.ts";
+
+/**
+ * Temporary, until opening a store applies the plugins' migrations: creates
+ * the plugin tables of `catalog` in the database at `path`, unless there.
+ */
+export async function createPluginTables(
+  path: string,
+  catalog: Catalog,
+): Promise<void> {
+  const db = new DatabaseSync(path);
+  try {
+    const missing = catalog.tables.some((table) =>
+      db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(
+        table.name,
+      ) === undefined
+    );
+    if (!missing) return;
+    for (const sql of await pluginMigrationSql(catalog, "sqlite")) db.exec(sql);
+  } finally {
+    db.close();
+  }
+}
 
 /** Runs `body` with a new temporary folder, removed afterwards. */
 export async function withDir(

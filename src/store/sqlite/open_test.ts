@@ -9,7 +9,7 @@ import {
   generateKey,
   WrongKeyError,
 } from "../../crypto/field_cipher.ts";
-import { registerGroup, registerUser } from "../_seed.ts";
+import { readGroup, readUser, registerGroup, registerUser } from "../_seed.ts";
 import { holdWriteLock, leakedNames, withDir } from "./_test_support.ts";
 
 const key = generateKey();
@@ -134,8 +134,11 @@ Deno.test("SQLite, encrypted: a plaintext database is encrypted the first time a
       cipher: FieldCipher.fromKeySync(key),
     });
     assert.deepEqual(await leakedNames(path), []);
-    assert.deepEqual(await store.getUser(77), { ...zoe, registered_at: 1 });
-    assert.deepEqual(await store.getGroup(-500), { ...club, registered_at: 2 });
+    assert.deepEqual(await readUser(store, 77), { ...zoe, registered_at: 1 });
+    assert.deepEqual(await readGroup(store, -500), {
+      ...club,
+      registered_at: 2,
+    });
     await store.close();
   });
 });

@@ -9,23 +9,41 @@ import {
   subjectRef,
 } from "../audit.ts";
 import type { FieldCipher } from "../../crypto/field_cipher.ts";
-import type { FieldCodec, GroupCells } from "../../crypto/field_codec.ts";
+import type { FieldCodec } from "../../crypto/field_codec.ts";
+import {
+  type Catalog,
+  GROUPS,
+  type Row,
+  type TableDescription,
+  USERS,
+} from "../../base/tables.ts";
 import { AUDIT_COLUMNS } from "../_columns.ts";
 import {
   codecForBinding,
   healthStamp,
   KeyMovedError,
-  movedCells,
-  recordDecoders,
   remainingValues,
   retryOnKeyMove,
   unixNow,
 } from "../_engine.ts";
+import {
+  columnValues,
+  erasedBeforeWrite,
+  keyValues,
+  movedGroup,
+  type MovedRow,
+  movedRows,
+  prepareRowOps,
+  recordRow,
+  rowDecoder,
+  subjectColumn,
+  TableSet,
+  upsertValues,
+} from "../_rows.ts";
 import type { RawDatabase } from "../raw_copy.ts";
 import {
   type AuditRecord,
   DamagedStoreError,
-  type GroupRecord,
   type IterateOptions,
   type RegisterResult,
   type RegistrationPlan,
@@ -34,7 +52,7 @@ import {
   type Store,
   StoreError,
   type StoreSummary,
-  type UserRecord,
+  type SubjectRef,
 } from "../store.ts";
 import {
   checkpoint,
@@ -51,9 +69,9 @@ import {
   PurgeTimes,
   readSummary,
   type Statements,
+  TableStatementCache,
 } from "./_statements.ts";
 import { sqliteRawAt } from "./sqlite_raw.ts";
-import { type Catalog, CORE_CATALOG } from "../../base/tables.ts";
 
 /** What a `SqliteStore` is made of besides its connection. */
 export interface StoreParts {
@@ -63,8 +81,14 @@ export interface StoreParts {
   lock: LockWait;
   /** The database file (or `:memory:`). */
   path: string;
-  /** What the installed plugins store (default: the core's alone). */
-  catalog?: Catalog;
+  /** Every described table it holds: users, groups and the plugins'. */
+  catalog: Catalog;
+}
+
+// What a group's move carries, read and encrypted before the transaction.
+interface PreparedMove {
+  group: Row | undefined;
+  rows: MovedRow[];
 }
 
 /** The `Store` on a SQLite file through Deno's built-in `node:sqlite`; see `openSqliteStore`. */
@@ -77,16 +101,25 @@ export class SqliteStore implements Store {
   #sql: Statements;
   #purges: PurgeTimes;
   #auditKey: Uint8Array;
+  #tables: TableSet;
   #catalog: Catalog;
+  #tableSql: TableStatementCache;
+
+  /** Every described table, users and groups first. */
+  get tables(): readonly TableDescription[] {
+    return this.#tables.tables;
+  }
 
   /** Wraps an open, migrated database; use `openSqliteStore`. */
   constructor(db: DatabaseSync, parts: StoreParts) {
     this.#db = db;
-    this.#catalog = parts.catalog ?? CORE_CATALOG;
+    this.#catalog = parts.catalog;
     this.#codec = parts.codec;
     this.#lock = parts.lock;
     this.#path = parts.path;
     this.#sql = prepareStatements(db);
+    this.#tables = new TableSet(parts.catalog);
+    this.#tableSql = new TableStatementCache(db);
     const key = db.prepare("SELECT key FROM audit_key WHERE id = 1").get() as
       | { key: Uint8Array }
       | undefined;
@@ -95,20 +128,24 @@ export class SqliteStore implements Store {
     this.#purges = new PurgeTimes(this.#sql, key.key);
   }
 
-  /** The user with this id, if stored; `TamperedError` if it fails its check. */
-  async getUser(id: number): Promise<UserRecord | undefined> {
-    const row = await this.#read(() =>
-      this.#sql.getUser.get(id) as UserRecord | undefined
-    );
-    return row === undefined ? undefined : this.#codec.decodeUserSync(row);
+  /**
+   * The rows of `table` about the subject, decrypted, in key order; none
+   * when the table holds nothing about such a subject.
+   */
+  async read(table: string, subject: SubjectRef): Promise<Row[]> {
+    const described = this.#tables.describe(table);
+    const statement = this.#tableSql.of(described).bySubject[subject.kind];
+    if (statement === undefined) return [];
+    const rows = await this.#stored(described, subject);
+    return rows.map((row) => this.#codec.decodeRowSync(described, row));
   }
 
-  /** The group with this id, if stored; `TamperedError` if it fails its check. */
-  async getGroup(id: number): Promise<GroupRecord | undefined> {
-    const row = await this.#read(() =>
-      this.#sql.getGroup.get(id) as GroupRecord | undefined
-    );
-    return row === undefined ? undefined : this.#codec.decodeGroupSync(row);
+  // The stored rows of `table` about the subject, as they are stored.
+  #stored(table: TableDescription, subject: SubjectRef): Promise<Row[]> {
+    return this.#read(() => {
+      const statement = this.#tableSql.of(table).bySubject[subject.kind];
+      return statement === undefined ? [] : statement.all(subject.id) as Row[];
+    });
   }
 
   /**
@@ -127,62 +164,64 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<RegisterResult> {
     const codec = this.#codec;
+    // Checked first: a bad plugin write is a `TypeError` before anything.
+    const ops = prepareRowOps(this.#tables, codec, plans);
     // Encrypted before the transaction begins, so that the write lock is
-    // held only for the writes; moves (rare) read the old record first.
+    // held only for the writes; moves (rare) read the old rows first.
     const prepared = await this.#settle(() =>
       plans.map((plan) => ({
         plan,
         user: plan.user === undefined
           ? undefined
-          : codec.encodeUserSync(plan.user),
+          : codec.encodeRowSync(USERS, recordRow(plan.user)),
         group: plan.group === undefined
           ? undefined
-          : codec.encodeGroupSync(plan.group),
+          : codec.encodeRowSync(GROUPS, recordRow(plan.group)),
       }))
     );
     const moves = await Promise.all(
       plans.map((plan) =>
         plan.move === undefined
           ? undefined
-          : this.#movedCells(codec, plan.move.fromId, plan.move.toId)
+          : this.#prepareMove(codec, plan.move.fromId, plan.move.toId)
       ),
     );
     return await this.#write(codec, () => {
       const erased: number[] = [];
       const latestPurge = this.#purges.latest();
-      const isErased = (ref: RecordRef, sentAt: number | undefined) =>
-        sentAt !== undefined && latestPurge !== null && sentAt < latestPurge &&
+      const erasedAfter = (ref: RecordRef, sentAt: number) =>
+        latestPurge !== null && sentAt < latestPurge &&
         this.#purges.after(ref, sentAt);
+      const upsert = (table: TableDescription, row: Row) =>
+        this.#tableSql.of(table).upsert.run(...upsertValues(table, row, now));
       prepared.forEach(({ plan, user, group }, i) => {
         if (plan.user !== undefined && user !== undefined) {
-          if (isErased({ kind: "user", id: plan.user.id }, plan.sentAt)) {
+          const ref = { kind: "user" as const, id: plan.user.id };
+          if (erasedBeforeWrite([ref], plan.sentAt, erasedAfter)) {
             erased.push(plan.user.id);
-          } else {
-            this.#sql.upsertUser.run(
-              plan.user.id,
-              ...user,
-              plan.user.language_code,
-              now,
-            );
-          }
+          } else upsert(USERS, user);
         }
-        if (plan.move !== undefined) {
-          this.#move(plan.move.fromId, plan.move.toId, moves[i]);
+        const move = moves[i];
+        if (plan.move !== undefined && move !== undefined) {
+          this.#move(plan.move.fromId, move);
         }
         if (plan.group !== undefined && group !== undefined) {
-          if (isErased({ kind: "group", id: plan.group.id }, plan.sentAt)) {
+          const ref = { kind: "group" as const, id: plan.group.id };
+          if (erasedBeforeWrite([ref], plan.sentAt, erasedAfter)) {
             erased.push(plan.group.id);
-          } else {
-            this.#sql.upsertGroup.run(
-              plan.group.id,
-              ...group,
-              plan.group.type,
-              now,
-            );
-          }
+          } else upsert(GROUPS, group);
         }
         if (plan.removeGroupId !== undefined) {
-          this.#delete(this.#sql.deleteGroup, plan.removeGroupId);
+          this.#erase({ kind: "group", id: plan.removeGroupId });
+        }
+        for (const op of ops[i]!) {
+          if (op.op === "remove") {
+            this.#tableSql.of(op.table).removeByKey.run(
+              ...keyValues(op.table, op.key),
+            );
+          } else if (!erasedBeforeWrite(op.about, plan.sentAt, erasedAfter)) {
+            upsert(op.table, op.row);
+          }
         }
       });
       return { erased };
@@ -202,36 +241,17 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Every user in id order, read a page at a time. */
-  iterateUsers(options: IterateOptions = {}): AsyncIterable<UserRecord> {
-    const codec = this.#codec;
-    const decode = recordDecoders(codec, options.onDamaged).user;
-    return recordPages(this.#db, "users", this.#lock, (row) => {
-      const user: UserRecord = {
-        id: row[0] as number,
-        username: row[1] as string | null,
-        first_name: row[2] as string,
-        last_name: row[3] as string | null,
-        language_code: row[4] as string | null,
-        registered_at: row[5] as number,
-      };
-      return codec.cipher === undefined ? user : decode(user);
-    });
-  }
-
-  /** Every group in id order, read a page at a time. */
-  iterateGroups(options: IterateOptions = {}): AsyncIterable<GroupRecord> {
-    const codec = this.#codec;
-    const decode = recordDecoders(codec, options.onDamaged).group;
-    return recordPages(this.#db, "groups", this.#lock, (row) => {
-      const group: GroupRecord = {
-        id: row[0] as number,
-        username: row[1] as string | null,
-        title: row[2] as string,
-        type: row[3] as GroupRecord["type"],
-        registered_at: row[4] as number,
-      };
-      return codec.cipher === undefined ? group : decode(group);
+  /** Every row of `table` in key order, decrypted, read a page at a time. */
+  iterate(table: string, options: IterateOptions = {}): AsyncIterable<Row> {
+    const described = this.#tables.describe(table);
+    const decode = rowDecoder(this.#codec, described, options.onDamaged);
+    const names = described.columns.map((column) => column.name);
+    return recordPages(this.#db, described, this.#lock, (values) => {
+      const row: Row = {};
+      for (let i = 0; i < names.length; i++) {
+        row[names[i]!] = values[i] as string | number | null;
+      }
+      return decode(row);
     });
   }
 
@@ -248,7 +268,7 @@ export class SqliteStore implements Store {
     const { codec, records } = await rotateSqlite(this.#db, this.#codec, next, {
       ...options,
       lock: this.#lock,
-      tables: this.#catalog.tables,
+      tables: this.#tables.tables,
     });
     this.#codec = codec;
     await checkpoint(this.#db, this.#lock);
@@ -260,21 +280,16 @@ export class SqliteStore implements Store {
 
   /** Counts, schema version, registration range and size. */
   summary(): Promise<StoreSummary> {
-    return this.#read(() => readSummary(this.#db));
+    return this.#read(() => readSummary(this.#db, this.#tables.tables));
   }
 
-  /** Deletes the target and records the purge, in one transaction. */
+  /**
+   * Deletes the target's rows in every described table and records the
+   * purge, in one transaction.
+   */
   purge(target: RecordRef, actor: Actor): Promise<number> {
     return this.#transaction(() => {
-      let deleted: number;
-      if (target.kind === "user") {
-        deleted = this.#delete(this.#sql.deleteUser, target.id);
-      } else if (target.kind === "group") {
-        deleted = this.#delete(this.#sql.deleteGroup, target.id);
-      } else {
-        deleted = this.#delete(this.#db.prepare("DELETE FROM users")) +
-          this.#delete(this.#db.prepare("DELETE FROM groups"));
-      }
+      const deleted = this.#erase(target);
       if (deleted > 0) {
         this.#audit({ actor, action: "purge", target, records: deleted });
       }
@@ -422,36 +437,59 @@ export class SqliteStore implements Store {
     );
   }
 
-  // The values of the group at `fromId` encrypted for `toId`, if it is there.
-  #movedCells(
+  // The group at `fromId` and its plugin rows encrypted for `toId`.
+  async #prepareMove(
     codec: FieldCodec,
     fromId: number,
     toId: number,
-  ): Promise<GroupCells | undefined> {
-    return movedCells(codec, () => this.getGroup(fromId), toId);
+  ): Promise<PreparedMove> {
+    const from = { kind: "group" as const, id: fromId };
+    const [stored] = await this.#stored(GROUPS, from);
+    return {
+      group: movedGroup(codec, stored, toId),
+      rows: await movedRows(
+        this.#tables,
+        codec,
+        toId,
+        (table) => this.#stored(table, from),
+      ),
+    };
   }
 
-  // Inside a transaction. The old record is looked up again under the write
-  // lock: if another process deleted it meanwhile, it is not brought back.
-  #move(fromId: number, toId: number, cells: GroupCells | undefined): boolean {
-    const old = this.#sql.groupSince.get(fromId) as
-      | { registered_at: number }
-      | undefined;
-    if (old !== undefined && cells !== undefined) {
-      this.#sql.moveGroup.run(toId, cells[0], cells[1], old.registered_at);
+  // Inside a transaction. Each old row is deleted under the write lock and
+  // written at its new key only if it was still there: a row another
+  // process deleted meanwhile is not brought back.
+  #move(fromId: number, move: PreparedMove): void {
+    let deleted = 0;
+    const carry = (table: TableDescription, from: Row, row?: Row) => {
+      const sql = this.#tableSql.of(table);
+      const gone = Number(
+        sql.removeByKey.run(...keyValues(table, from)).changes,
+      );
+      if (gone > 0 && row !== undefined) {
+        sql.insertMoved.run(...columnValues(table, row));
+      }
+      deleted += gone;
+    };
+    carry(GROUPS, { id: fromId }, move.group);
+    for (const { table, from, row } of move.rows) carry(table, from, row);
+    if (deleted > 0) this.#sql.bumpErasure.run();
+  }
+
+  // Inside a transaction: deletes the rows of every table erased with the
+  // target, and raises the erasure counter when something was deleted.
+  // Caches of what was written, and of the latest purge, depend on it.
+  #erase(target: RecordRef): number {
+    let deleted = 0;
+    for (const { table, column } of this.#tables.erasedWith(target.kind)) {
+      const sql = this.#tableSql.of(table);
+      const result = target.kind === "all" || column === null
+        ? sql.eraseAll.run()
+        : sql.eraseBySubject[target.kind]!.run(target.id);
+      deleted += Number(result.changes);
     }
-    return this.#delete(this.#sql.deleteGroup, fromId) > 0;
-  }
-
-  // Inside a transaction: a deletion (by a registration or a purge) raises
-  // the erasure counter with it. Caches of what was written, and of the
-  // latest purge, depend on it.
-  #delete(statement: StatementSync, id?: number): number {
-    const changes = Number(
-      (id === undefined ? statement.run() : statement.run(id)).changes,
-    );
-    if (changes > 0) this.#sql.bumpErasure.run();
-    return changes;
+    if (deleted > 0) this.#sql.bumpErasure.run();
+    return deleted;
   }
 
   // Writes values encoded by `codec` before the transaction began. The key
