@@ -207,6 +207,13 @@ export async function appliedVersions(
   );
 }
 
+/** The highest applied migration of each namespace (core and plugins'), for the summary. */
+export async function namespaceVersions(
+  sql: Sql | Tx,
+): Promise<Record<string, number>> {
+  return Object.fromEntries(await appliedVersions(sql));
+}
+
 /**
  * Every table of the current schema with its columns in order, in one
  * query: what the schema check at open compares with the descriptions.

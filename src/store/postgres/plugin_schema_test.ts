@@ -212,6 +212,7 @@ pgCase(
     });
     try {
       assert.deepEqual(progress.at(-1), [3, 3]);
+      assert.deepEqual(await leakedNotes(db), []);
       const stored = await storedRows(db);
       assert.deepEqual(stored.map((row) => valueKeyId(String(row.text))), [
         first.keyId,
@@ -268,4 +269,22 @@ async function storedRows(db: TestDatabase): Promise<Row[]> {
       ) => [key, key === "text" ? value : Number(value)]),
     )
   );
+}
+
+// Which note texts are in the plugin tables' files as the server wrote
+// them (after a checkpoint): the first encryption leaves none behind.
+async function leakedNotes(db: TestDatabase): Promise<string[]> {
+  const [row] = await execPg(db, async (sql) => {
+    await sql`CHECKPOINT`;
+    return await sql`SELECT current_setting('data_directory') AS dir,
+      pg_relation_filepath('notes_entries') AS entries,
+      pg_relation_filepath('notes_shared') AS shared`;
+  });
+  let text = "";
+  for (const file of [row!.entries, row!.shared] as string[]) {
+    text += new TextDecoder().decode(
+      await Deno.readFile(`${row!.dir}/${file}`),
+    );
+  }
+  return NOTE_TEXTS.filter((note) => text.includes(note));
 }
