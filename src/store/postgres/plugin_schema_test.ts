@@ -11,6 +11,7 @@ import { NOTES_DATA } from "../../../examples/notes/data.ts";
 import { execPg, type TestDatabase } from "../../../tests/_pg.ts";
 import {
   NOTE_ROWS,
+  NOTE_TEXTS,
   noteInserts,
   NOTES_CATALOG,
   pluginWithMigrations,
