@@ -72,7 +72,7 @@ export async function catalogMigrations(
         throw new Error(
           `${
             describeNamespace(source.namespace)
-          } migrations folder "${dir.pathname}" does not exist`,
+          }'s migrations folder "${dir.pathname}" does not exist`,
           { cause: error },
         );
       }
