@@ -37,9 +37,13 @@ export function columnList(table: TableDescription): string {
  */
 export function recoder(
   table: TableDescription,
-  codecs: { from: FieldCodec; to: FieldCodec },
-  onDamaged: IterateOptions["onDamaged"],
+  codecs: {
+    from: FieldCodec;
+    to: FieldCodec;
+    onDamaged: IterateOptions["onDamaged"];
+  },
 ): (row: Row) => Row | undefined {
+  const { onDamaged } = codecs;
   return (row) => {
     let plain: Row;
     try {
@@ -55,21 +59,31 @@ export function recoder(
   };
 }
 
+/** The queries of a keyset-paged read (see `keysetQueries`). */
+export interface KeysetQueries {
+  /** The key columns, whose last values the next page starts after. */
+  key: readonly string[];
+  /** The first page's query. */
+  first: string;
+  /** The next pages' query: the previous page's last key as parameters. */
+  next: string;
+}
+
 /**
  * A keyset-paged read of `source` (a table, or a copy of one) in the order
- * of `table`'s key: the first page's query and the next pages' query,
- * which takes the previous page's last key as its parameters.
+ * of `table`'s key.
  */
 export function keysetQueries(
   table: TableDescription,
   options: { source?: string; placeholder: (index: number) => string },
-): { first: string; next: string } {
+): KeysetQueries {
   const order = table.key.map(quote).join(", ");
   const select = `SELECT ${columnList(table)} FROM ${
     options.source ?? quote(table.name)
   }`;
   const after = table.key.map((_, i) => options.placeholder(i + 1)).join(", ");
   return {
+    key: table.key,
     first: `${select} ORDER BY ${order} LIMIT ${PAGE_SIZE}`,
     next:
       `${select} WHERE (${order}) > (${after}) ORDER BY ${order} LIMIT ${PAGE_SIZE}`,
@@ -77,12 +91,11 @@ export function keysetQueries(
 }
 
 /**
- * Pages of PAGE_SIZE rows of `table` by its key, each read by `read` (one
+ * Pages of PAGE_SIZE rows by key, each read by `read` (one
  * short query each, so that no long read holds the database back).
  */
 export async function* keysetPages(
-  table: TableDescription,
-  queries: { first: string; next: string },
+  queries: KeysetQueries,
   read: (query: string, params: (string | number | null)[]) => Promise<Row[]>,
 ): AsyncIterable<Row[]> {
   let rows = await read(queries.first, []);
@@ -90,7 +103,7 @@ export async function* keysetPages(
     if (rows.length > 0) yield rows;
     if (rows.length < PAGE_SIZE) return;
     const last = rows[rows.length - 1]!;
-    rows = await read(queries.next, table.key.map((column) => last[column]!));
+    rows = await read(queries.next, queries.key.map((column) => last[column]!));
   }
 }
 

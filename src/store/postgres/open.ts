@@ -155,7 +155,7 @@ export function migratePostgres(
         // Checked again under the lock: another instance may have applied it.
         if (isApplied(await appliedVersions(tx), migration)) return;
         await tx.unsafe(migration.sql).simple();
-        await recordMigration(tx, migration, appliedAt);
+        await recordMigration(tx, migration, { appliedAt });
       });
     },
   });
@@ -166,7 +166,7 @@ export function migratePostgres(
 async function recordMigration(
   tx: Tx,
   migration: Migration,
-  appliedAt: number,
+  { appliedAt }: { appliedAt: number },
 ): Promise<void> {
   if (migration.namespace === CORE_NAMESPACE) {
     await tx`INSERT INTO schema_migrations (version, name, applied_at)

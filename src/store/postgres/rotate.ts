@@ -75,7 +75,6 @@ export async function encryptAll(
     total: Number(counts!.total),
     pages: (table) =>
       keysetPages(
-        table,
         keysetQueries(table, {
           source: `plain_${tables.indexOf(table)}`,
           placeholder: (i) => `$${i}`,
@@ -84,7 +83,11 @@ export async function encryptAll(
           tx.unsafe(query, params) as unknown as Promise<Row[]>,
       ),
     rewrite: async (table, rows) => {
-      const recode = recoder(table, { from: plain, to }, undefined);
+      const recode = recoder(table, {
+        from: plain,
+        to,
+        onDamaged: undefined,
+      });
       const names = table.columns.map((column) => column.name);
       await tx.unsafe(
         `INSERT INTO ${quote(table.name)} (${columnList(table)})
@@ -146,7 +149,6 @@ export async function rotatePostgres(
     total: Number(counts!.total),
     pages: (table) =>
       keysetPages(
-        table,
         keysetQueries(table, { placeholder: (i) => `$${i}` }),
         steps.read,
       ),
@@ -169,7 +171,7 @@ export async function rotatePostgres(
           tx,
           table,
           fresh,
-          recoder(table, { from: to, to }, options.onDamaged),
+          recoder(table, { from: to, to, onDamaged: options.onDamaged }),
         );
       });
     },

@@ -175,7 +175,7 @@ function migrate(
           // together never apply the same migration twice.
           if (isApplied(appliedVersions(db), migration)) return;
           db.exec(migration.sql);
-          recordMigration(db, migration, appliedAt);
+          recordMigration(db, migration, { appliedAt });
         })
       ),
   });
@@ -186,7 +186,7 @@ function migrate(
 function recordMigration(
   db: DatabaseSync,
   migration: Migration,
-  appliedAt: number,
+  { appliedAt }: { appliedAt: number },
 ): void {
   if (migration.namespace === CORE_NAMESPACE) {
     db.prepare(

@@ -78,14 +78,17 @@ async function reencodeInOneTransaction(
       pages: (table) => {
         const queries = keysetQueries(table, { placeholder: () => "?" });
         return keysetPages(
-          table,
           queries,
           (query, params) =>
             settle(() => db.prepare(query).all(...params) as unknown as Row[]),
         );
       },
       rewrite: (table, rows) => {
-        const recode = recoder(table, { from, to }, options.onDamaged);
+        const recode = recoder(table, {
+          from,
+          to,
+          onDamaged: options.onDamaged,
+        });
         const columns = encryptedColumns(table);
         const update = db.prepare(
           `UPDATE ${quote(table.name)} SET ${
