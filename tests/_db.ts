@@ -23,9 +23,13 @@ export async function readDb(
   const store = await openTestStore(path);
   try {
     const users = [];
-    for await (const user of store.iterateUsers()) users.push(user);
+    for await (const user of store.iterate("users")) {
+      users.push(user as unknown as UserRecord);
+    }
     const groups = [];
-    for await (const group of store.iterateGroups()) groups.push(group);
+    for await (const group of store.iterate("groups")) {
+      groups.push(group as unknown as GroupRecord);
+    }
     return { users, groups };
   } finally {
     await store.close();

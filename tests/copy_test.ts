@@ -179,7 +179,7 @@ pgTest(
     });
     assert.equal(reverse.code, 2, reverse.stderr);
     const check = await openTestStore(full);
-    assert.equal((await check.summary()).users, 1);
+    assert.equal((await check.summary()).rows.users, 1);
     await check.close();
   },
 );

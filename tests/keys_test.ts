@@ -13,6 +13,7 @@ import { startWebhookBot } from "./_webhook_bot.ts";
 import { message, privateChat, user } from "./_updates.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import { registerUser } from "../src/store/_seed.ts";
+import type { UserRecord } from "../src/store/store.ts";
 
 const rota = {
   id: 5,
@@ -239,7 +240,9 @@ async function usersWith(path: string, key: string) {
   const store = await openSqliteStore(path, { cipher: await testCipher(key) });
   try {
     const users = [];
-    for await (const one of store.iterateUsers()) users.push(one);
+    for await (const one of store.iterate("users")) {
+      users.push(one as unknown as UserRecord);
+    }
     return users;
   } finally {
     await store.close();

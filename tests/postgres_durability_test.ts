@@ -18,7 +18,9 @@ pgTest(
       cipher: await testCipher(),
     });
     const stored = new Set<number>();
-    for await (const record of store.iterateUsers()) stored.add(record.id);
+    for await (const record of store.iterate("users")) {
+      stored.add(Number(record.id));
+    }
     await store.close();
     const lost = confirmed.filter((id) => !stored.has(id));
     assert.deepEqual(lost, [], `${lost.length} of ${confirmed.length} lost`);

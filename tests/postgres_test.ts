@@ -93,9 +93,13 @@ async function readPg(
   });
   try {
     const users = [];
-    for await (const record of store.iterateUsers()) users.push(record);
+    for await (const record of store.iterate("users")) {
+      users.push(record as unknown as UserRecord);
+    }
     const groups = [];
-    for await (const record of store.iterateGroups()) groups.push(record);
+    for await (const record of store.iterate("groups")) {
+      groups.push(record as unknown as GroupRecord);
+    }
     return { users, groups };
   } finally {
     await store.close();

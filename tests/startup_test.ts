@@ -1,3 +1,4 @@
+import { readUser } from "../src/store/_seed.ts";
 import assert from "node:assert/strict";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { tempDir, testCipher } from "./_db.ts";
@@ -198,7 +199,7 @@ pgTest(
       cipher: await testCipher(),
     });
     try {
-      assert.equal((await store.getUser(9201))?.first_name, "User9201");
+      assert.equal((await readUser(store, 9201))?.first_name, "User9201");
     } finally {
       await store.close();
     }

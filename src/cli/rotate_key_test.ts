@@ -1,3 +1,4 @@
+import { readUser } from "../store/_seed.ts";
 import assert from "node:assert/strict";
 import { decodeKey, encodeKey } from "../crypto/data_key.ts";
 import { FieldCipher, generateKey } from "../crypto/field_cipher.ts";
@@ -70,7 +71,7 @@ Deno.test("the new key is in the key file, before the old one, when the database
     const reopened = await openSqliteStore(`${dir}/bot.db`, {
       cipher: FieldCipher.fromKeySync(newKey),
     });
-    assert.equal((await reopened.getUser(1))?.first_name, "A");
+    assert.equal((await readUser(reopened, 1))?.first_name, "A");
     assert.equal((await reopened.summary()).keyId, newId);
     await reopened.close();
   } finally {

@@ -1,3 +1,4 @@
+import { readGroup, readUser } from "../store/_seed.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
@@ -133,7 +134,7 @@ Deno.test("plans applied together are written in one transaction", async () => {
   assert.equal(calls[0]!.length, 50);
   await registrar.applyAll([{ user: user(100) }, { user: user(101) }]);
   assert.deepEqual(calls.slice(1), [[100, 101]]);
-  for (let id = 1; id <= 50; id++) assert.ok(await store.getUser(id));
+  for (let id = 1; id <= 50; id++) assert.ok(await readUser(store, id));
   await store.close();
 });
 
@@ -175,7 +176,7 @@ Deno.test("the same sender twice in one batch is written once", async () => {
     registrar.apply({ user: { ...alice, first_name: "Al" }, sentAt: 11 }),
   ]);
   assert.deepEqual(calls, [[1, 1]]);
-  assert.equal((await store.getUser(1))?.first_name, "Al");
+  assert.equal((await readUser(store, 1))?.first_name, "Al");
   await store.close();
 });
 
@@ -207,7 +208,7 @@ Deno.test("each caller settles with its own batch: a failed batch rejects only i
     registrar.apply({ user: user(3) }),
   ]);
   assert.deepEqual(counted.calls.slice(2), [[2, 3]]);
-  assert.ok(await counted.store.getUser(3));
+  assert.ok(await readUser(counted.store, 3));
   await counted.store.close();
 });
 
@@ -231,8 +232,8 @@ Deno.test("a plan the database refuses fails alone, not the plans that shared it
     "fulfilled",
   ]);
   assert.deepEqual(calls, [[1, -5, 2], [1], [-5], [2]]);
-  assert.ok(await store.getUser(1));
-  assert.ok(await store.getUser(2));
+  assert.ok(await readUser(store, 1));
+  assert.ok(await readUser(store, 2));
   await store.close();
 });
 
@@ -248,7 +249,7 @@ Deno.test("a purge by another process is seen by the very next update, every tim
     for (let round = 0; round < 10; round++) {
       assert.equal(await cli.purge({ kind: "user", id: 1 }, "cli"), 1);
       await registrar.apply({ user: alice });
-      assert.ok(await counted.store.getUser(1), `round ${round}`);
+      assert.ok(await readUser(counted.store, 1), `round ${round}`);
     }
     assert.equal(counted.calls.length, 11);
     await cli.close();
@@ -266,10 +267,10 @@ Deno.test("an update sent before an erasure neither registers nor is remembered"
     await cli.purge({ kind: "user", id: 1 }, "cli");
     const at = (await cli.recentAudit(1))[0]!.at;
     await registrar.apply({ user: alice, sentAt: at - 1 });
-    assert.equal(await counted.store.getUser(1), undefined);
+    assert.equal(await readUser(counted.store, 1), undefined);
     // The erased plan was not cached: a later one with the same fields writes.
     await registrar.apply({ user: alice, sentAt: at });
-    assert.equal((await counted.store.getUser(1))?.first_name, "Alice");
+    assert.equal((await readUser(counted.store, 1))?.first_name, "Alice");
     assert.equal(counted.calls.length, 3);
     await cli.close();
     await counted.store.close();
@@ -283,7 +284,7 @@ Deno.test("a moved or removed group is written again when seen again", async () 
   await registrar.apply({ group });
   await registrar.apply({ removeGroupId: -5 });
   await registrar.apply({ group });
-  assert.deepEqual(await store.getGroup(-5).then((g) => g?.title), "G");
+  assert.deepEqual(await readGroup(store, -5).then((g) => g?.title), "G");
   assert.deepEqual(calls, [[-5], [], [-5]]);
   await store.close();
 });

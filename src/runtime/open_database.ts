@@ -142,7 +142,7 @@ async function keylessState(
   }
   try {
     const summary = await store.summary();
-    return summary.users + summary.groups === 0 ? "new" : "records";
+    return summary.rows.users + summary.rows.groups === 0 ? "new" : "records";
   } finally {
     await store.close();
   }

@@ -1,24 +1,27 @@
-// The record statements of the PostgreSQL store, built from the column
-// lists in `_columns.ts`: a row set is sent as one JSON parameter and read
-// back with json_to_recordset, so a page is one statement.
+// The record statements of the PostgreSQL store, built from the table
+// descriptions: a row set is sent as one JSON parameter and read back with
+// json_to_recordset, so a page, or a batch of rows, is one statement.
 
+import type { Row, TableDescription } from "../../base/tables.ts";
+import type { RecordRef } from "../audit.ts";
 import {
   AUDIT_COLUMNS,
   AUDIT_FIELDS,
-  ENCRYPTED_VALUES,
-  fromExcluded,
-  GROUP_COLUMNS,
-  GROUP_UPDATED,
+  columnNames,
+  encryptedValues,
+  keyList,
+  onConflictKeepEarliest,
+  onConflictUpdate,
   PAGE_SIZE,
-  USER_COLUMNS,
-  USER_UPDATED,
 } from "../_columns.ts";
 import { subjectRef } from "../audit.ts";
 import { unixNow } from "../_engine.ts";
 import type { AuditRecord, StoreSummary } from "../store.ts";
+import type { TableSet } from "../_rows.ts";
 import {
   ALL_RECORDS_LOCK,
   asStoreError,
+  namespaceVersions,
   type Sql,
   type Tx,
 } from "./_driver.ts";
@@ -39,56 +42,165 @@ export function recordset(columns: readonly string[]): string {
   })`;
 }
 
-/** A user as a registration writes it: every column but `registered_at`. */
-export interface UserRow {
-  id: number;
-  username: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  language_code: string | null;
+/** `v(a type, …)` for `columns` of a described table, typed by its description. */
+export function tableRecordset(
+  table: TableDescription,
+  columns: readonly string[],
+): string {
+  return `v(${
+    columns.map((name) => {
+      const column = table.columns.find((c) => c.name === name)!;
+      return `${name} ${column.type === "text" ? "text" : "bigint"}`;
+    }).join(", ")
+  })`;
 }
 
-/** A group as a registration writes it: every column but `registered_at`. */
-export interface GroupRow {
-  id: number;
-  username: string | null;
-  title: string | null;
-  type: string;
+const ROWS = "json_to_recordset($1::text::json)";
+
+/**
+ * The statements on one described table, built once from its description.
+ * Rows go in as one JSON parameter (`$1`); keys come back as rows.
+ */
+export class TableQueries {
+  readonly table: TableDescription;
+  /** Inserts the rows (`$1`), or updates them by key keeping their stamps (`$2`: now). */
+  readonly upsert: string;
+  /** Inserts rows carried to a new key; one already there keeps its values and the earliest stamps. */
+  readonly insertMoved: string;
+  /** Deletes the rows with the keys (`$1`), returning the keys deleted. */
+  readonly removeByKeys: string;
+  /** The rows about a person or a group (`$1`), in key order. */
+  readonly bySubject: { user?: string; group?: string };
+  /** Every row, in key order. */
+  readonly all: string;
+
+  /** Builds the statements of `table`. */
+  constructor(table: TableDescription) {
+    this.table = table;
+    const columns = columnNames(table);
+    const written = table.columns.filter((column) => !column.stamp).map((c) =>
+      c.name
+    );
+    const into = `INSERT INTO ${table.name} (${columns.join(", ")})`;
+    this.upsert = `${into}
+      SELECT ${
+      table.columns.map((c) => c.stamp ? "$2::bigint" : c.name).join(", ")
+    }
+      FROM ${ROWS} AS ${tableRecordset(table, written)}
+      ${onConflictUpdate(table)}`;
+    this.insertMoved = `${into}
+      SELECT ${columns.join(", ")} FROM ${ROWS} AS ${
+      tableRecordset(table, columns)
+    }
+      ${onConflictKeepEarliest(table, "least")}`;
+    this.removeByKeys = `DELETE FROM ${table.name}
+      WHERE (${keyList(table)}) IN (SELECT ${keyList(table)} FROM ${ROWS} AS ${
+      tableRecordset(table, table.key)
+    })
+      RETURNING ${keyList(table)}`;
+    const select = `SELECT ${columns.join(", ")} FROM ${table.name}`;
+    const by = (column: string | undefined) =>
+      column === undefined
+        ? undefined
+        : `${select} WHERE ${column} = $1 ORDER BY ${keyList(table)}`;
+    this.bySubject = {
+      user: by(table.userColumn),
+      group: by(table.groupColumn),
+    };
+    this.all = `${select} ORDER BY ${keyList(table)}`;
+  }
 }
 
-const USER_WRITTEN = ["id", ...USER_UPDATED];
-const GROUP_WRITTEN = ["id", ...GROUP_UPDATED];
+/** Every described table's statements, and the erasures over all of them. */
+export class Queries {
+  #tables: TableSet;
+  #byTable = new Map<TableDescription, TableQueries>();
+  #erasures = new Map<RecordRef["kind"], string>();
 
-const UPSERT_USERS = `INSERT INTO users (${USER_COLUMNS})
-  SELECT ${USER_WRITTEN.join(", ")}, $2::bigint
-  FROM json_to_recordset($1::text::json) AS ${recordset(USER_WRITTEN)}
-  ON CONFLICT (id) DO UPDATE SET ${fromExcluded(USER_UPDATED)}`;
+  /** The statements of `tables`, each built at its first use. */
+  constructor(tables: TableSet) {
+    this.#tables = tables;
+  }
 
-const UPSERT_GROUPS = `INSERT INTO groups (${GROUP_COLUMNS})
-  SELECT ${GROUP_WRITTEN.join(", ")}, $2::bigint
-  FROM json_to_recordset($1::text::json) AS ${recordset(GROUP_WRITTEN)}
-  ON CONFLICT (id) DO UPDATE SET ${fromExcluded(GROUP_UPDATED)}`;
+  /** The statements on `table`. */
+  of(table: TableDescription): TableQueries {
+    let queries = this.#byTable.get(table);
+    if (queries === undefined) {
+      queries = new TableQueries(table);
+      this.#byTable.set(table, queries);
+    }
+    return queries;
+  }
 
-/** Inserts the users, or updates their fields keeping registered_at; ids must be distinct. */
-export async function upsertUsers(
+  /**
+   * One statement deleting the rows of every table erased with a subject of
+   * `kind` (its id is `$1`; `all`: every row) that counts them and raises
+   * the erasure counter when something was deleted.
+   */
+  erasure(kind: RecordRef["kind"]): string {
+    let sql = this.#erasures.get(kind);
+    if (sql === undefined) {
+      const parts = this.#tables.erasedWith(kind);
+      const deletes = parts.map(({ table, column }, i) =>
+        `d${i} AS (DELETE FROM ${table.name}${
+          column === null ? "" : ` WHERE ${column} = $1`
+        } RETURNING 1)`
+      );
+      const total = parts.map((_, i) => `(SELECT count(*) FROM d${i})`).join(
+        " + ",
+      );
+      sql = `WITH ${deletes.join(", ")},
+          counted AS (SELECT ${total} AS n),
+          bumped AS (UPDATE erasure_version SET version = version + 1
+                     WHERE id = 1 AND (SELECT n FROM counted) > 0)
+        SELECT n FROM counted`;
+      this.#erasures.set(kind, sql);
+    }
+    return sql;
+  }
+}
+
+/**
+ * Inserts the rows of a table, or updates them by key keeping their stamps
+ * (set to `now` on insert); keys must be distinct.
+ */
+export async function upsertRows(
   tx: Tx,
-  rows: UserRow[],
+  queries: TableQueries,
+  rows: Row[],
   now: number,
 ): Promise<void> {
-  await tx.unsafe(UPSERT_USERS, [JSON.stringify(rows), now], {
+  await tx.unsafe(queries.upsert, [JSON.stringify(rows), now], {
     prepare: true,
   });
 }
 
-/** Inserts the groups, or updates their fields keeping registered_at; ids must be distinct. */
-export async function upsertGroups(
+/** Deletes rows of a table by key; returns the keys that were there. */
+export async function removeRows(
   tx: Tx,
-  rows: GroupRow[],
-  now: number,
-): Promise<void> {
-  await tx.unsafe(UPSERT_GROUPS, [JSON.stringify(rows), now], {
+  queries: TableQueries,
+  keys: Row[],
+): Promise<Row[]> {
+  return await tx.unsafe(queries.removeByKeys, [JSON.stringify(keys)], {
     prepare: true,
-  });
+  }) as unknown as Row[];
+}
+
+/**
+ * Deletes the rows of every table erased with the target in one statement,
+ * raising the erasure counter when something was deleted; returns how many.
+ */
+export async function eraseRows(
+  tx: Tx,
+  queries: Queries,
+  target: RecordRef,
+): Promise<number> {
+  const [row] = await tx.unsafe(
+    queries.erasure(target.kind),
+    target.kind === "all" ? [] : [target.id],
+    { prepare: true },
+  );
+  return Number(row!.n);
 }
 
 /** The latest purge time of each subject asked for, and of all records. */
@@ -118,43 +230,16 @@ export async function purgeTimes(
 }
 
 /**
- * Deletes one record (or every one of a table) and raises the erasure
- * counter in the same statement when something was deleted: every deletion,
- * by a registration or a purge, does.
+ * Pages of a table through a server-side cursor, in key order: five pages
+ * a fetch, for fewer round trips while still a few MB.
  */
-export async function deleteRecords(
-  tx: Tx,
-  table: "users" | "groups",
-  id?: number,
-): Promise<number> {
-  const where = id === undefined ? "" : "WHERE id = $1";
-  const [row] = await tx.unsafe(
-    `WITH deleted AS (DELETE FROM ${table} ${where} RETURNING 1),
-          counted AS (SELECT count(*) AS n FROM deleted),
-          bumped AS (UPDATE erasure_version SET version = version + 1
-                     WHERE id = 1 AND (SELECT n FROM counted) > 0)
-     SELECT n FROM counted`,
-    id === undefined ? [] : [id],
-  );
-  return Number(row!.n);
-}
-
-/**
- * Pages of a table through a server-side cursor, in id order: five pages a
- * fetch, for fewer round trips while still a few MB.
- */
-export async function* cursorPages<T>(
+export async function* cursorPages(
   sql: Sql | Tx,
-  table: "users" | "groups",
-): AsyncIterable<T[]> {
-  const columns = table === "users" ? USER_COLUMNS : GROUP_COLUMNS;
+  queries: TableQueries,
+): AsyncIterable<Row[]> {
   try {
-    for await (
-      const rows of sql.unsafe(
-        `SELECT ${columns} FROM ${table} ORDER BY id`,
-      ).cursor(PAGE_SIZE * 5)
-    ) {
-      yield rows as unknown as T[];
+    for await (const rows of sql.unsafe(queries.all).cursor(PAGE_SIZE * 5)) {
+      yield rows as unknown as Row[];
     }
   } catch (error) {
     throw asStoreError(error);
@@ -177,27 +262,40 @@ export async function* decodePages<T>(
   }
 }
 
-/** Pages of PAGE_SIZE rows by id (keyset pagination), each a short query. */
-export async function* keysetPages<T extends { id: number }>(
-  read: (query: string, after: number) => Promise<T[]>,
-  table: string,
-  columns: string,
-): AsyncIterable<T[]> {
-  const query =
-    `SELECT ${columns} FROM ${table} WHERE id > $1 ORDER BY id LIMIT ${PAGE_SIZE}`;
-  let after = Number.MIN_SAFE_INTEGER;
+/**
+ * Pages of PAGE_SIZE rows in key order (keyset pagination), each a short
+ * query, from `table` or from a table of the same columns named `from`.
+ */
+export async function* keysetPages(
+  read: (query: string, after: unknown[]) => Promise<Row[]>,
+  table: TableDescription,
+  from = table.name,
+): AsyncIterable<Row[]> {
+  const select = `SELECT ${columnNames(table).join(", ")} FROM ${from}`;
+  const order = `ORDER BY ${keyList(table)} LIMIT ${PAGE_SIZE}`;
+  const first = `${select} ${order}`;
+  const next = `${select} WHERE (${keyList(table)}) > (${
+    table.key.map((_, i) => `$${i + 1}`).join(", ")
+  }) ${order}`;
+  let after: unknown[] | undefined;
   for (;;) {
-    const rows = await read(query, after);
+    const rows = await read(after === undefined ? first : next, after ?? []);
     if (rows.length > 0) yield rows;
     if (rows.length < PAGE_SIZE) return;
-    after = rows[rows.length - 1]!.id;
+    const last = rows[rows.length - 1]!;
+    after = table.key.map((name) => last[name]);
   }
 }
 
-/** Counts, schema version, registration range, size and keys in use. */
-export async function readSummary(sql: Sql): Promise<StoreSummary> {
-  const [row] = await sql`SELECT (SELECT count(*) FROM users) AS users,
-                   (SELECT count(*) FROM groups) AS groups,
+/** Counts per table, schema versions, registration range, size and keys in use. */
+export async function readSummary(
+  sql: Sql,
+  tables: readonly TableDescription[],
+): Promise<StoreSummary> {
+  const counts = tables.map((table, i) =>
+    `(SELECT count(*) FROM ${table.name}) AS n${i}`
+  ).join(", ");
+  const [row] = await sql.unsafe(`SELECT ${counts},
                    (SELECT min(registered_at) FROM (
                       SELECT min(registered_at) AS registered_at FROM users
                       UNION ALL SELECT min(registered_at) FROM groups) AS r) AS oldest,
@@ -205,18 +303,21 @@ export async function readSummary(sql: Sql): Promise<StoreSummary> {
                       SELECT max(registered_at) AS registered_at FROM users
                       UNION ALL SELECT max(registered_at) FROM groups) AS r) AS newest,
                    pg_database_size(current_database()) AS size,
-                   (SELECT coalesce(max(version), 0) FROM schema_migrations) AS version,
-                   (SELECT key_id FROM data_key_check WHERE id = 1) AS key_id`;
+                   (SELECT key_id FROM data_key_check WHERE id = 1) AS key_id`);
+  const values = encryptedValues(tables);
   // The key each stored value names: the text between the first two dots.
-  const keys = await sql.unsafe(
+  const keys = values === null ? [] : await sql.unsafe(
     `SELECT split_part(v, '.', 2) AS key_id, count(*) AS n
-     FROM (${ENCRYPTED_VALUES}) AS t
+     FROM (${values}) AS t
      WHERE v LIKE 'v1.%' GROUP BY 1 ORDER BY 1`,
   );
+  const versions = await namespaceVersions(sql);
   return {
-    users: Number(row!.users),
-    groups: Number(row!.groups),
-    schemaVersion: Number(row!.version),
+    rows: Object.fromEntries(
+      tables.map((table, i) => [table.name, Number(row![`n${i}`])]),
+    ),
+    schemaVersion: versions.core ?? 0,
+    versions,
     oldestRegistration: row!.oldest === null ? null : Number(row!.oldest),
     newestRegistration: row!.newest === null ? null : Number(row!.newest),
     sizeBytes: Number(row!.size),
@@ -228,22 +329,28 @@ export async function readSummary(sql: Sql): Promise<StoreSummary> {
 }
 
 /**
- * Rewrites the record tables into new files, so that deleted and replaced
+ * Rewrites the described tables into new files, so that deleted and replaced
  * values no longer linger in them as dead rows. VACUUM FULL would keep
  * every dead row that another session's snapshot might still see; here
  * the live rows are set aside (in temporary tables dropped at commit), the
  * tables emptied with TRUNCATE, which gives them new files, and refilled,
  * inside the caller's transaction.
  */
-export async function rewriteTables(tx: Tx): Promise<void> {
+export async function rewriteTables(
+  tx: Tx,
+  tables: readonly TableDescription[],
+): Promise<void> {
   await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
-  await tx`CREATE TEMPORARY TABLE kept_users ON COMMIT DROP
-           AS SELECT * FROM users`;
-  await tx`CREATE TEMPORARY TABLE kept_groups ON COMMIT DROP
-           AS SELECT * FROM groups`;
-  await tx`TRUNCATE users, groups`;
-  await tx`INSERT INTO users SELECT * FROM kept_users`;
-  await tx`INSERT INTO groups SELECT * FROM kept_groups`;
+  for (const table of tables) {
+    await tx.unsafe(`CREATE TEMPORARY TABLE kept_${table.name} ON COMMIT DROP
+                     AS SELECT * FROM ${table.name}`);
+  }
+  await tx.unsafe(`TRUNCATE ${tables.map((table) => table.name).join(", ")}`);
+  for (const table of tables) {
+    await tx.unsafe(
+      `INSERT INTO ${table.name} SELECT * FROM kept_${table.name}`,
+    );
+  }
 }
 
 const INSERT_AUDIT = `INSERT INTO audit_log (${AUDIT_COLUMNS})

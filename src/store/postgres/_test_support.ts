@@ -7,6 +7,8 @@ import {
   type TestDatabase,
 } from "../../../tests/_pg.ts";
 import { openPostgresStore } from "./open.ts";
+import type { Catalog } from "../../base/tables.ts";
+import { pluginMigrationSql } from "../_plugin_tables.ts";
 import type { PostgresStore } from "./postgres_store.ts";
 
 /** Why PostgreSQL tests cannot run here, or undefined when they can. */
@@ -38,6 +40,26 @@ export function open(
   options = {},
 ): Promise<PostgresStore> {
   return openPostgresStore(db.location.connection, { cipher, ...options });
+}
+
+/**
+ * Temporary, until opening a store applies the plugins' migrations: creates
+ * the plugin tables of `catalog` in the test database, unless there.
+ */
+export async function createPluginTables(
+  db: TestDatabase,
+  catalog: Catalog,
+): Promise<void> {
+  await execPg(db, async (sql) => {
+    const names = catalog.tables.map((table) => table.name);
+    const [found] = await sql`SELECT count(*)::int AS n FROM pg_tables
+      WHERE tablename IN ${sql(names)}
+        AND schemaname = ANY (current_schemas(false))`;
+    if (found!.n === names.length) return;
+    for (const text of await pluginMigrationSql(catalog, "postgres")) {
+      await sql.unsafe(text);
+    }
+  });
 }
 
 /** Every name found as it is in the stored rows (the values as stored). */

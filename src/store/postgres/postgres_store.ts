@@ -8,21 +8,30 @@ import {
   subjectRef,
 } from "../audit.ts";
 import type { FieldCipher } from "../../crypto/field_cipher.ts";
-import type { FieldCodec, GroupCells } from "../../crypto/field_codec.ts";
-import { AUDIT_FIELDS, GROUP_COLUMNS, USER_COLUMNS } from "../_columns.ts";
+import type { FieldCodec } from "../../crypto/field_codec.ts";
+import {
+  type Catalog,
+  type Row,
+  type TableDescription,
+} from "../../base/tables.ts";
+import { AUDIT_FIELDS } from "../_columns.ts";
 import {
   healthStamp,
   KeyMovedError,
-  movedCells,
-  recordDecoders,
   remainingValues,
   retryOnKeyMove,
   unixNow,
 } from "../_engine.ts";
+import {
+  encodeRecords,
+  prepareMove,
+  prepareRowOps,
+  rowDecoder,
+  TableSet,
+} from "../_rows.ts";
 import type { RawDatabase } from "../raw_copy.ts";
 import {
   type AuditRecord,
-  type GroupRecord,
   type IterateOptions,
   type RegisterResult,
   type RegistrationPlan,
@@ -31,7 +40,7 @@ import {
   type Store,
   StoreError,
   type StoreSummary,
-  type UserRecord,
+  type SubjectRef,
 } from "../store.ts";
 import {
   ALL_RECORDS_LOCK,
@@ -46,15 +55,15 @@ import {
 import {
   cursorPages,
   decodePages,
-  deleteRecords,
+  eraseRows,
   insertAudit,
+  Queries,
   readSummary,
   rewriteTables,
 } from "./_queries.ts";
 import { postgresRawOn } from "./postgres_raw.ts";
-import { planIds, type PreparedPlan, writePlans } from "./register.ts";
+import { planIds, type PreparedPlan, refKey, writePlans } from "./register.ts";
 import { rotatePostgres } from "./rotate.ts";
-import { type Catalog, CORE_CATALOG, type Row } from "../../base/tables.ts";
 
 /** How long rewriting the tables may take, in ms: it grows with them. */
 const COMPACT_TIMEOUT_MS = 60 * 60_000;
@@ -67,8 +76,8 @@ export interface StoreParts {
   auditKey: Uint8Array;
   /** Bound on each store call, in ms. */
   queryTimeoutMs: number;
-  /** What the installed plugins store (default: the core's alone). */
-  catalog?: Catalog;
+  /** Every described table it holds: users, groups and the plugins'. */
+  catalog: Catalog;
 }
 
 /** The `Store` on PostgreSQL through `npm:postgres`; see `openPostgresStore`. */
@@ -79,42 +88,43 @@ export class PostgresStore implements Store {
   #auditKey: Uint8Array;
   #timeoutMs: number;
   #closed = false;
+  #tables: TableSet;
+  #queries: Queries;
+
+  /** Every described table, users and groups first. */
+  get tables(): readonly TableDescription[] {
+    return this.#tables.tables;
+  }
 
   /** Wraps a connected, migrated pool; use `openPostgresStore`. */
   constructor(sql: Sql, parts: StoreParts) {
     this.#sql = sql;
-    this.#catalog = parts.catalog ?? CORE_CATALOG;
+    this.#catalog = parts.catalog;
     this.#codec = parts.codec;
     this.#auditKey = parts.auditKey;
     this.#timeoutMs = parts.queryTimeoutMs;
+    this.#tables = new TableSet(parts.catalog);
+    this.#queries = new Queries(this.#tables);
   }
 
-  /** The user with this id, if stored; `TamperedError` if it fails its check. */
-  async getUser(id: number): Promise<UserRecord | undefined> {
-    const [row] = await this.#bounded(
-      "reading a user",
-      () =>
-        this.#sql.unsafe(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [
-          id,
-        ]),
-    );
-    return row === undefined
-      ? undefined
-      : this.#codec.decodeUserSync(row as unknown as UserRecord);
+  /**
+   * The rows of `table` about the subject, decrypted, in key order; none
+   * when the table holds nothing about such a subject.
+   */
+  async read(table: string, subject: SubjectRef): Promise<Row[]> {
+    const described = this.#tables.describe(table);
+    const rows = await this.#stored(described, subject);
+    return rows.map((row) => this.#codec.decodeRowSync(described, row));
   }
 
-  /** The group with this id, if stored; `TamperedError` if it fails its check. */
-  async getGroup(id: number): Promise<GroupRecord | undefined> {
-    const [row] = await this.#bounded(
-      "reading a group",
-      () =>
-        this.#sql.unsafe(`SELECT ${GROUP_COLUMNS} FROM groups WHERE id = $1`, [
-          id,
-        ]),
-    );
-    return row === undefined
-      ? undefined
-      : this.#codec.decodeGroupSync(row as unknown as GroupRecord);
+  // The stored rows of `table` about the subject, as they are stored.
+  async #stored(table: TableDescription, subject: SubjectRef): Promise<Row[]> {
+    const query = this.#queries.of(table).bySubject[subject.kind];
+    if (query === undefined) return [];
+    return await this.#bounded(
+      `reading ${table.name}`,
+      () => this.#sql.unsafe(query, [subject.id], { prepare: true }),
+    ) as unknown as Row[];
   }
 
   /**
@@ -136,14 +146,17 @@ export class PostgresStore implements Store {
   ): Promise<RegisterResult> {
     if (plans.length === 0) return { erased: [] };
     const codec = this.#codec;
+    // Checked first: a bad plugin write is a `TypeError` before anything.
+    const ops = prepareRowOps(this.#tables, codec, plans);
     const prepared = await Promise.all(
-      plans.map((plan) => this.#prepare(codec, plan)),
+      plans.map((plan, i) => this.#prepare(codec, plan, ops[i]!)),
     );
     return await this.#write(
       "registering",
       codec,
-      planIds(plans),
-      (tx, ready) => writePlans(tx, prepared, { now, ready }),
+      planIds(prepared),
+      (tx, ready) =>
+        writePlans(tx, prepared, { now, ready, queries: this.#queries }),
     );
   }
 
@@ -156,19 +169,12 @@ export class PostgresStore implements Store {
     return Number(row!.version);
   }
 
-  /** Every user in id order, read through a cursor a page at a time. */
-  iterateUsers(options: IterateOptions = {}): AsyncIterable<UserRecord> {
+  /** Every row of `table` in key order, decrypted, read through a cursor a page at a time. */
+  iterate(table: string, options: IterateOptions = {}): AsyncIterable<Row> {
+    const described = this.#tables.describe(table);
     return decodePages(
-      cursorPages<UserRecord>(this.#sql, "users"),
-      recordDecoders(this.#codec, options.onDamaged).user,
-    );
-  }
-
-  /** Every group in id order, read through a cursor a page at a time. */
-  iterateGroups(options: IterateOptions = {}): AsyncIterable<GroupRecord> {
-    return decodePages(
-      cursorPages<GroupRecord>(this.#sql, "groups"),
-      recordDecoders(this.#codec, options.onDamaged).group,
+      cursorPages(this.#sql, this.#queries.of(described)),
+      rowDecoder(this.#codec, described, options.onDamaged),
     );
   }
 
@@ -182,7 +188,7 @@ export class PostgresStore implements Store {
   ): Promise<RotationResult> {
     const records = await rotatePostgres(next, {
       from: this.#codec,
-      tables: this.#catalog.tables,
+      tables: this.#tables.tables,
       bind: async (to) => {
         await this.#transaction("moving to the new key", async (tx) => {
           await tx`INSERT INTO data_key_check (id, key_id, check_value)
@@ -211,25 +217,24 @@ export class PostgresStore implements Store {
 
   /** Counts, schema version, registration range and the database's size. */
   summary(): Promise<StoreSummary> {
-    return this.#bounded("summarising", () => readSummary(this.#sql));
+    return this.#bounded(
+      "summarising",
+      () => readSummary(this.#sql, this.#tables.tables),
+    );
   }
 
-  /** Deletes the target and records the purge, in one transaction. */
+  /**
+   * Deletes the target's rows in every described table and records the
+   * purge, in one transaction.
+   */
   purge(target: RecordRef, actor: Actor): Promise<number> {
     return this.#transaction("purging", async (tx) => {
-      let deleted: number;
       if (target.kind === "all") {
         await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
-        deleted = await deleteRecords(tx, "users") +
-          await deleteRecords(tx, "groups");
       } else {
         await lockIds(tx, [target.id]);
-        deleted = await deleteRecords(
-          tx,
-          target.kind === "user" ? "users" : "groups",
-          target.id,
-        );
       }
+      const deleted = await eraseRows(tx, this.#queries, target);
       if (deleted > 0) {
         await this.#audit(tx, {
           actor,
@@ -334,7 +339,7 @@ export class PostgresStore implements Store {
   async compact(): Promise<void> {
     await this.#transaction(
       "rewriting the tables",
-      rewriteTables,
+      (tx) => rewriteTables(tx, this.#tables.tables),
       COMPACT_TIMEOUT_MS,
     );
   }
@@ -387,34 +392,42 @@ export class PostgresStore implements Store {
   }
 
   // What a plan needs that takes a cipher or a keyed hash, computed before
-  // the transaction. The hash is needed only to look for a later erasure.
+  // the transaction. The hashes are needed only to look for a later erasure.
   async #prepare(
     codec: FieldCodec,
     plan: RegistrationPlan,
+    ops: PreparedPlan["ops"],
   ): Promise<PreparedPlan> {
-    const subject = (ref: RecordRef) =>
-      plan.sentAt === undefined ? null : subjectRef(this.#auditKey, ref);
-    const user = plan.user === undefined ? undefined : {
-      cells: codec.encodeUserSync(plan.user),
-      subject: subject({ kind: "user", id: plan.user.id }),
+    const refs: RecordRef[] = [
+      ...(plan.user === undefined ? [] : [{
+        kind: "user" as const,
+        id: plan.user.id,
+      }]),
+      ...(plan.group === undefined ? [] : [{
+        kind: "group" as const,
+        id: plan.group.id,
+      }]),
+      ...ops.flatMap((op) => op.op === "write" ? op.about : []),
+    ];
+    const subjects = new Map<string, string | null>();
+    if (plan.sentAt !== undefined) {
+      for (const ref of refs) {
+        subjects.set(refKey(ref), subjectRef(this.#auditKey, ref));
+      }
+    }
+    const { move } = plan;
+    return {
+      plan,
+      ...encodeRecords(codec, plan),
+      ops,
+      subjects,
+      move: move === undefined ? undefined : await prepareMove(
+        this.#tables,
+        codec,
+        move.toId,
+        (table) => this.#stored(table, { kind: "group", id: move.fromId }),
+      ),
     };
-    const group = plan.group === undefined ? undefined : {
-      cells: codec.encodeGroupSync(plan.group),
-      subject: subject({ kind: "group", id: plan.group.id }),
-    };
-    const move = plan.move === undefined
-      ? undefined
-      : await this.#movedCells(codec, plan.move.fromId, plan.move.toId);
-    return { plan, user, group, move };
-  }
-
-  // The values of the group at `fromId` encrypted for `toId`, if it is there.
-  #movedCells(
-    codec: FieldCodec,
-    fromId: number,
-    toId: number,
-  ): Promise<GroupCells | undefined> {
-    return movedCells(codec, () => this.getGroup(fromId), toId);
   }
 
   // A write transaction: the ids are locked, and the key check is read

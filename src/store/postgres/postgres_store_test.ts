@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { club, storeContract, zoe } from "../_store_contract.ts";
+import { type Catalog, CORE_CATALOG, type Row } from "../../base/tables.ts";
 import { loadMigrations } from "../migrations.ts";
-import { type PostgresStore } from "./postgres_store.ts";
 import { openPostgresStore, POSTGRES_MIGRATIONS } from "./open.ts";
 import { type Store, StoreError } from "../store.ts";
 import {
@@ -18,6 +18,7 @@ import {
 } from "../../../tests/_pg.ts";
 import { moveGroup, readUser, registerGroup, registerUser } from "../_seed.ts";
 import {
+  createPluginTables,
   leakedNames,
   open,
   pgCase,
@@ -35,30 +36,57 @@ if (unavailable !== undefined) {
 } else {
   const databases: TestDatabase[] = [];
   const migrations = (await loadMigrations(POSTGRES_MIGRATIONS)).length;
-  // One database per suite, emptied before each test: creating a database
-  // per test would be slow, and every test still starts from no records.
+  // One database per suite and catalog, emptied before each test: creating
+  // a database per test would be slow, and every test still starts from no
+  // records.
   const suite = (name: string, cipher?: FieldCipher) => {
-    let database: Promise<TestDatabase> | undefined;
-    const connect = async () => {
-      database ??= createTestDatabase().then((db) => {
-        databases.push(db);
-        return db;
-      });
-      return await openPostgresStore((await database).location.connection, {
+    const byCatalog = new Map<Catalog, Promise<TestDatabase>>();
+    const opened = new Map<Store, { db: TestDatabase; catalog: Catalog }>();
+    const connect = async (catalog: Catalog) => {
+      let database = byCatalog.get(catalog);
+      if (database === undefined) {
+        database = createTestDatabase().then((db) => {
+          databases.push(db);
+          return db;
+        });
+        byCatalog.set(catalog, database);
+      }
+      const db = await database;
+      const store = await openPostgresStore(db.location.connection, {
         cipher,
+        catalog,
       });
+      // Temporary, until opening applies the plugins' migrations.
+      await createPluginTables(db, catalog);
+      opened.set(store, { db, catalog });
+      return store;
     };
+    const databaseOf = (store: Store) => opened.get(store)!.db;
     storeContract(name, {
-      async open(): Promise<Store> {
-        const store: PostgresStore = await connect();
+      async open(catalog = CORE_CATALOG): Promise<Store> {
+        const store = await connect(catalog);
+        const tables = [
+          "audit_log",
+          "bot_profile",
+          ...catalog.tables.map((t) => t.name),
+        ];
         await execPg(
-          await database!,
-          (sql) => sql`TRUNCATE users, groups, audit_log, bot_profile`,
+          databaseOf(store),
+          (sql) => sql.unsafe(`TRUNCATE ${tables.join(", ")}`),
         );
         return store;
       },
-      connectAgain: () => connect(),
+      connectAgain: (store) => connect(opened.get(store)!.catalog),
       migrations,
+      encrypted: cipher !== undefined,
+      stored: (store, table) =>
+        execPg(
+          databaseOf(store),
+          async (sql) => [...await sql.unsafe(`SELECT * FROM ${table}`)],
+        ) as Promise<Row[]>,
+      exec: async (store, text) => {
+        await execPg(databaseOf(store), (sql) => sql.unsafe(text));
+      },
     });
   };
   suite("PostgreSQL");
