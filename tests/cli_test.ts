@@ -467,7 +467,7 @@ Deno.test("migrate creates the database, says so once, prints the schema version
   for (let i = 0; i < 2; i++) {
     const result = await cli(path, "migrate");
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, "schema version 5\n");
+    assert.equal(result.stdout, "schema version 6\n");
     stderrs.push(result.stderr);
   }
   assert.deepEqual(stderrs, [

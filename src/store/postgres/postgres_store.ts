@@ -11,10 +11,8 @@ import type { FieldCipher } from "../../crypto/field_cipher.ts";
 import type { FieldCodec } from "../../crypto/field_codec.ts";
 import {
   type Catalog,
-  GROUPS,
   type Row,
   type TableDescription,
-  USERS,
 } from "../../base/tables.ts";
 import { AUDIT_FIELDS } from "../_columns.ts";
 import {
@@ -25,10 +23,9 @@ import {
   unixNow,
 } from "../_engine.ts";
 import {
-  movedGroup,
-  movedRows,
+  encodeRecords,
+  prepareMove,
   prepareRowOps,
-  recordRow,
   rowDecoder,
   TableSet,
 } from "../_rows.ts";
@@ -60,7 +57,6 @@ import {
   decodePages,
   eraseRows,
   insertAudit,
-  keysetPages,
   Queries,
   readSummary,
   rewriteTables,
@@ -87,6 +83,7 @@ export interface StoreParts {
 /** The `Store` on PostgreSQL through `npm:postgres`; see `openPostgresStore`. */
 export class PostgresStore implements Store {
   #sql: Sql;
+  #catalog: Catalog;
   #codec: FieldCodec;
   #auditKey: Uint8Array;
   #timeoutMs: number;
@@ -102,6 +99,7 @@ export class PostgresStore implements Store {
   /** Wraps a connected, migrated pool; use `openPostgresStore`. */
   constructor(sql: Sql, parts: StoreParts) {
     this.#sql = sql;
+    this.#catalog = parts.catalog;
     this.#codec = parts.codec;
     this.#auditKey = parts.auditKey;
     this.#timeoutMs = parts.queryTimeoutMs;
@@ -190,6 +188,7 @@ export class PostgresStore implements Store {
   ): Promise<RotationResult> {
     const records = await rotatePostgres(next, {
       from: this.#codec,
+      tables: this.#tables.tables,
       bind: async (to) => {
         await this.#transaction("moving to the new key", async (tx) => {
           await tx`INSERT INTO data_key_check (id, key_id, check_value)
@@ -199,24 +198,11 @@ export class PostgresStore implements Store {
         });
         this.#codec = to;
       },
-      count: async () => {
-        const [counts] = await this.#bounded(
-          "counting records",
-          () =>
-            this.#sql`SELECT (SELECT count(*) FROM users) +
-                             (SELECT count(*) FROM groups) AS total`,
-        );
-        return Number(counts!.total);
-      },
-      pages: (table) =>
-        keysetPages(
-          (query, after) =>
-            this.#bounded(
-              "reading a page of records",
-              () => this.#sql.unsafe(query, after as (string | number)[]),
-            ) as unknown as Promise<Row[]>,
-          table,
-        ),
+      read: (query, params) =>
+        this.#bounded(
+          "reading a page of records",
+          () => this.#sql.unsafe(query, params),
+        ) as unknown as Promise<Row[]>,
       write: (codec, ids, body) =>
         this.#write("re-encrypting", codec, ids, async (tx, ready) => {
           await ready;
@@ -389,7 +375,9 @@ export class PostgresStore implements Store {
 
   /** The stored values behind this store's pool; closing them leaves it open. */
   rawCopy(): Promise<RawDatabase> {
-    return Promise.resolve(postgresRawOn(this.#sql, { owned: false }));
+    return Promise.resolve(
+      postgresRawOn(this.#sql, { owned: false, catalog: this.#catalog }),
+    );
   }
 
   /** Ends the pool, waiting at most 5 s for queries in flight; safe twice. */
@@ -427,37 +415,17 @@ export class PostgresStore implements Store {
         subjects.set(refKey(ref), subjectRef(this.#auditKey, ref));
       }
     }
+    const { move } = plan;
     return {
       plan,
-      user: plan.user === undefined
-        ? undefined
-        : codec.encodeRowSync(USERS, recordRow(plan.user)),
-      group: plan.group === undefined
-        ? undefined
-        : codec.encodeRowSync(GROUPS, recordRow(plan.group)),
+      ...encodeRecords(codec, plan),
       ops,
       subjects,
-      move: plan.move === undefined
-        ? undefined
-        : await this.#prepareMove(codec, plan.move.fromId, plan.move.toId),
-    };
-  }
-
-  // The group at `fromId` and its plugin rows encrypted for `toId`.
-  async #prepareMove(
-    codec: FieldCodec,
-    fromId: number,
-    toId: number,
-  ): Promise<PreparedPlan["move"]> {
-    const from = { kind: "group" as const, id: fromId };
-    const [stored] = await this.#stored(GROUPS, from);
-    return {
-      group: movedGroup(codec, stored, toId),
-      rows: await movedRows(
+      move: move === undefined ? undefined : await prepareMove(
         this.#tables,
         codec,
-        toId,
-        (table) => this.#stored(table, from),
+        move.toId,
+        (table) => this.#stored(table, { kind: "group", id: move.fromId }),
       ),
     };
   }

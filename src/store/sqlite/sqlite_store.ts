@@ -28,13 +28,12 @@ import {
 } from "../_engine.ts";
 import {
   columnValues,
+  encodeRecords,
   erasedBeforeWrite,
   keyValues,
-  movedGroup,
-  type MovedRow,
-  movedRows,
+  type PreparedMove,
+  prepareMove,
   prepareRowOps,
-  recordRow,
   rowDecoder,
   subjectColumn,
   TableSet,
@@ -85,12 +84,6 @@ export interface StoreParts {
   catalog: Catalog;
 }
 
-// What a group's move carries, read and encrypted before the transaction.
-interface PreparedMove {
-  group: Row | undefined;
-  rows: MovedRow[];
-}
-
 /** The `Store` on a SQLite file through Deno's built-in `node:sqlite`; see `openSqliteStore`. */
 export class SqliteStore implements Store {
   #db: DatabaseSync;
@@ -102,6 +95,7 @@ export class SqliteStore implements Store {
   #purges: PurgeTimes;
   #auditKey: Uint8Array;
   #tables: TableSet;
+  #catalog: Catalog;
   #tableSql: TableStatementCache;
 
   /** Every described table, users and groups first. */
@@ -112,6 +106,7 @@ export class SqliteStore implements Store {
   /** Wraps an open, migrated database; use `openSqliteStore`. */
   constructor(db: DatabaseSync, parts: StoreParts) {
     this.#db = db;
+    this.#catalog = parts.catalog;
     this.#codec = parts.codec;
     this.#lock = parts.lock;
     this.#path = parts.path;
@@ -166,21 +161,16 @@ export class SqliteStore implements Store {
     // Encrypted before the transaction begins, so that the write lock is
     // held only for the writes; moves (rare) read the old rows first.
     const prepared = await this.#settle(() =>
-      plans.map((plan) => ({
-        plan,
-        user: plan.user === undefined
-          ? undefined
-          : codec.encodeRowSync(USERS, recordRow(plan.user)),
-        group: plan.group === undefined
-          ? undefined
-          : codec.encodeRowSync(GROUPS, recordRow(plan.group)),
-      }))
+      plans.map((plan) => ({ plan, ...encodeRecords(codec, plan) }))
     );
     const moves = await Promise.all(
-      plans.map((plan) =>
-        plan.move === undefined
-          ? undefined
-          : this.#prepareMove(codec, plan.move.fromId, plan.move.toId)
+      plans.map(({ move }) =>
+        move === undefined ? undefined : prepareMove(
+          this.#tables,
+          codec,
+          move.toId,
+          (table) => this.#stored(table, { kind: "group", id: move.fromId }),
+        )
       ),
     );
     return await this.#write(codec, () => {
@@ -265,6 +255,7 @@ export class SqliteStore implements Store {
     const { codec, records } = await rotateSqlite(this.#db, this.#codec, next, {
       ...options,
       lock: this.#lock,
+      tables: this.#tables.tables,
     });
     this.#codec = codec;
     await checkpoint(this.#db, this.#lock);
@@ -409,7 +400,7 @@ export class SqliteStore implements Store {
         new Error("An in-memory database cannot be copied"),
       );
     }
-    return Promise.resolve(sqliteRawAt(this.#path));
+    return Promise.resolve(sqliteRawAt(this.#path, this.#catalog));
   }
 
   /** Closes the database; safe to call twice. */
@@ -431,25 +422,6 @@ export class SqliteStore implements Store {
         record.outcome ?? "done",
       ).lastInsertRowid,
     );
-  }
-
-  // The group at `fromId` and its plugin rows encrypted for `toId`.
-  async #prepareMove(
-    codec: FieldCodec,
-    fromId: number,
-    toId: number,
-  ): Promise<PreparedMove> {
-    const from = { kind: "group" as const, id: fromId };
-    const [stored] = await this.#stored(GROUPS, from);
-    return {
-      group: movedGroup(codec, stored, toId),
-      rows: await movedRows(
-        this.#tables,
-        codec,
-        toId,
-        (table) => this.#stored(table, from),
-      ),
-    };
   }
 
   // Inside a transaction. Each old row is deleted under the write lock and
