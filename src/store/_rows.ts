@@ -202,11 +202,6 @@ export function erasedBeforeWrite(
     about.some((ref) => erasedAfter(ref, sentAt));
 }
 
-/** A user's or a group's fields as a row of its table. */
-export function recordRow(record: object): Row {
-  return { ...record } as Row;
-}
-
 /** The values of `row`'s key columns, in key order. */
 export function keyValues(
   table: TableDescription,
@@ -298,21 +293,49 @@ export async function movedRows(
   return moved;
 }
 
+/** What a group's move carries, read and encrypted before the transaction. */
+export interface PreparedMove {
+  /** The group record at its new id (a supergroup); undefined when absent or damaged. */
+  group: Row | undefined;
+  /** Its plugin rows at the new id. */
+  rows: MovedRow[];
+}
+
 /**
- * The group record at its new id as a move stores it (a supergroup), from
- * the stored row at the old id; undefined when it is absent or damaged.
+ * The group at the old id and its plugin rows encrypted for `toId`;
+ * `stored` reads the stored rows of a table about the group at the old id.
  */
-export function movedGroup(
+export async function prepareMove(
+  tables: TableSet,
   codec: FieldCodec,
-  stored: Row | undefined,
   toId: number,
-): Row | undefined {
-  if (stored === undefined) return undefined;
-  const plain = rowDecoder(codec, GROUPS, () => {})(stored);
-  if (plain === undefined) return undefined;
-  return codec.encodeRowSync(GROUPS, {
-    ...plain,
-    id: toId,
-    type: "supergroup",
-  });
+  stored: (table: TableDescription) => Promise<Row[]>,
+): Promise<PreparedMove> {
+  const [group] = await stored(GROUPS);
+  const plain = group === undefined
+    ? undefined
+    : rowDecoder(codec, GROUPS, () => {})(group);
+  return {
+    group: plain === undefined ? undefined : codec.encodeRowSync(GROUPS, {
+      ...plain,
+      id: toId,
+      type: "supergroup",
+    }),
+    rows: await movedRows(tables, codec, toId, stored),
+  };
+}
+
+/** A plan's user and group as their stored rows, encrypted. */
+export function encodeRecords(
+  codec: FieldCodec,
+  plan: RegistrationPlan,
+): { user?: Row; group?: Row } {
+  return {
+    user: plan.user === undefined
+      ? undefined
+      : codec.encodeRowSync(USERS, { ...plan.user } as Row),
+    group: plan.group === undefined
+      ? undefined
+      : codec.encodeRowSync(GROUPS, { ...plan.group } as Row),
+  };
 }

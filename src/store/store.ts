@@ -203,11 +203,16 @@ export interface RecordReader {
   /**
    * The rows of `table` about the subject, in key order: for `users` or
    * `groups` none or one; for a `member` table, a user's rows in every
-   * group or a group's rows of every member. A row failing its integrity
-   * check throws `DamagedRecordError`; an undescribed table `TypeError`.
+   * group or a group's rows of every member; none from a table that holds
+   * nothing about that kind of subject (a user table read for a group). A
+   * row failing its integrity check throws `DamagedRecordError`; an
+   * undescribed table `TypeError`.
    */
   read(table: string, subject: SubjectRef): Promise<Row[]>;
-  /** Every row of `table`, streamed in key order without loading them all. */
+  /**
+   * Every row of `table`, streamed in key order without loading them all;
+   * an undescribed table throws `TypeError` at once.
+   */
   iterate(table: string, options?: IterateOptions): AsyncIterable<Row>;
   /** Counts, schema versions, registration range and size. */
   summary(): Promise<StoreSummary>;

@@ -11,10 +11,8 @@ import type { FieldCipher } from "../../crypto/field_cipher.ts";
 import type { FieldCodec } from "../../crypto/field_codec.ts";
 import {
   type Catalog,
-  GROUPS,
   type Row,
   type TableDescription,
-  USERS,
 } from "../../base/tables.ts";
 import { AUDIT_FIELDS } from "../_columns.ts";
 import {
@@ -25,10 +23,9 @@ import {
   unixNow,
 } from "../_engine.ts";
 import {
-  movedGroup,
-  movedRows,
+  encodeRecords,
+  prepareMove,
   prepareRowOps,
-  recordRow,
   rowDecoder,
   TableSet,
 } from "../_rows.ts";
@@ -427,37 +424,17 @@ export class PostgresStore implements Store {
         subjects.set(refKey(ref), subjectRef(this.#auditKey, ref));
       }
     }
+    const { move } = plan;
     return {
       plan,
-      user: plan.user === undefined
-        ? undefined
-        : codec.encodeRowSync(USERS, recordRow(plan.user)),
-      group: plan.group === undefined
-        ? undefined
-        : codec.encodeRowSync(GROUPS, recordRow(plan.group)),
+      ...encodeRecords(codec, plan),
       ops,
       subjects,
-      move: plan.move === undefined
-        ? undefined
-        : await this.#prepareMove(codec, plan.move.fromId, plan.move.toId),
-    };
-  }
-
-  // The group at `fromId` and its plugin rows encrypted for `toId`.
-  async #prepareMove(
-    codec: FieldCodec,
-    fromId: number,
-    toId: number,
-  ): Promise<PreparedPlan["move"]> {
-    const from = { kind: "group" as const, id: fromId };
-    const [stored] = await this.#stored(GROUPS, from);
-    return {
-      group: movedGroup(codec, stored, toId),
-      rows: await movedRows(
+      move: move === undefined ? undefined : await prepareMove(
         this.#tables,
         codec,
-        toId,
-        (table) => this.#stored(table, from),
+        move.toId,
+        (table) => this.#stored(table, { kind: "group", id: move.fromId }),
       ),
     };
   }

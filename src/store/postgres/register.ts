@@ -5,6 +5,7 @@ import {
   erasedBeforeWrite,
   keyValues,
   type MovedRow,
+  type PreparedMove,
   type RowOps,
 } from "../_rows.ts";
 import type { Tx } from "./_driver.ts";
@@ -32,7 +33,7 @@ export interface PreparedPlan {
   /** The audit subject of each record a row of the plan is about, by `kind:id`. */
   subjects: Map<string, string | null>;
   /** The group and its plugin rows at the new id, when the plan moves one. */
-  move?: { group: Row | undefined; rows: MovedRow[] };
+  move?: PreparedMove;
 }
 
 /** `kind:id`, the key of `PreparedPlan.subjects`. */
@@ -179,7 +180,7 @@ async function moveRows(
   tx: Tx,
   queries: Queries,
   fromId: number,
-  move: { group: Row | undefined; rows: MovedRow[] },
+  move: PreparedMove,
 ): Promise<void> {
   // The group's own row is deleted even when it cannot be carried.
   const carried: (Omit<MovedRow, "row"> & { row?: Row })[] = [

@@ -28,13 +28,12 @@ import {
 } from "../_engine.ts";
 import {
   columnValues,
+  encodeRecords,
   erasedBeforeWrite,
   keyValues,
-  movedGroup,
-  type MovedRow,
-  movedRows,
+  type PreparedMove,
+  prepareMove,
   prepareRowOps,
-  recordRow,
   rowDecoder,
   subjectColumn,
   TableSet,
@@ -83,12 +82,6 @@ export interface StoreParts {
   path: string;
   /** Every described table it holds: users, groups and the plugins'. */
   catalog: Catalog;
-}
-
-// What a group's move carries, read and encrypted before the transaction.
-interface PreparedMove {
-  group: Row | undefined;
-  rows: MovedRow[];
 }
 
 /** The `Store` on a SQLite file through Deno's built-in `node:sqlite`; see `openSqliteStore`. */
@@ -166,21 +159,16 @@ export class SqliteStore implements Store {
     // Encrypted before the transaction begins, so that the write lock is
     // held only for the writes; moves (rare) read the old rows first.
     const prepared = await this.#settle(() =>
-      plans.map((plan) => ({
-        plan,
-        user: plan.user === undefined
-          ? undefined
-          : codec.encodeRowSync(USERS, recordRow(plan.user)),
-        group: plan.group === undefined
-          ? undefined
-          : codec.encodeRowSync(GROUPS, recordRow(plan.group)),
-      }))
+      plans.map((plan) => ({ plan, ...encodeRecords(codec, plan) }))
     );
     const moves = await Promise.all(
-      plans.map((plan) =>
-        plan.move === undefined
-          ? undefined
-          : this.#prepareMove(codec, plan.move.fromId, plan.move.toId)
+      plans.map(({ move }) =>
+        move === undefined ? undefined : prepareMove(
+          this.#tables,
+          codec,
+          move.toId,
+          (table) => this.#stored(table, { kind: "group", id: move.fromId }),
+        )
       ),
     );
     return await this.#write(codec, () => {
@@ -431,25 +419,6 @@ export class SqliteStore implements Store {
         record.outcome ?? "done",
       ).lastInsertRowid,
     );
-  }
-
-  // The group at `fromId` and its plugin rows encrypted for `toId`.
-  async #prepareMove(
-    codec: FieldCodec,
-    fromId: number,
-    toId: number,
-  ): Promise<PreparedMove> {
-    const from = { kind: "group" as const, id: fromId };
-    const [stored] = await this.#stored(GROUPS, from);
-    return {
-      group: movedGroup(codec, stored, toId),
-      rows: await movedRows(
-        this.#tables,
-        codec,
-        toId,
-        (table) => this.#stored(table, from),
-      ),
-    };
   }
 
   // Inside a transaction. Each old row is deleted under the write lock and
