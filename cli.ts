@@ -49,7 +49,7 @@ import { dataKeyCipher, interruptedRotation } from "./src/crypto/key_file.ts";
 import { openStore, sqliteCreates } from "./src/store/open_store.ts";
 import { type Store, StoreError, type SubjectRef } from "./src/store/store.ts";
 import type { Catalog } from "./src/base/tables.ts";
-import { installedCatalog } from "./plugins.ts";
+import { installedCatalog, plugins } from "./plugins.ts";
 
 /** Options of `runCli`. */
 export interface RunCliOptions {
@@ -276,7 +276,7 @@ async function dispatch(
         await copy(store, { from: location, to: copyTo!, io, quiet });
         break;
       case "setup":
-        await setup(store, { env, io });
+        await setup(store, { env, io, plugins });
         break;
     }
     return EXIT.ok;

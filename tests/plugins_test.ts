@@ -221,7 +221,10 @@ Deno.test("a plugin that throws is reported to Sentry with its name, and registr
       [4201],
     );
     assert.equal(rawRows(path, "SELECT * FROM notes_entries").length, 1);
-    assert.match(hook.bot.stderr, /plugin "broken" failed handling update 42/);
+    assert.match(
+      hook.bot.stderr,
+      /handling update 42 failed in plugin "broken"/,
+    );
     const event = await ingest.firstEvent();
     assert.equal(event.tags?.plugin, "broken");
     assert.equal(

@@ -8,6 +8,7 @@ import {
   negotiateLocale,
 } from "./i18n.ts";
 import { CORE_PLUGINS } from "./core_plugins.ts";
+import { notes } from "../../examples/notes/notes.ts";
 
 // The message ids of one Fluent file: "key = …" at the start of a line.
 async function keysOf(file: string): Promise<Set<string>> {
@@ -110,6 +111,48 @@ Deno.test("the command menu is translated without Fluent's isolation marks", () 
   ]);
   const text = i18n.t("en", "privacy-contact", { contact: "@op" });
   assert.equal(text, "Questions go to the operator of this bot: @op");
+});
+
+Deno.test("a plugin's locale files join the project's: its messages and menu entries in every locale", async () => {
+  const i18n = createI18n([...CORE_PLUGINS, notes]);
+  assert.deepEqual(i18n.locales, ["en", "pt-BR"]);
+  const plugins = [...CORE_PLUGINS, notes];
+  assert.deepEqual(
+    commandsFor(i18n, "pt-BR", { plugins }).map((c) => c.description),
+    [
+      "O que é este bot",
+      "Como usar este bot",
+      "Ver, exportar ou apagar seus dados",
+      "Guardar uma nota (num grupo: compartilhar uma)",
+      "Listar suas notas",
+    ],
+  );
+  assert.equal(
+    i18n.t("en", "notes-none").startsWith("You have no notes"),
+    true,
+  );
+  // The project's messages are still there beside the plugin's.
+  assert.match(i18n.t("en", "cmd-privacy"), /export or delete/);
+  // The plugin's locales have the same keys, as the project's must.
+  const keys = async (file: string) =>
+    new Set(
+      [...(await Deno.readTextFile(new URL(file, notes.locales))).matchAll(
+        /^([a-z][a-z0-9-]*)\s*=/gm,
+      )].map((m) => m[1]!),
+    );
+  assert.deepEqual(await keys("pt-BR.ftl"), await keys("en.ftl"));
+});
+
+Deno.test("a command offered in private chats only makes one menu for private chats and one for groups", () => {
+  const i18n = createI18n(CORE_PLUGINS);
+  const plugins = [
+    ...CORE_PLUGINS,
+    { name: "p", commands: [{ command: "secret", scope: "private" as const }] },
+  ];
+  const names = (chats: "all" | "private" | "groups") =>
+    commandsFor(i18n, "en", { plugins, chats }).map((c) => c.command);
+  assert.deepEqual(names("private"), ["start", "help", "privacy", "secret"]);
+  assert.deepEqual(names("groups"), ["start", "help", "privacy"]);
 });
 
 // Every non-test TypeScript file under `dir`, in its subfolders too.

@@ -6,6 +6,9 @@ import { FieldCipher, generateKey } from "../crypto/field_cipher.ts";
 import { Registrar } from "./registrar.ts";
 import { openSqliteStore } from "../store/sqlite/open.ts";
 import type { RegistrationPlan, Store } from "../store/store.ts";
+import { catalogOf } from "../base/tables.ts";
+import { createPluginTables } from "../store/sqlite/_test_support.ts";
+import { NOTES_DATA } from "../../examples/notes/data.ts";
 
 interface Counted {
   store: Store;
@@ -287,4 +290,96 @@ Deno.test("a moved or removed group is written again when seen again", async () 
   assert.deepEqual(await readGroup(store, -5).then((g) => g?.title), "G");
   assert.deepEqual(calls, [[-5], [], [-5]]);
   await store.close();
+});
+
+// A store holding the notes plugin's tables too, at `path`.
+async function notesStore(path: string): Promise<Counted> {
+  const catalog = catalogOf([NOTES_DATA]);
+  const store = await openSqliteStore(path, { catalog });
+  await createPluginTables(path, catalog);
+  return counting(store);
+}
+
+const note = (text: string) => ({
+  table: "notes_entries",
+  row: { user_id: 1, note_id: 10, text },
+});
+
+Deno.test("a plugin's writes share the registrations' transaction and are never skipped as known", async () => {
+  await withDir(async (dir) => {
+    const counted = await notesStore(`${dir}/bot.db`);
+    const registrar = new Registrar(counted.store);
+    await Promise.all([
+      registrar.apply({ user: alice }),
+      registrar.apply({ user: alice, writes: [note("first")] }),
+      registrar.apply({ writes: [note("second")] }),
+    ]);
+    assert.equal(counted.calls.length, 1);
+    // Alice is known now; a row of hers still goes to the store.
+    await registrar.apply({ user: alice, writes: [note("third")] });
+    assert.equal(counted.calls.length, 2);
+    const rows = await counted.store.read("notes_entries", {
+      kind: "user",
+      id: 1,
+    });
+    assert.deepEqual(rows.map((row) => row.text), ["third"]);
+    await registrar.apply({
+      removals: [{ table: "notes_entries", key: { user_id: 1, note_id: 10 } }],
+    });
+    assert.deepEqual(
+      await counted.store.read("notes_entries", { kind: "user", id: 1 }),
+      [],
+    );
+    await counted.store.close();
+  });
+});
+
+Deno.test("a write to a table no plugin describes fails only its own update in a batch", async () => {
+  await withDir(async (dir) => {
+    const counted = await notesStore(`${dir}/bot.db`);
+    const registrar = new Registrar(counted.store);
+    const bob = { ...alice, id: 2, first_name: "Bob" };
+    const results = await Promise.allSettled([
+      registrar.apply({ user: bob }),
+      registrar.apply({ writes: [{ table: "nowhere", row: { id: 1 } }] }),
+      registrar.apply({ writes: [note("kept")] }),
+    ]);
+    assert.deepEqual(results.map((result) => result.status), [
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+    ]);
+    assert.ok(
+      (results[1] as PromiseRejectedResult).reason instanceof TypeError,
+    );
+    assert.ok(await readUser(counted.store, 2));
+    assert.equal(
+      (await counted.store.read("notes_entries", { kind: "user", id: 1 }))
+        .length,
+      1,
+    );
+    await counted.store.close();
+  });
+});
+
+Deno.test("a plugin's write dated before the person's purge is dropped, one from the same second is kept", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    const counted = await notesStore(path);
+    const cli = await openSqliteStore(path, {
+      catalog: catalogOf([NOTES_DATA]),
+    });
+    const registrar = new Registrar(counted.store);
+    await registrar.apply({ user: alice, writes: [note("before")] });
+    await cli.purge({ kind: "user", id: 1 }, "cli");
+    const at = (await cli.recentAudit(1))[0]!.at;
+    const read = () =>
+      counted.store.read("notes_entries", { kind: "user", id: 1 });
+    await registrar.apply({ writes: [note("late")], sentAt: at - 1 });
+    assert.deepEqual(await read(), []);
+    await registrar.apply({ writes: [note("same second")], sentAt: at });
+    assert.deepEqual((await read()).map((row) => row.text), ["same second"]);
+    await cli.close();
+    await counted.store.close();
+  });
 });

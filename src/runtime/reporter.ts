@@ -107,9 +107,10 @@ function describe(
   const stack = error instanceof Error
     ? error.stack ?? error.message
     : String(error);
-  return options.plugin === undefined
-    ? `${where} failed: ${stack}`
-    : `plugin "${options.plugin}" failed ${where}: ${stack}`;
+  const plugin = options.plugin === undefined
+    ? ""
+    : ` in plugin "${options.plugin}"`;
+  return `${where} failed${plugin}: ${stack}`;
 }
 
 interface UpdateIds {
