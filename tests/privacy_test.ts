@@ -214,7 +214,7 @@ Deno.test("a file that cannot be sent is reported, the user told, and the limit 
     });
     assert.match(
       h.bot.stderr,
-      /error: plugin "privacy" failed handling update \d+: GrammyError: Call to 'sendDocument' failed!/,
+      /error: handling update \d+ failed in plugin "privacy": GrammyError: Call to 'sendDocument' failed!/,
     );
     h.api.failures.delete("sendDocument");
     const sent = await h.during(
@@ -495,7 +495,7 @@ Deno.test("when getChatMember fails, the group /privacy and its buttons still ge
     );
     assert.match(
       h.bot.stderr,
-      /error: plugin "privacy" failed handling update \d+: GrammyError: Call to 'getChatMember' failed!/,
+      /error: handling update \d+ failed in plugin "privacy": GrammyError: Call to 'getChatMember' failed!/,
     );
 
     const answers = await h.during(
@@ -551,7 +551,7 @@ Deno.test("every button press is answered with a text, also when its work fails"
     });
     assert.match(
       h.bot.stderr,
-      /error: plugin "privacy" failed handling update \d+: GrammyError: Call to 'editMessageText' failed!/,
+      /error: handling update \d+ failed in plugin "privacy": GrammyError: Call to 'editMessageText' failed!/,
     );
     h.api.failures.delete("editMessageText");
 
