@@ -365,6 +365,8 @@ async function withStore(
     };
     store = await openStore(location, opening);
   } catch (error) {
+    // A table the plugins do not describe: exit 2, as bad configuration.
+    if (error instanceof ConfigError) throw error;
     const hint = error instanceof WrongKeyError ? options.wrongKeyHint : "";
     throw new CliError(
       errorChain(error, (e) => e instanceof TamperedError) + (hint ?? ""),

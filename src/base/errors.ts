@@ -51,3 +51,18 @@ export class DamagedStoreError extends PermanentStoreError {
     this.name = "DamagedStoreError";
   }
 }
+
+/**
+ * The database's tables do not match what the installed plugins describe:
+ * a table nobody described or declared, or a description whose columns
+ * differ from the migrated table's. A `ConfigError`, so that the bot and
+ * the CLI both stop with exit 2 and this one line.
+ */
+export class SchemaError extends ConfigError {
+  /** Takes the whole one-line message (it names the table and what to do). */
+  constructor(message: string) {
+    super("", "");
+    this.message = message;
+    this.name = "SchemaError";
+  }
+}

@@ -8,6 +8,7 @@ import {
 import { openRawDatabase } from "../store/open_store.ts";
 import { type RawDatabase, TargetNotEmptyError } from "../store/raw_copy.ts";
 import type { MaintenanceStore } from "../store/store.ts";
+import type { Catalog } from "../base/tables.ts";
 import { plural } from "../base/plural.ts";
 import { usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
@@ -27,10 +28,16 @@ export interface CopyOptions {
   quiet?: boolean;
   /** Read for `PG_POOL_SIZE`; defaults to the process environment. */
   env?: Env;
+  /**
+   * What the installed plugins store (default: what `store` was opened
+   * with): the target is migrated with it and its tables are checked.
+   */
+  catalog?: Catalog;
 }
 
 /**
- * Copies every record, the audit log (with its key, so subjects still
+ * Copies every row of every described table and of every plugin's
+ * bookkeeping table, the audit log (with its key, so subjects still
  * match), the data key check and the bot's profile into another, empty
  * database, SQLite or PostgreSQL. Values are copied as stored: ciphertexts
  * are bound to table, column and id, not to the database, so no key is
@@ -54,7 +61,10 @@ export async function copy(
   }
   const source = await store.rawCopy();
   try {
-    const destination = await openRawDatabase(target, { create: true });
+    const destination = await openRawDatabase(target, {
+      create: true,
+      catalog: options.catalog ?? source.catalog,
+    });
     try {
       await refuseHoldings(destination);
       const copied = await source.read(async (snapshot) => {

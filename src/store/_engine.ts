@@ -1,4 +1,3 @@
-import { errorMessage } from "../base/error_text.ts";
 // What both engines do alike, written once. Each engine passes in its own
 // primitives (a query, a transaction, a page of rows); the rules live here.
 
@@ -8,19 +7,7 @@ import {
   WrongKeyError,
 } from "../crypto/field_cipher.ts";
 import { FieldCodec } from "../crypto/field_codec.ts";
-import {
-  GROUPS,
-  type Row,
-  type TableDescription,
-  USERS,
-} from "../base/tables.ts";
-import type { Migration } from "./migrations.ts";
-import type {
-  IterateOptions,
-  ProgressCallback,
-  StoreSummary,
-} from "./store.ts";
-import { rowDecoder } from "./_rows.ts";
+import type { StoreSummary } from "./store.ts";
 
 /** Now, in Unix seconds: the unit of every stored time but the health probe's. */
 export function unixNow(): number {
@@ -139,95 +126,5 @@ export async function readable<T>(
   } catch (error) {
     if (error instanceof TamperedError) return undefined;
     throw error;
-  }
-}
-
-/**
- * A re-encoder of stored rows of `table` from one codec to another: the
- * stored row with its encrypted columns decoded by `from`, encoded by
- * `to`; a damaged row is reported and comes back undefined, to be left as
- * it is under its old key.
- */
-export function recoder(
-  from: FieldCodec,
-  to: FieldCodec,
-  table: TableDescription,
-  onDamaged: IterateOptions["onDamaged"],
-): (row: Row) => Row | undefined {
-  const decode = rowDecoder(from, table, onDamaged);
-  return (row) => {
-    const plain = decode(row);
-    return plain === undefined ? undefined : to.encodeRowSync(table, plain);
-  };
-}
-
-// The record tables, in the order work goes through them.
-const RECORD_TABLES = [USERS, GROUPS] as const;
-
-/** What `reencodeAll` needs of an engine. */
-export interface ReencodeSteps {
-  /** Records in both tables. */
-  total: number;
-  /** Pages of stored rows of a table, in id order. */
-  pages(table: TableDescription): AsyncIterable<Row[]>;
-  /** Writes a page's values again; returns how many records were written. */
-  rewrite(table: TableDescription, rows: Row[]): Promise<number>;
-}
-
-/**
- * Goes through every record a page at a time, users first, telling
- * `onProgress` after each page; returns how many records were written.
- */
-export async function reencodeAll(
-  steps: ReencodeSteps,
-  onProgress: ProgressCallback | undefined,
-): Promise<number> {
-  let done = 0;
-  let written = 0;
-  onProgress?.(0, steps.total);
-  for (const table of RECORD_TABLES) {
-    for await (const rows of steps.pages(table)) {
-      written += await steps.rewrite(table, rows);
-      done += rows.length;
-      onProgress?.(done, steps.total);
-    }
-  }
-  return written;
-}
-
-/** What `applyMigrations` needs of an engine. */
-export interface MigrationSteps {
-  /** The highest applied migration, read without taking a lock. */
-  current(): Promise<number>;
-  /**
-   * Applies `migration` and records it, in one transaction holding the lock
-   * that keeps two processes from migrating at once; does nothing when the
-   * version, read again under that lock, shows it applied meanwhile.
-   */
-  apply(migration: Migration, appliedAt: number): Promise<void>;
-}
-
-/**
- * Applies pending migrations in order. An up-to-date database is opened
- * without taking a lock, so that the CLI and the bot can start while the
- * other is writing.
- */
-export async function applyMigrations(
-  migrations: Migration[],
-  steps: MigrationSteps,
-): Promise<void> {
-  const current = await steps.current();
-  for (const migration of migrations) {
-    if (migration.version <= current) continue;
-    try {
-      await steps.apply(migration, unixNow());
-    } catch (error) {
-      throw new Error(
-        `migration ${migration.version} "${migration.name}" failed: ${
-          errorMessage(error)
-        }`,
-        { cause: error },
-      );
-    }
   }
 }

@@ -9,6 +9,11 @@ import type { ProgressCallback, Store } from "./store.ts";
 
 /** Options for `openStore`. */
 export interface OpenStoreOptions {
+  /**
+   * What the installed plugins store (default: the core's alone): their
+   * migrations are applied, and every table must be described or declared.
+   */
+  catalog?: Catalog;
   cipher?: FieldCipher;
   /** Create a missing SQLite file (the bot does; most CLI commands do not). */
   create?: boolean;
@@ -18,8 +23,6 @@ export interface OpenStoreOptions {
   initialiseEmpty?: boolean;
   /** Told how the first encryption of a plaintext database advances. */
   onProgress?: ProgressCallback;
-  /** Every described table; defaults to users and groups. */
-  catalog?: Catalog;
 }
 
 /** The folder of the default database, the only one made when missing. */
@@ -69,24 +72,27 @@ export async function openStore(
   }
   const { openPostgresStore } = await import("./postgres/open.ts");
   return await openPostgresStore(location.connection, {
+    catalog: options.catalog,
     cipher: options.cipher,
     onProgress: options.onProgress,
-    catalog: options.catalog,
   });
 }
 
 /**
  * Opens the database at `location` as stored values (a copy's target),
- * migrated first; with `create`, a missing SQLite file is made.
+ * migrated with `catalog`'s migrations first (default: the core's alone)
+ * and its tables checked; with `create`, a missing SQLite file is made.
  */
 export async function openRawDatabase(
   location: DatabaseLocation,
-  options: { create: boolean },
+  options: { create: boolean; catalog?: Catalog },
 ): Promise<RawDatabase> {
   if (location.kind === "sqlite") {
     const { openSqliteRaw } = await import("./sqlite/open.ts");
     return await openSqliteRaw(location.path, options);
   }
   const { openPostgresRaw } = await import("./postgres/open.ts");
-  return await openPostgresRaw(location.connection);
+  return await openPostgresRaw(location.connection, {
+    catalog: options.catalog,
+  });
 }

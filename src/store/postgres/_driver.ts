@@ -7,6 +7,7 @@ import { TamperedError, WrongKeyError } from "../../crypto/field_cipher.ts";
 import type { FieldCodec } from "../../crypto/field_codec.ts";
 import type { PostgresConnection } from "../../config/database_url.ts";
 import { CORE_NAMESPACE } from "../../base/tables.ts";
+import { SchemaError } from "../../base/errors.ts";
 import { codecForBinding, type KeyCheck } from "../_engine.ts";
 import {
   DamagedStoreError,
@@ -127,7 +128,7 @@ export async function guard<T>(body: () => Promise<T>): Promise<T> {
 export function asStoreError(error: unknown): Error {
   if (
     error instanceof StoreError || error instanceof WrongKeyError ||
-    error instanceof TamperedError
+    error instanceof TamperedError || error instanceof SchemaError
   ) {
     return error;
   }
@@ -172,24 +173,70 @@ export async function checkKey(tx: Tx, codec: FieldCodec): Promise<FieldCodec> {
                            FOR SHARE`;
   return codecForBinding(codec, check?.key_id as string | undefined);
 }
-/** The highest applied migration; 0 for a database without any. */
+/** The highest applied migration of the core; 0 for a database without any. */
 export async function currentVersion(sql: Sql | Tx): Promise<number> {
-  // Read from the catalog table, not through to_regclass(): after waiting
-  // for the migration lock, only a fresh read sees a table another instance
-  // has just created.
-  const [table] = await sql`SELECT count(*) AS n FROM pg_catalog.pg_tables
-                            WHERE tablename = 'schema_migrations'
-                              AND schemaname = ANY (current_schemas(false))`;
-  if (Number(table!.n) === 0) return 0;
-  const [row] = await sql`SELECT coalesce(max(version), 0) AS version
-                           FROM schema_migrations`;
-  return Number(row!.version);
+  return (await appliedVersions(sql)).get(CORE_NAMESPACE) ?? 0;
 }
-/** The highest applied migration of each namespace (for now, the project's own). */
+
+/**
+ * The highest applied migration of each namespace (core and plugins'); a
+ * database from before the core's migration 6 has only core versions.
+ */
+export async function appliedVersions(
+  sql: Sql | Tx,
+): Promise<Map<string, number>> {
+  // Read from the catalog, not through to_regclass(): after waiting for
+  // the migration lock, only a fresh read sees a table another instance
+  // has just created.
+  const columns = (await sql`SELECT a.attname AS name
+    FROM pg_catalog.pg_attribute AS a
+    JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
+    WHERE c.relname = 'schema_migrations' AND c.relkind = 'r'
+      AND c.relnamespace IN (SELECT oid FROM pg_catalog.pg_namespace
+                             WHERE nspname = ANY (current_schemas(false)))
+      AND a.attnum > 0 AND NOT a.attisdropped`).map((row) => row.name);
+  if (columns.length === 0) return new Map();
+  const rows = columns.includes("namespace")
+    ? await sql`SELECT namespace, max(version) AS version
+                FROM schema_migrations GROUP BY namespace`
+    : await sql`SELECT ${CORE_NAMESPACE}::text AS namespace,
+                       max(version) AS version
+                FROM schema_migrations HAVING count(*) > 0`;
+  return new Map(
+    rows.map((row) => [String(row.namespace), Number(row.version)]),
+  );
+}
+
+/** The highest applied migration of each namespace (core and plugins'), for the summary. */
 export async function namespaceVersions(
   sql: Sql | Tx,
 ): Promise<Record<string, number>> {
-  return { [CORE_NAMESPACE]: await currentVersion(sql) };
+  return Object.fromEntries(await appliedVersions(sql));
+}
+
+/**
+ * Every table of the current schema with its columns in order, in one
+ * query: what the schema check at open compares with the descriptions.
+ */
+export async function tableColumns(
+  sql: Sql | Tx,
+): Promise<Map<string, string[]>> {
+  const rows = await sql`SELECT c.relname AS tbl, a.attname AS col
+    FROM pg_catalog.pg_class AS c
+    JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
+    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+      AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace
+                            WHERE nspname = current_schema())
+      AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY c.relname, a.attnum`;
+  const tables = new Map<string, string[]>();
+  for (const row of rows) {
+    const name = String(row.tbl);
+    const columns = tables.get(name) ?? [];
+    columns.push(String(row.col));
+    tables.set(name, columns);
+  }
+  return tables;
 }
 /** The stored key check, if a key is bound. */
 export async function readKeyCheck(

@@ -111,6 +111,7 @@ pgCase(
     const migrations = [
       (await loadMigrations(POSTGRES_MIGRATIONS))[0]!,
       {
+        namespace: "core",
         version: 2,
         name: "broken",
         sql: "CREATE TABLE half (x INTEGER); THIS IS NOT SQL",

@@ -1,42 +1,30 @@
-import {
-  AUDIT_COLUMNS,
-  AUDIT_FIELDS,
-  GROUP_COLUMNS,
-  GROUP_FIELDS,
-  PAGE_SIZE,
-  USER_COLUMNS,
-  USER_FIELDS,
-} from "../_columns.ts";
+import { type Catalog, CORE_CATALOG } from "../../base/tables.ts";
+import { AUDIT_COLUMNS, AUDIT_FIELDS, PAGE_SIZE } from "../_columns.ts";
 import type { Sql, Tx } from "./_driver.ts";
 import { recordset } from "./_queries.ts";
 import {
+  carriedTables,
+  type Holdings,
+  orderOf,
   type RawAudit,
   type RawDatabase,
-  type RawGroup,
+  type RawRow,
   type RawSnapshot,
-  type RawUser,
   TargetNotEmptyError,
 } from "../raw_copy.ts";
 import { StoreError } from "../store.ts";
 
 /**
- * The stored values behind an open pool (a `PostgresStore`'s); closing the
- * result ends the pool only when `owned`.
+ * The stored values behind an open pool (a `PostgresStore`'s): the tables
+ * of `catalog` (default: the core's alone). Closing the result ends the
+ * pool only when `owned`.
  */
 export function postgresRawOn(
   sql: Sql,
-  options: { owned: boolean },
+  options: { owned: boolean; catalog?: Catalog },
 ): RawDatabase {
-  return new PostgresRaw(sql, options.owned);
+  return new PostgresRaw(sql, options.owned, options.catalog ?? CORE_CATALOG);
 }
-
-const INSERT_USERS = `INSERT INTO users (${USER_COLUMNS})
-  SELECT * FROM json_to_recordset($1::text::json) AS ${recordset(USER_FIELDS)}`;
-
-const INSERT_GROUPS = `INSERT INTO groups (${GROUP_COLUMNS})
-  SELECT * FROM json_to_recordset($1::text::json) AS ${
-  recordset(GROUP_FIELDS)
-}`;
 
 const INSERT_AUDIT = `INSERT INTO audit_log (${AUDIT_COLUMNS})
   SELECT ${AUDIT_COLUMNS}
@@ -46,10 +34,16 @@ const INSERT_AUDIT = `INSERT INTO audit_log (${AUDIT_COLUMNS})
 class PostgresRaw implements RawDatabase {
   #sql: Sql;
   #owned: boolean;
+  #catalog: Catalog;
 
-  constructor(sql: Sql, owned: boolean) {
+  get catalog(): Catalog {
+    return this.#catalog;
+  }
+
+  constructor(sql: Sql, owned: boolean, catalog: Catalog) {
     this.#sql = sql;
     this.#owned = owned;
+    this.#catalog = catalog;
   }
 
   // One repeatable-read transaction: every page comes from one snapshot
@@ -58,9 +52,7 @@ class PostgresRaw implements RawDatabase {
     return await this.#sql.begin(
       "ISOLATION LEVEL REPEATABLE READ READ ONLY",
       async (tx) => {
-        const [counts] = await tx`
-          SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM groups) +
-                 (SELECT count(*) FROM audit_log) AS total`;
+        const held = await holdings(tx, this.#catalog);
         const [key] = await tx`SELECT key FROM audit_key WHERE id = 1`;
         if (key === undefined) throw new StoreError("The audit key is missing");
         const [keyCheck] = await tx`SELECT key_id, check_value
@@ -68,10 +60,15 @@ class PostgresRaw implements RawDatabase {
         const [profile] = await tx`SELECT profile, saved_at
                                    FROM bot_profile WHERE id = 1`;
         return await body({
-          total: Number(counts!.total),
-          users: () => pages<RawUser>(tx, "users", USER_COLUMNS, "id"),
-          groups: () => pages<RawGroup>(tx, "groups", GROUP_COLUMNS, "id"),
-          audit: () => pages<RawAudit>(tx, "audit_log", AUDIT_COLUMNS, "id"),
+          total: held.records + held.audit,
+          tables: carriedTables(this.#catalog).map((name) => ({
+            name,
+            pages: () => pages(tx, name, orderOf(this.#catalog, name)),
+          })),
+          audit: () =>
+            pages(tx, "audit_log", ["id"], AUDIT_COLUMNS) as AsyncIterable<
+              RawAudit[]
+            >,
           auditKey: new Uint8Array(key.key as Uint8Array),
           keyCheck: keyCheck === undefined ? undefined : {
             key_id: keyCheck.key_id as string,
@@ -86,32 +83,35 @@ class PostgresRaw implements RawDatabase {
     ) as T;
   }
 
-  async holdings(): Promise<{ records: number; audit: number }> {
-    return await holdings(this.#sql);
+  async holdings(): Promise<Holdings> {
+    return await holdings(this.#sql, this.#catalog);
   }
 
   async write(
     snapshot: RawSnapshot,
     onRows: (rows: number) => void,
   ): Promise<void> {
+    const carried = carriedTables(this.#catalog);
     await this.#sql.begin(async (tx) => {
       // Nothing else writes the target while it fills: a bot started on it
-      // meanwhile waits, then finds the copied records.
-      await tx`LOCK TABLE users, groups, audit_log IN EXCLUSIVE MODE`;
-      const held = await holdings(tx);
+      // meanwhile waits, then finds the copied rows.
+      await tx.unsafe(
+        `LOCK TABLE ${
+          [...carried, "audit_log"].map((name) => `"${name}"`).join(", ")
+        } IN EXCLUSIVE MODE`,
+      );
+      const held = await holdings(tx, this.#catalog);
       if (held.records + held.audit > 0) throw new TargetNotEmptyError(held);
-      for await (const rows of snapshot.users()) {
-        await tx.unsafe(INSERT_USERS, [json(rows)]);
-        onRows(rows.length);
-      }
-      for await (const rows of snapshot.groups()) {
-        await tx.unsafe(INSERT_GROUPS, [json(rows)]);
-        onRows(rows.length);
+      for (const table of snapshot.tables) {
+        for await (const rows of table.pages()) {
+          await insertRows(tx, table.name, rows);
+          onRows(rows.length);
+        }
       }
       for await (const rows of snapshot.audit()) {
         // Numbered, so that the new ids keep the log's order.
         const numbered = rows.map((row, n) => ({ ...row, n }));
-        await tx.unsafe(INSERT_AUDIT, [json(numbered)]);
+        await tx.unsafe(INSERT_AUDIT, [JSON.stringify(numbered)]);
         onRows(rows.length);
       }
       await tx`UPDATE audit_key SET key = decode(${
@@ -135,33 +135,61 @@ class PostgresRaw implements RawDatabase {
   }
 }
 
-async function holdings(
-  sql: Sql | Tx,
-): Promise<{ records: number; audit: number }> {
-  const [row] = await sql`
-    SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM groups) AS records,
-           (SELECT count(*) FROM audit_log) AS audit`;
+// Inserts a page of rows as they are, column for column, in one statement:
+// the JSON is read as the target table's own row type, so every column
+// keeps its type without being listed here.
+async function insertRows(tx: Tx, table: string, rows: RawRow[]) {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]!).map((column) => `"${column}"`)
+    .join(", ");
+  await tx.unsafe(
+    `INSERT INTO "${table}" (${columns})
+     SELECT ${columns} FROM json_populate_recordset(NULL::"${table}", $1::text::json)`,
+    [JSON.stringify(rows, (_, value) => jsonValue(value))],
+  );
+}
+
+// Bytes (a plugin's bookkeeping may hold some) as PostgreSQL reads bytea
+// from text; every other value as JSON has it.
+function jsonValue(value: unknown): unknown {
+  if (value instanceof Uint8Array) return `\\x${hex(value)}`;
+  if (
+    value !== null && typeof value === "object" &&
+    (value as { type?: unknown }).type === "Buffer" &&
+    Array.isArray((value as { data?: unknown }).data)
+  ) {
+    return `\\x${hex(new Uint8Array((value as { data: number[] }).data))}`;
+  }
+  return value;
+}
+
+async function holdings(sql: Sql | Tx, catalog: Catalog): Promise<Holdings> {
+  const counts = carriedTables(catalog).map((name) =>
+    `(SELECT count(*) FROM "${name}")`
+  );
+  const [row] = await sql.unsafe(
+    `SELECT ${counts.join(" + ")} AS records,
+            (SELECT count(*) FROM audit_log) AS audit`,
+  );
   return { records: Number(row!.records), audit: Number(row!.audit) };
 }
 
 // Pages through a server-side cursor inside the snapshot's transaction.
-async function* pages<T>(
+async function* pages(
   tx: Tx,
   table: string,
-  columns: string,
-  order: string,
-): AsyncIterable<T[]> {
+  order: string[],
+  columns = "*",
+): AsyncIterable<RawRow[]> {
+  const orderBy = order.length === 0
+    ? ""
+    : ` ORDER BY ${order.map((column) => `"${column}"`).join(", ")}`;
   for await (
-    const rows of tx.unsafe(
-      `SELECT ${columns} FROM ${table} ORDER BY ${order}`,
-    ).cursor(PAGE_SIZE)
+    const rows of tx.unsafe(`SELECT ${columns} FROM "${table}"${orderBy}`)
+      .cursor(PAGE_SIZE)
   ) {
-    yield rows.map((row) => ({ ...row }) as T);
+    yield rows.map((row) => ({ ...row }));
   }
-}
-
-function json(rows: unknown[]): string {
-  return JSON.stringify(rows);
 }
 
 function hex(bytes: Uint8Array): string {

@@ -57,7 +57,6 @@ import {
   decodePages,
   eraseRows,
   insertAudit,
-  keysetPages,
   Queries,
   readSummary,
   rewriteTables,
@@ -84,6 +83,7 @@ export interface StoreParts {
 /** The `Store` on PostgreSQL through `npm:postgres`; see `openPostgresStore`. */
 export class PostgresStore implements Store {
   #sql: Sql;
+  #catalog: Catalog;
   #codec: FieldCodec;
   #auditKey: Uint8Array;
   #timeoutMs: number;
@@ -99,6 +99,7 @@ export class PostgresStore implements Store {
   /** Wraps a connected, migrated pool; use `openPostgresStore`. */
   constructor(sql: Sql, parts: StoreParts) {
     this.#sql = sql;
+    this.#catalog = parts.catalog;
     this.#codec = parts.codec;
     this.#auditKey = parts.auditKey;
     this.#timeoutMs = parts.queryTimeoutMs;
@@ -187,6 +188,7 @@ export class PostgresStore implements Store {
   ): Promise<RotationResult> {
     const records = await rotatePostgres(next, {
       from: this.#codec,
+      tables: this.#tables.tables,
       bind: async (to) => {
         await this.#transaction("moving to the new key", async (tx) => {
           await tx`INSERT INTO data_key_check (id, key_id, check_value)
@@ -196,24 +198,11 @@ export class PostgresStore implements Store {
         });
         this.#codec = to;
       },
-      count: async () => {
-        const [counts] = await this.#bounded(
-          "counting records",
-          () =>
-            this.#sql`SELECT (SELECT count(*) FROM users) +
-                             (SELECT count(*) FROM groups) AS total`,
-        );
-        return Number(counts!.total);
-      },
-      pages: (table) =>
-        keysetPages(
-          (query, after) =>
-            this.#bounded(
-              "reading a page of records",
-              () => this.#sql.unsafe(query, after as (string | number)[]),
-            ) as unknown as Promise<Row[]>,
-          table,
-        ),
+      read: (query, params) =>
+        this.#bounded(
+          "reading a page of records",
+          () => this.#sql.unsafe(query, params),
+        ) as unknown as Promise<Row[]>,
       write: (codec, ids, body) =>
         this.#write("re-encrypting", codec, ids, async (tx, ready) => {
           await ready;
@@ -386,7 +375,9 @@ export class PostgresStore implements Store {
 
   /** The stored values behind this store's pool; closing them leaves it open. */
   rawCopy(): Promise<RawDatabase> {
-    return Promise.resolve(postgresRawOn(this.#sql, { owned: false }));
+    return Promise.resolve(
+      postgresRawOn(this.#sql, { owned: false, catalog: this.#catalog }),
+    );
   }
 
   /** Ends the pool, waiting at most 5 s for queries in flight; safe twice. */

@@ -1,60 +1,104 @@
-import type { FieldCipher } from "../../crypto/field_cipher.ts";
-import { FieldCodec } from "../../crypto/field_codec.ts";
 import {
   encryptedColumns,
   type Row,
   type TableDescription,
 } from "../../base/tables.ts";
-import { columnNames } from "../_columns.ts";
-import { recoder, reencodeAll, rotationCodec } from "../_engine.ts";
+import type { FieldCipher } from "../../crypto/field_cipher.ts";
+import { FieldCodec } from "../../crypto/field_codec.ts";
+import { rotationCodec } from "../_engine.ts";
+import {
+  columnList,
+  countQuery,
+  encryptedTables,
+  keysetPages,
+  keysetQueries,
+  quote,
+  recoder,
+  reencodeAll,
+} from "../_reencode.ts";
 import type { ProgressCallback, RotateKeyOptions } from "../store.ts";
 import type { Tx } from "./_driver.ts";
-import { keysetPages, tableRecordset } from "./_queries.ts";
 
-type Recode = (row: Row) => Row | undefined;
+/** The row type json_to_recordset reads a described table's `columns` as. */
+export function describedRecordset(
+  table: TableDescription,
+  columns: readonly string[],
+): string {
+  const types = new Map(
+    table.columns.map((column) => [
+      column.name,
+      column.type === "text" ? "text" : "bigint",
+    ]),
+  );
+  return `v(${
+    columns.map((column) => `${quote(column)} ${types.get(column) ?? "text"}`)
+      .join(", ")
+  })`;
+}
 
 /**
- * Encrypts every record of a plaintext database and stores the key check,
- * inside the caller's transaction. Updating the rows in place would leave
- * the plaintext in the table files as dead rows, which VACUUM cannot remove
- * while any other session's snapshot might still see them. So the rows are
- * set aside in temporary tables (dropped, with their files, at commit) and
- * the tables emptied with TRUNCATE, which gives them new files: the
- * encrypted rows are written into files that never held a name in clear.
+ * Encrypts every row of every described table of a plaintext database and
+ * stores the key check, inside the caller's transaction. Updating the rows
+ * in place would leave the plaintext in the table files as dead rows, which
+ * VACUUM cannot remove while any other session's snapshot might still see
+ * them. So the rows are set aside in temporary tables (dropped, with their
+ * files, at commit) and the tables emptied with TRUNCATE, which gives them
+ * new files: the encrypted rows are written into files that never held a
+ * name in clear.
  */
 export async function encryptAll(
   tx: Tx,
   to: FieldCodec,
-  onProgress?: ProgressCallback,
+  options: {
+    tables: readonly TableDescription[];
+    onProgress?: ProgressCallback;
+  },
 ): Promise<number> {
-  await tx`CREATE TEMPORARY TABLE plain_users ON COMMIT DROP
-           AS SELECT * FROM users`;
-  await tx`CREATE TEMPORARY TABLE plain_groups ON COMMIT DROP
-           AS SELECT * FROM groups`;
-  await tx`TRUNCATE users, groups`;
-  const [counts] = await tx`SELECT (SELECT count(*) FROM plain_users) +
-                                   (SELECT count(*) FROM plain_groups) AS total`;
-  const read = (query: string, after: unknown[]) =>
-    tx.unsafe(query, after as (string | number)[]) as unknown as Promise<
-      Row[]
-    >;
-  const written = await reencodeAll({
-    total: Number(counts!.total),
-    pages: (table) => keysetPages(read, table, `plain_${table.name}`),
-    rewrite: async (table, rows) => {
-      const recode = recoder(new FieldCodec(), to, table, undefined);
-      const fields = columnNames(table);
-      const cells = rows.map((row) => recode(row) ?? row);
+  const tables = encryptedTables(options.tables);
+  if (tables.length > 0) {
+    for (const [i, table] of tables.entries()) {
       await tx.unsafe(
-        `INSERT INTO ${table.name} (${fields.join(", ")})
+        `CREATE TEMPORARY TABLE plain_${i} ON COMMIT DROP
+         AS SELECT * FROM ${quote(table.name)}`,
+      );
+    }
+    await tx.unsafe(
+      `TRUNCATE ${tables.map((table) => quote(table.name)).join(", ")}`,
+    );
+  }
+  const [counts] = await tx.unsafe(
+    countQuery(tables.map((table, i) => ({ ...table, name: `plain_${i}` }))),
+  );
+  const plain = new FieldCodec();
+  const written = await reencodeAll({
+    tables,
+    total: Number(counts!.total),
+    pages: (table) =>
+      keysetPages(
+        keysetQueries(table, {
+          source: `plain_${tables.indexOf(table)}`,
+          placeholder: (i) => `$${i}`,
+        }),
+        (query, params) =>
+          tx.unsafe(query, params) as unknown as Promise<Row[]>,
+      ),
+    rewrite: async (table, rows) => {
+      const recode = recoder(table, {
+        from: plain,
+        to,
+        onDamaged: undefined,
+      });
+      const names = table.columns.map((column) => column.name);
+      await tx.unsafe(
+        `INSERT INTO ${quote(table.name)} (${columnList(table)})
          SELECT * FROM json_to_recordset($1::text::json) AS ${
-          tableRecordset(table, fields)
+          describedRecordset(table, names)
         }`,
-        [JSON.stringify(cells)],
+        [JSON.stringify(rows.map((row) => recode(row)!))],
       );
       return rows.length;
     },
-  }, onProgress);
+  }, options.onProgress);
   await tx`INSERT INTO data_key_check (id, key_id, check_value)
            VALUES (1, ${to.cipher!.keyId}, ${to.keyCheckSync()})
            ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id,
@@ -66,15 +110,16 @@ export async function encryptAll(
 export interface RotationSteps {
   /** The codec the store writes with now. */
   from: FieldCodec;
+  /** Every described table (the catalog's). */
+  tables: readonly TableDescription[];
   /** Binds the new key in one short transaction; the store writes with `to` from then on. */
   bind(to: FieldCodec): Promise<void>;
-  /** Records in both tables. */
-  count(): Promise<number>;
-  /** Pages of stored rows by id, each read by a short bounded query. */
-  pages(table: TableDescription): AsyncIterable<Row[]>;
+  /** Runs one short read outside any transaction, bounded like every store call. */
+  read(query: string, params: (string | number | null)[]): Promise<Row[]>;
   /**
    * Runs `body` in a write transaction holding the locks a registration
-   * takes on `ids`, under the key check for `codec`.
+   * takes on `ids` (the rows' people and groups), under the key check for
+   * `codec`.
    */
   write<T>(
     codec: FieldCodec,
@@ -87,8 +132,8 @@ export interface RotationSteps {
  * Moves the database to `next`'s key while other instances go on: the
  * binding moves first (writers elsewhere that hold the key follow it at
  * their next write), then the values under other keys are re-encrypted a
- * page at a time, each page under the record locks a registration takes.
- * Returns how many records were written.
+ * page at a time, each page under the locks a registration takes on the
+ * rows' people and groups. Returns how many rows were written.
  */
 export async function rotatePostgres(
   next: FieldCipher,
@@ -97,55 +142,88 @@ export async function rotatePostgres(
 ): Promise<number> {
   const to = rotationCodec(steps.from, next);
   await steps.bind(to);
+  const tables = encryptedTables(steps.tables);
+  const [counts] = await steps.read(countQuery(tables), []);
   return await reencodeAll({
-    total: await steps.count(),
-    pages: (table) => steps.pages(table),
+    tables,
+    total: Number(counts!.total),
+    pages: (table) =>
+      keysetPages(
+        keysetQueries(table, { placeholder: (i) => `$${i}` }),
+        steps.read,
+      ),
     rewrite: async (table, rows) => {
-      const recode = recoder(to, to, table, options.onDamaged);
-      const stale = rows.filter((row) => to.needsRewrite(table, row))
-        .map((row) => Number(row.id));
+      const stale = rows.filter((row) => to.needsRewrite(table, row));
       if (stale.length === 0) return 0;
-      return await steps.write(to, stale, async (tx) => {
+      return await steps.write(to, subjectIds(table, stale), async (tx) => {
         // Read again under the locks: a registration may have written the
-        // record meanwhile, already under the new key.
+        // row meanwhile, already under the new key.
         const fresh = (await tx.unsafe(
-          `SELECT ${
-            columnNames(table).join(", ")
-          } FROM ${table.name} WHERE id = ANY($1::text::bigint[])`,
-          [`{${stale.join(",")}}`],
+          `SELECT ${columnList(table)} FROM ${quote(table.name)}
+           WHERE (${table.key.map(quote).join(", ")}) IN (
+             SELECT ${table.key.map(quote).join(", ")}
+             FROM json_to_recordset($1::text::json) AS ${
+            describedRecordset(table, table.key)
+          })`,
+          [JSON.stringify(stale.map((row) => keyOf(table, row)))],
         ) as unknown as Row[]).filter((row) => to.needsRewrite(table, row));
-        return await rewriteRows(tx, table, fresh, recode);
+        return await rewriteRows(
+          tx,
+          table,
+          fresh,
+          recoder(table, { from: to, to, onDamaged: options.onDamaged }),
+        );
       });
     },
   }, options.onProgress);
 }
 
+// The people and groups the rows are about: the ids a registration locks.
+function subjectIds(table: TableDescription, rows: Row[]): number[] {
+  const columns = [table.userColumn, table.groupColumn].filter((
+    column,
+  ): column is string => column !== undefined);
+  return rows.flatMap((row) => columns.map((column) => Number(row[column])));
+}
+
+function keyOf(table: TableDescription, row: Row): Row {
+  return Object.fromEntries(table.key.map((column) => [column, row[column]!]));
+}
+
 // Writes the rows' encrypted columns again, in one statement; returns how
-// many were written. A damaged record is reported and left as it is.
+// many were written. A damaged row is reported and left as it is.
 async function rewriteRows(
   tx: Tx,
   table: TableDescription,
   rows: Row[],
-  recode: Recode,
+  recode: (row: Row) => Row | undefined,
 ): Promise<number> {
   const columns = encryptedColumns(table);
   const cells = rows.flatMap((row) => {
     const values = recode(row);
-    return values === undefined ? [] : [
-      Object.fromEntries(
-        ["id", ...columns].map((column) => [column, values[column]]),
-      ),
-    ];
+    return values === undefined ? [] : [values];
   });
   if (cells.length === 0) return 0;
+  const both = [...table.key, ...columns];
   await tx.unsafe(
-    `UPDATE ${table.name} AS t
-     SET ${columns.map((column) => `${column} = v.${column}`).join(", ")}
-     FROM json_to_recordset($1::text::json) AS ${
-      tableRecordset(table, ["id", ...columns])
+    `UPDATE ${quote(table.name)} AS t
+     SET ${
+      columns.map((column) => `${quote(column)} = v.${quote(column)}`).join(
+        ", ",
+      )
     }
-     WHERE t.id = v.id`,
-    [JSON.stringify(cells)],
+     FROM json_to_recordset($1::text::json) AS ${
+      describedRecordset(table, both)
+    }
+     WHERE ${
+      table.key.map((column) => `t.${quote(column)} = v.${quote(column)}`)
+        .join(" AND ")
+    }`,
+    [
+      JSON.stringify(
+        cells.map((row) => Object.fromEntries(both.map((c) => [c, row[c]]))),
+      ),
+    ],
   );
   return cells.length;
 }

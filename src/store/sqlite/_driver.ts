@@ -204,21 +204,57 @@ export async function checkpoint(
   }
 }
 
-/** The highest applied migration; 0 for a database without any. */
+/** The highest applied migration of the core; 0 for a database without any. */
 export function currentVersion(db: DatabaseSync): number {
-  const table = db.prepare(
-    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
-  ).get();
-  if (table === undefined) return 0;
-  const row = db.prepare(
-    "SELECT coalesce(max(version), 0) AS version FROM schema_migrations",
-  ).get() as { version: number };
-  return Number(row.version);
+  return appliedVersions(db).get(CORE_NAMESPACE) ?? 0;
 }
 
-/** The highest applied migration of each namespace (for now, the project's own). */
+/**
+ * The highest applied migration of each namespace (core and plugins'); a
+ * database from before the core's migration 6 has only core versions.
+ */
+export function appliedVersions(db: DatabaseSync): Map<string, number> {
+  const columns = db.prepare(
+    "SELECT name FROM pragma_table_info('schema_migrations')",
+  ).all().map((row) => row.name);
+  if (columns.length === 0) return new Map();
+  const rows = columns.includes("namespace")
+    ? db.prepare(
+      "SELECT namespace, max(version) AS version FROM schema_migrations GROUP BY namespace",
+    ).all()
+    : db.prepare(
+      `SELECT '${CORE_NAMESPACE}' AS namespace, max(version) AS version FROM schema_migrations HAVING count(*) > 0`,
+    ).all();
+  return new Map(
+    rows.map((row) => [String(row.namespace), Number(row.version)]),
+  );
+}
+
+/**
+ * Every table of the database (SQLite's own left out) with its columns in
+ * order, in one query: what the schema check at open compares with the
+ * descriptions.
+ */
+export function tableColumns(db: DatabaseSync): Map<string, string[]> {
+  const rows = db.prepare(
+    `SELECT m.name AS tbl, p.name AS col
+     FROM sqlite_master AS m, pragma_table_info(m.name) AS p
+     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+     ORDER BY m.name, p.cid`,
+  ).all();
+  const tables = new Map<string, string[]>();
+  for (const row of rows) {
+    const name = String(row.tbl);
+    const columns = tables.get(name) ?? [];
+    columns.push(String(row.col));
+    tables.set(name, columns);
+  }
+  return tables;
+}
+
+/** The highest applied migration of each namespace (core and plugins'), for the summary. */
 export function namespaceVersions(db: DatabaseSync): Record<string, number> {
-  return { [CORE_NAMESPACE]: currentVersion(db) };
+  return Object.fromEntries(appliedVersions(db));
 }
 
 /**

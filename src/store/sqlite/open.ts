@@ -3,9 +3,20 @@ import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { type FieldCipher, WrongKeyError } from "../../crypto/field_cipher.ts";
 import { FieldCodec } from "../../crypto/field_codec.ts";
-import { type Catalog, CORE_CATALOG } from "../../base/tables.ts";
-import { applyMigrations, codecForCheck, type KeyCheck } from "../_engine.ts";
-import { loadMigrations, type Migration } from "../migrations.ts";
+import {
+  type Catalog,
+  CORE_CATALOG,
+  CORE_NAMESPACE,
+} from "../../base/tables.ts";
+import { SchemaError } from "../../base/errors.ts";
+import { codecForCheck, type KeyCheck } from "../_engine.ts";
+import { checkSchema } from "../_check_schema.ts";
+import {
+  applyMigrations,
+  catalogMigrations,
+  isApplied,
+  type Migration,
+} from "../migrations.ts";
 import type { RawDatabase } from "../raw_copy.ts";
 import {
   PermanentStoreError,
@@ -13,12 +24,13 @@ import {
   StoreError,
 } from "../store.ts";
 import {
+  appliedVersions,
   checkpoint,
-  currentVersion,
   DEFAULT_LOCK_TIMEOUT_MS,
   errcodeOf,
   LockWait,
   SQLITE_CANTOPEN,
+  tableColumns,
   transaction,
 } from "./_driver.ts";
 import { encryptAll } from "./rotate.ts";
@@ -27,7 +39,13 @@ import { SqliteStore } from "./sqlite_store.ts";
 
 /** Options for `openSqliteStore`. */
 export interface SqliteStoreOptions {
-  /** Migrations to apply; defaults to the files in `migrations/`. */
+  /**
+   * What the installed plugins store and how their tables are made
+   * (default: the core's alone): their migrations are applied with the
+   * core's, and every table in the database must be described or declared.
+   */
+  catalog?: Catalog;
+  /** Migrations to apply; defaults to the catalog's SQLite migrations. */
   migrations?: Migration[];
   /**
    * How long a write waits for another process's write lock before it fails
@@ -55,8 +73,6 @@ export interface SqliteStoreOptions {
   cipher?: FieldCipher;
   /** Told how the first encryption of a plaintext database is going. */
   onProgress?: ProgressCallback;
-  /** Every described table the store holds; defaults to users and groups. */
-  catalog?: Catalog;
 }
 
 /**
@@ -67,7 +83,9 @@ export async function openSqliteStore(
   path: string,
   options: SqliteStoreOptions = {},
 ): Promise<SqliteStore> {
-  const migrations = options.migrations ?? await loadMigrations();
+  const catalog = options.catalog ?? CORE_CATALOG;
+  const migrations = options.migrations ??
+    await catalogMigrations(catalog, "sqlite");
   const lock = new LockWait(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let db: DatabaseSync | undefined;
   try {
@@ -98,20 +116,18 @@ export async function openSqliteStore(
     open.exec("PRAGMA secure_delete = ON");
     await migrate(open, migrations, lock);
     if (path !== ":memory:") ownerOnly(path);
+    checkSchema(tableColumns(open), catalog);
     const codec = await bindDataKey(open, new FieldCodec(options.cipher), {
       lock,
       onProgress: options.onProgress,
+      tables: catalog.tables,
     });
-    return new SqliteStore(open, {
-      codec,
-      lock,
-      path,
-      catalog: options.catalog ?? CORE_CATALOG,
-    });
+    return new SqliteStore(open, { codec, lock, path, catalog });
   } catch (error) {
     if (db?.isOpen) db.close();
     if (error instanceof WrongKeyError) throw error;
     if (error instanceof NotOurDatabaseError) throw error;
+    if (error instanceof SchemaError) throw error;
     throw new StoreError(
       `Cannot open the SQLite database at "${path}": ${
         cantOpenCause(path, error) ?? errorMessage(error)
@@ -128,17 +144,20 @@ export async function openSqliteStore(
  */
 export async function openSqliteRaw(
   path: string,
-  options: { create: boolean },
+  options: { create: boolean; catalog?: Catalog },
 ): Promise<RawDatabase> {
+  const catalog = options.catalog ?? CORE_CATALOG;
   try {
-    // The store applies the migrations and makes the file owner-only.
-    await (await openSqliteStore(path, { create: options.create })).close();
+    // The store applies the migrations, checks the tables and makes the
+    // file owner-only.
+    await (await openSqliteStore(path, { create: options.create, catalog }))
+      .close();
   } catch (error) {
     // Opening without a key an encrypted file is refused only after its
     // migrations were applied: the raw copy needs no key.
     if (!(error instanceof WrongKeyError)) throw error;
   }
-  return sqliteRawAt(path);
+  return sqliteRawAt(path, catalog);
 }
 
 // Applies pending migrations, each in a write transaction.
@@ -148,20 +167,36 @@ function migrate(
   lock: LockWait,
 ): Promise<void> {
   return applyMigrations(migrations, {
-    current: () => lock.retry(() => currentVersion(db)),
+    current: () => lock.retry(() => appliedVersions(db)),
     apply: (migration, appliedAt) =>
       lock.retry(() =>
         transaction(db, () => {
           // Checked inside the write lock, so two processes starting
           // together never apply the same migration twice.
-          if (currentVersion(db) >= migration.version) return;
+          if (isApplied(appliedVersions(db), migration)) return;
           db.exec(migration.sql);
-          db.prepare(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-          ).run(migration.version, migration.name, appliedAt);
+          recordMigration(db, migration, { appliedAt });
         })
       ),
   });
+}
+
+// The core's own rows leave the namespace to its default ('core'): before
+// the core's migration 6 the table has no such column.
+function recordMigration(
+  db: DatabaseSync,
+  migration: Migration,
+  { appliedAt }: { appliedAt: number },
+): void {
+  if (migration.namespace === CORE_NAMESPACE) {
+    db.prepare(
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+    ).run(migration.version, migration.name, appliedAt);
+    return;
+  }
+  db.prepare(
+    "INSERT INTO schema_migrations (namespace, version, name, applied_at) VALUES (?, ?, ?, ?)",
+  ).run(migration.namespace, migration.version, migration.name, appliedAt);
 }
 
 // Checks the key against the database. The first key a database meets is
@@ -169,7 +204,11 @@ function migrate(
 async function bindDataKey(
   db: DatabaseSync,
   codec: FieldCodec,
-  options: { lock: LockWait; onProgress?: ProgressCallback },
+  options: {
+    lock: LockWait;
+    onProgress?: ProgressCallback;
+    tables: Catalog["tables"];
+  },
 ): Promise<FieldCodec> {
   const check = db.prepare(
     "SELECT key_id, check_value FROM data_key_check WHERE id = 1",

@@ -67,6 +67,7 @@ Deno.test("SQLite: a failing migration rolls back and the store does not open", 
     const path = `${dir}/bot.db`;
     const migrations = [
       {
+        namespace: "core",
         version: 1,
         name: "init",
         sql: await Deno.readTextFile(
@@ -74,6 +75,7 @@ Deno.test("SQLite: a failing migration rolls back and the store does not open", 
         ),
       },
       {
+        namespace: "core",
         version: 2,
         name: "broken",
         sql: "CREATE TABLE half (x INTEGER); THIS IS NOT SQL",

@@ -1,41 +1,50 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { type Catalog, CORE_CATALOG } from "../../base/tables.ts";
 import {
   AUDIT_COLUMNS,
   AUDIT_FIELDS,
-  GROUP_COLUMNS,
-  GROUP_FIELDS,
   PAGE_SIZE,
   placeholders,
-  USER_COLUMNS,
-  USER_FIELDS,
 } from "../_columns.ts";
 import {
+  carriedTables,
+  type Holdings,
+  orderOf,
   type RawAudit,
   type RawDatabase,
-  type RawGroup,
+  type RawRow,
   type RawSnapshot,
-  type RawUser,
   TargetNotEmptyError,
 } from "../raw_copy.ts";
 import { StoreError } from "../store.ts";
 
 /**
  * The stored values of the migrated SQLite file at `path`, through a
- * connection of its own (see `openSqliteRaw` for a copy's target).
+ * connection of its own (see `openSqliteRaw` for a copy's target): the
+ * tables of `catalog` (default: the core's alone).
  */
-export function sqliteRawAt(path: string): RawDatabase {
+export function sqliteRawAt(
+  path: string,
+  catalog: Catalog = CORE_CATALOG,
+): RawDatabase {
   const db = new DatabaseSync(path);
   // Only the CLI copies, so waiting here blocks no bot.
   db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA secure_delete = ON");
-  return new SqliteRaw(db);
+  return new SqliteRaw(db, catalog);
 }
 
 class SqliteRaw implements RawDatabase {
   #db: DatabaseSync;
+  #catalog: Catalog;
 
-  constructor(db: DatabaseSync) {
+  get catalog(): Catalog {
+    return this.#catalog;
+  }
+
+  constructor(db: DatabaseSync, catalog: Catalog) {
     this.#db = db;
+    this.#catalog = catalog;
   }
 
   // A read transaction in WAL mode sees one snapshot throughout, while the
@@ -44,10 +53,7 @@ class SqliteRaw implements RawDatabase {
     const db = this.#db;
     db.exec("BEGIN");
     try {
-      const counts = db.prepare(
-        `SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM groups) +
-                (SELECT count(*) FROM audit_log) AS total`,
-      ).get() as { total: number };
+      const held = holdings(db, this.#catalog);
       const key = db.prepare("SELECT key FROM audit_key WHERE id = 1").get() as
         | { key: Uint8Array }
         | undefined;
@@ -59,10 +65,15 @@ class SqliteRaw implements RawDatabase {
         "SELECT profile, saved_at FROM bot_profile WHERE id = 1",
       ).get() as { profile: string; saved_at: number } | undefined;
       return await body({
-        total: Number(counts.total),
-        users: () => pages<RawUser>(db, "users", USER_COLUMNS),
-        groups: () => pages<RawGroup>(db, "groups", GROUP_COLUMNS),
-        audit: () => pages<RawAudit>(db, "audit_log", AUDIT_COLUMNS),
+        total: held.records + held.audit,
+        tables: carriedTables(this.#catalog).map((name) => ({
+          name,
+          pages: () => pages(db, name, orderOf(this.#catalog, name)),
+        })),
+        audit: () =>
+          pages(db, "audit_log", ["id"], AUDIT_COLUMNS) as AsyncIterable<
+            RawAudit[]
+          >,
         auditKey: new Uint8Array(key.key),
         keyCheck: keyCheck && { ...keyCheck },
         botProfile: profile && { ...profile },
@@ -72,8 +83,8 @@ class SqliteRaw implements RawDatabase {
     }
   }
 
-  holdings(): Promise<{ records: number; audit: number }> {
-    return Promise.resolve(holdings(this.#db));
+  holdings(): Promise<Holdings> {
+    return Promise.resolve(holdings(this.#db, this.#catalog));
   }
 
   async write(
@@ -83,38 +94,39 @@ class SqliteRaw implements RawDatabase {
     const db = this.#db;
     db.exec("BEGIN IMMEDIATE");
     try {
-      const held = holdings(db);
+      const held = holdings(db, this.#catalog);
       if (held.records + held.audit > 0) throw new TargetNotEmptyError(held);
-      const user = db.prepare(
-        `INSERT INTO users (${USER_COLUMNS}) VALUES (${
-          placeholders(USER_FIELDS)
-        })`,
-      );
-      await insertPages(
-        snapshot.users(),
-        onRows,
-        (row) => user.run(...USER_FIELDS.map((field) => row[field])),
-      );
-      const group = db.prepare(
-        `INSERT INTO groups (${GROUP_COLUMNS}) VALUES (${
-          placeholders(GROUP_FIELDS)
-        })`,
-      );
-      await insertPages(
-        snapshot.groups(),
-        onRows,
-        (row) => group.run(...GROUP_FIELDS.map((field) => row[field])),
-      );
+      for (const table of snapshot.tables) {
+        const inserts = new Map<string, StatementSync>();
+        for await (const rows of table.pages()) {
+          for (const row of rows) {
+            const columns = Object.keys(row);
+            const shape = columns.join(",");
+            let insert = inserts.get(shape);
+            if (insert === undefined) {
+              insert = db.prepare(
+                `INSERT INTO "${table.name}" (${
+                  columns.map((column) => `"${column}"`).join(", ")
+                }) VALUES (${placeholders(columns)})`,
+              );
+              inserts.set(shape, insert);
+            }
+            insert.run(...columns.map((column) => sqliteValue(row[column])));
+          }
+          onRows(rows.length);
+        }
+      }
       const audit = db.prepare(
         `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${
           placeholders(AUDIT_FIELDS)
         })`,
       );
-      await insertPages(
-        snapshot.audit(),
-        onRows,
-        (row) => audit.run(...AUDIT_FIELDS.map((field) => row[field])),
-      );
+      for await (const rows of snapshot.audit()) {
+        for (const row of rows) {
+          audit.run(...AUDIT_FIELDS.map((field) => row[field]));
+        }
+        onRows(rows.length);
+      }
       db.prepare("UPDATE audit_key SET key = ? WHERE id = 1").run(
         snapshot.auditKey,
       );
@@ -143,41 +155,48 @@ class SqliteRaw implements RawDatabase {
   }
 }
 
-function holdings(db: DatabaseSync): { records: number; audit: number } {
+// A value read from either engine as SQLite binds it: PostgreSQL's
+// booleans and times have no SQLite type of their own.
+function sqliteValue(
+  value: unknown,
+): string | number | bigint | null | Uint8Array {
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (value instanceof Date) return value.toISOString();
+  return value as string | number | bigint | null | Uint8Array;
+}
+
+function holdings(db: DatabaseSync, catalog: Catalog): Holdings {
+  const counts = carriedTables(catalog).map((name) =>
+    `(SELECT count(*) FROM "${name}")`
+  );
   const row = db.prepare(
-    `SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM groups) AS records,
+    `SELECT ${counts.join(" + ")} AS records,
             (SELECT count(*) FROM audit_log) AS audit`,
   ).get() as { records: number; audit: number };
   return { records: Number(row.records), audit: Number(row.audit) };
 }
 
-async function insertPages<T>(
-  source: AsyncIterable<T[]>,
-  onRows: (rows: number) => void,
-  insert: (row: T) => void,
-): Promise<void> {
-  for await (const rows of source) {
-    for (const row of rows) insert(row);
-    onRows(rows.length);
-  }
-}
-
-// Pages by rowid order (the id, or the audit log's insertion order).
-async function* pages<T>(
+// Pages of one statement's rows, read as they are needed, in key order
+// (the audit log: in id order; a bookkeeping table: as stored).
+async function* pages(
   db: DatabaseSync,
   table: string,
-  columns: string,
-): AsyncIterable<T[]> {
-  const page: StatementSync = db.prepare(
-    `SELECT rowid AS _rowid, ${columns} FROM ${table}
-     WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE_SIZE}`,
-  );
-  let after: number | bigint = Number.MIN_SAFE_INTEGER;
-  for (;;) {
-    const rows = page.all(after) as (T & { _rowid: number })[];
-    if (rows.length === 0) return;
-    after = rows[rows.length - 1]!._rowid;
-    yield rows.map(({ _rowid, ...row }) => ({ ...row }) as T);
-    if (rows.length < PAGE_SIZE) return;
+  order: string[],
+  columns = "*",
+): AsyncIterable<RawRow[]> {
+  const orderBy = order.length === 0
+    ? ""
+    : ` ORDER BY ${order.map((column) => `"${column}"`).join(", ")}`;
+  let page: RawRow[] = [];
+  for (
+    const row of db.prepare(`SELECT ${columns} FROM "${table}"${orderBy}`)
+      .iterate()
+  ) {
+    page.push({ ...row });
+    if (page.length === PAGE_SIZE) {
+      yield page;
+      page = [];
+    }
   }
+  if (page.length > 0) yield page;
 }

@@ -95,6 +95,7 @@ export class SqliteStore implements Store {
   #purges: PurgeTimes;
   #auditKey: Uint8Array;
   #tables: TableSet;
+  #catalog: Catalog;
   #tableSql: TableStatementCache;
 
   /** Every described table, users and groups first. */
@@ -105,6 +106,7 @@ export class SqliteStore implements Store {
   /** Wraps an open, migrated database; use `openSqliteStore`. */
   constructor(db: DatabaseSync, parts: StoreParts) {
     this.#db = db;
+    this.#catalog = parts.catalog;
     this.#codec = parts.codec;
     this.#lock = parts.lock;
     this.#path = parts.path;
@@ -253,6 +255,7 @@ export class SqliteStore implements Store {
     const { codec, records } = await rotateSqlite(this.#db, this.#codec, next, {
       ...options,
       lock: this.#lock,
+      tables: this.#tables.tables,
     });
     this.#codec = codec;
     await checkpoint(this.#db, this.#lock);
@@ -397,7 +400,7 @@ export class SqliteStore implements Store {
         new Error("An in-memory database cannot be copied"),
       );
     }
-    return Promise.resolve(sqliteRawAt(this.#path));
+    return Promise.resolve(sqliteRawAt(this.#path, this.#catalog));
   }
 
   /** Closes the database; safe to call twice. */
