@@ -174,6 +174,21 @@ export function pluginContract(name: string, target: ContractTarget): void {
     assert.deepEqual(await sharedIn(store, -5), [2]);
   });
 
+  test("a purge of someone who only has plugin rows, by another connection, drops this connection's older writes", async (store) => {
+    const other = await target.connectAgain(store);
+    try {
+      await write(store, { writes: [entry(3, 30)] }, 100);
+      const before = await store.erasureVersion();
+      assert.equal(await other.purge({ kind: "user", id: 3 }, "cli"), 1);
+      assert.notEqual(await store.erasureVersion(), before);
+      const at = (await store.recentAudit(1))[0]!.at;
+      await write(store, { writes: [entry(3, 31)], sentAt: at - 1 }, at);
+      assert.deepEqual(await notes(store, 3), []);
+    } finally {
+      await other.close();
+    }
+  });
+
   test("a person's purge deletes their notes and shared notes, counted in one audit entry", async (store) => {
     await seed(store);
     assert.equal(await store.purge({ kind: "user", id: 1 }, "cli"), 4);
@@ -227,10 +242,12 @@ export function pluginContract(name: string, target: ContractTarget): void {
   test("a group's move carries its shared notes, readable under the new id with their stamps", async (store) => {
     await seed(store);
     await registerGroup(store, group(-1005), 300);
+    // Already shared under the new id: kept, with the earliest stamp.
+    await write(store, { writes: [shared(-1005, 2, "newer")] }, 300);
     assert.equal(await moveGroup(store, -5, -1005), true);
     assert.deepEqual(await store.read("notes_shared", inGroup(-1005)), [
       { chat_id: -1005, user_id: 1, text: "shared 1", shared_at: 100 },
-      { chat_id: -1005, user_id: 2, text: "shared 2", shared_at: 100 },
+      { chat_id: -1005, user_id: 2, text: "newer", shared_at: 100 },
     ]);
     assert.deepEqual(await sharedIn(store, -5), []);
     assert.deepEqual(await sharedIn(store, -6), [1, 2]);
