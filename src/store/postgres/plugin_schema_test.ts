@@ -103,10 +103,17 @@ pgCase(
     try {
       const catalog = catalogOf([NOTES_DATA, counter.plugin]);
       await (await openPostgresStore(db.location.connection)).close();
-      for (let i = 0; i < 2; i++) {
-        await (await openPostgresStore(db.location.connection, { catalog }))
-          .close();
-      }
+      await (await openPostgresStore(db.location.connection, { catalog }))
+        .close();
+      const store = await openPostgresStore(db.location.connection, {
+        catalog,
+      });
+      assert.deepEqual((await store.summary()).versions, {
+        core: 6,
+        counter: 3,
+        notes: 1,
+      });
+      await store.close();
       assert.deepEqual(await query(db, "SELECT n FROM counter_state"), [
         { n: 42 },
       ]);

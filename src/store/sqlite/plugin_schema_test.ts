@@ -125,7 +125,13 @@ Deno.test("SQLite: a plugin's migrations are numbered on their own and applied o
     try {
       const catalog = catalogOf([NOTES_DATA, counter.plugin]);
       await (await openSqliteStore(path, { catalog })).close();
-      await (await openSqliteStore(path, { catalog })).close();
+      const store = await openSqliteStore(path, { catalog });
+      assert.deepEqual((await store.summary()).versions, {
+        core: 6,
+        counter: 3,
+        notes: 1,
+      });
+      await store.close();
       assert.deepEqual(query(path, "SELECT n FROM counter_state"), [{ n: 42 }]);
       assert.deepEqual(
         query(
