@@ -77,3 +77,16 @@ export function damageTable(path: string, table: string): void {
     file.close();
   }
 }
+
+/** Holds the database's write lock from another connection until released. */
+export function holdWriteLock(path: string): { release(): void } {
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA busy_timeout = 5000");
+  db.exec("BEGIN IMMEDIATE");
+  return {
+    release() {
+      db.exec("ROLLBACK");
+      db.close();
+    },
+  };
+}

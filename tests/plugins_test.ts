@@ -6,7 +6,7 @@ import { startMain, TEST_TOKEN } from "./_main_process.ts";
 import { SentryIngest } from "./_sentry_ingest.ts";
 import { group, message, privateChat, user, withId } from "./_updates.ts";
 import { startWebhookBot } from "./_webhook_bot.ts";
-import { tempDir } from "./_db.ts";
+import { holdWriteLock, tempDir } from "./_db.ts";
 
 const PLUGINS_MAIN = "tests/_plugins_main.ts";
 
@@ -37,18 +37,6 @@ function rawRows(path: string, sql: string): Record<string, unknown>[] {
   } finally {
     db.close();
   }
-}
-
-function holdWriteLock(path: string): { release(): void } {
-  const db = new DatabaseSync(path);
-  db.exec("PRAGMA busy_timeout = 5000");
-  db.exec("BEGIN IMMEDIATE");
-  return {
-    release() {
-      db.exec("ROLLBACK");
-      db.close();
-    },
-  };
 }
 
 async function until<T>(

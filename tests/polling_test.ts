@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { FakeBotApi } from "./_fake_bot_api.ts";
-import { execDb, readDb, tempDir } from "./_db.ts";
+import { execDb, holdWriteLock, readDb, tempDir } from "./_db.ts";
 import { startMain, TEST_TOKEN, TOKEN_SECRET } from "./_main_process.ts";
 import {
   callback,
@@ -323,17 +322,6 @@ Deno.test("polling stops on SIGINT after finishing the update in hand", async ()
 
 // Another process (the CLI, a backup) holding SQLite's write lock, as
 // `BEGIN IMMEDIATE` does, until `release`.
-function holdWriteLock(path: string): { release(): void } {
-  const db = new DatabaseSync(path);
-  db.exec("PRAGMA busy_timeout = 5000");
-  db.exec("BEGIN IMMEDIATE");
-  return {
-    release() {
-      db.exec("ROLLBACK");
-      db.close();
-    },
-  };
-}
 
 Deno.test("an update that cannot be stored is not confirmed, and is stored once the store works", async () => {
   await using dir = await tempDir();

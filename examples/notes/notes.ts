@@ -37,20 +37,31 @@ function handlers(
   const inPrivate = composer.chatType("private");
   const inGroups = composer.chatType(["group", "supergroup"]);
 
-  inPrivate.command("note", async (ctx) => {
-    const text = ctx.match.trim();
-    if (text === "") {
-      await ctx.reply(ctx.t("notes-usage"));
-      return;
-    }
-    // Resolves once the note is durably stored (encrypted: the table's
-    // description says so); the store's failure fails the update.
-    await ctx.records.write(NOTES_ENTRIES.name, {
-      user_id: ctx.from.id,
-      note_id: ctx.msg.message_id,
-      text,
-    });
-    await ctx.reply(ctx.t("notes-saved"));
+  // `/note <text>`: in a private chat a note of one's own, in a group the
+  // one note the member shares with it. The write resolves once the note
+  // is durably stored (encrypted: the table's description says so); a
+  // store failure fails the update, so Telegram sends it again.
+  inPrivate.command(
+    "note",
+    (ctx) =>
+      keep(ctx, ctx.match, () =>
+        ctx.records.write(NOTES_ENTRIES.name, {
+          user_id: ctx.from.id,
+          note_id: ctx.msg.message_id,
+          text: ctx.match.trim(),
+        }), "notes-saved"),
+  );
+
+  inGroups.command("note", async (ctx) => {
+    // A group's anonymous admin writes as a bot account: nobody to keep it for.
+    const from = ctx.from;
+    if (from === undefined || from.is_bot) return;
+    await keep(ctx, ctx.match, () =>
+      ctx.records.write(NOTES_SHARED.name, {
+        chat_id: ctx.chat.id,
+        user_id: from.id,
+        text: ctx.match.trim(),
+      }), "notes-shared");
   });
 
   inPrivate.command("notes", async (ctx) => {
@@ -61,22 +72,6 @@ function handlers(
         notes: rows.map((row) => `• ${row.text}`).join("\n"),
       }),
     );
-  });
-
-  inGroups.command("note", async (ctx) => {
-    const text = ctx.match.trim();
-    // A group's anonymous admin writes as a bot account: nobody to keep it for.
-    if (ctx.from === undefined || ctx.from.is_bot) return;
-    if (text === "") {
-      await ctx.reply(ctx.t("notes-usage"));
-      return;
-    }
-    await ctx.records.write(NOTES_SHARED.name, {
-      chat_id: ctx.chat.id,
-      user_id: ctx.from.id,
-      text,
-    });
-    await ctx.reply(ctx.t("notes-shared"));
   });
 
   // A handler for an update that is not a command: it runs because the
@@ -97,4 +92,19 @@ function handlers(
     await ctx.answerInlineQuery(results, { cache_time: 0, is_personal: true });
   });
   return composer;
+}
+
+// Stores a note (or says how to write one) and confirms it with `done`.
+async function keep(
+  ctx: BotContext,
+  text: string,
+  write: () => Promise<void>,
+  done: string,
+): Promise<void> {
+  if (text.trim() === "") {
+    await ctx.reply(ctx.t("notes-usage"));
+    return;
+  }
+  await write();
+  await ctx.reply(ctx.t(done));
 }

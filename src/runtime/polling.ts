@@ -6,7 +6,7 @@ import { EXIT } from "../base/exit_codes.ts";
 import type { Logger } from "../base/log.ts";
 import type { Reporter } from "./reporter.ts";
 import { sleep } from "./stopper.ts";
-import { StoreOutage } from "./store_outage.ts";
+import { type OutageLines, StoreOutage } from "./store_outage.ts";
 import { errorLine } from "../base/error_text.ts";
 import {
   PermanentStoreError,
@@ -273,56 +273,25 @@ async function handleBatch<C extends Context>(
   return { next, complete: true };
 }
 
-/** Tries given to a write that failed in a way that will not mend. */
-const PERMANENT_TRIES = 3;
-
 // Stores the plans, trying again with growing waits while the store fails;
-// false when a stop came first (nothing of this run is then confirmed). A
-// failure that will not mend (a damaged database) is tried a few times, in
-// case it was not what it seemed, then stops polling: retried forever it
-// would hold back every later update while saying nothing new.
+// false when a stop came first (nothing of this run is then confirmed).
 async function storeWithRetry<C extends Context>(
   run: { update: Update; plan: RegistrationPlan }[],
   options: BatchOptions<C>,
 ): Promise<boolean> {
-  const { log, signal } = options;
+  if (options.signal.aborted) return false;
   const plans = run.map((item) => item.plan);
-  const outage = new StoreOutage(log, {
-    started: (cause) => {
-      const ids = run.map((item) => item.update.update_id);
-      const which = ids.length === 1
-        ? `update ${ids[0]}`
-        : `updates ${ids[0]}-${ids[ids.length - 1]}`;
-      return `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${cause}`;
-    },
+  const ids = run.map((item) => item.update.update_id);
+  const which = ids.length === 1
+    ? `update ${ids[0]}`
+    : `updates ${ids[0]}-${ids[ids.length - 1]}`;
+  return await untilStored(() => options.register(plans), options, {
+    started: (cause) =>
+      `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${cause}`,
     ended: (failures) =>
       `the store works again: stored the waiting updates after ${failures} failed tries`,
+    unconfirmed: "these updates stay unconfirmed and Telegram keeps them",
   });
-  let permanent = 0;
-  for (;;) {
-    if (signal.aborted) return false;
-    try {
-      await options.register(plans);
-      outage.recovered();
-      return true;
-    } catch (error) {
-      outage.failed(error);
-      if (error instanceof PermanentStoreError) {
-        if (++permanent >= PERMANENT_TRIES) {
-          throw new PollingError(
-            `stopping: the store failed ${permanent} times in a way that trying again will not mend, so these updates stay unconfirmed and Telegram keeps them for the next start: ${
-              errorLine(error)
-            }`,
-            EXIT.damaged,
-          );
-        }
-      }
-      await sleep(
-        backoff(outage.failures, options.firstRetryMs, options.maxRetryMs),
-        signal,
-      );
-    }
-  }
 }
 
 // Handles one stored update. A plugin's write that the store could not
@@ -334,35 +303,63 @@ async function handleWithRetry<C extends Context>(
   update: Update,
   options: BatchOptions<C>,
 ): Promise<boolean> {
-  const { bot, log, reporter, signal } = options;
-  const outage = new StoreOutage(log, {
-    started: (cause) =>
-      `cannot store what update ${update.update_id} made, so Telegram is not told it arrived; handling it again until the store works: ${cause}`,
-    ended: (failures) =>
-      `the store works again: stored what update ${update.update_id} made after ${failures} failed tries`,
-  });
+  const { bot, reporter } = options;
+  const id = update.update_id;
+  return await untilStored(
+    async () => {
+      try {
+        await bot.handleUpdate(update);
+      } catch (error) {
+        const cause = error instanceof BotError ? error.error : error;
+        if (cause instanceof StoreError || cause instanceof WrongKeyError) {
+          throw cause;
+        }
+        reporter.report(cause, update);
+      }
+    },
+    options,
+    {
+      started: (cause) =>
+        `cannot store what update ${id} made, so Telegram is not told it arrived; handling it again until the store works: ${cause}`,
+      ended: (failures) =>
+        `the store works again: stored what update ${id} made after ${failures} failed tries`,
+      unconfirmed: `update ${id} stays unconfirmed and Telegram keeps it`,
+    },
+  );
+}
+
+/** Tries given to a write that failed in a way that will not mend. */
+const PERMANENT_TRIES = 3;
+
+// Runs `attempt` until it succeeds, trying again with growing waits while
+// it fails, the outage told in two lines; false when a stop came during a
+// wait. A failure that will not mend (a damaged database) is tried a few
+// times, in case it was not what it seemed, then stops polling: retried
+// forever it would hold back every later update while saying nothing new.
+async function untilStored<C extends Context>(
+  attempt: () => Promise<void>,
+  options: BatchOptions<C>,
+  lines: OutageLines & { unconfirmed: string },
+): Promise<boolean> {
+  const { log, signal } = options;
+  const outage = new StoreOutage(log, lines);
   let permanent = 0;
   for (;;) {
     try {
-      await bot.handleUpdate(update);
+      await attempt();
       outage.recovered();
       return true;
     } catch (error) {
-      const cause = error instanceof BotError ? error.error : error;
-      if (!(cause instanceof StoreError || cause instanceof WrongKeyError)) {
-        reporter.report(cause, update);
-        return true;
-      }
-      outage.failed(cause);
-      if (cause instanceof PermanentStoreError) {
-        if (++permanent >= PERMANENT_TRIES) {
-          throw new PollingError(
-            `stopping: the store failed ${permanent} times in a way that trying again will not mend, so update ${update.update_id} stays unconfirmed and Telegram keeps it for the next start: ${
-              errorLine(cause)
-            }`,
-            EXIT.damaged,
-          );
-        }
+      outage.failed(error);
+      if (
+        error instanceof PermanentStoreError && ++permanent >= PERMANENT_TRIES
+      ) {
+        throw new PollingError(
+          `stopping: the store failed ${permanent} times in a way that trying again will not mend, so ${lines.unconfirmed} for the next start: ${
+            errorLine(error)
+          }`,
+          EXIT.damaged,
+        );
       }
       await sleep(
         backoff(outage.failures, options.firstRetryMs, options.maxRetryMs),
