@@ -369,7 +369,7 @@ Deno.test("inspect shows a record readably and a summary with the audit log", as
   await cli(path, "export", "--user", "1001");
   result = await cli(path, "inspect");
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /schema version: +5\n/);
+  assert.match(result.stdout, /schema version: +6\n/);
   assert.match(result.stdout, /users: +2\n/);
   assert.match(result.stdout, /groups: +1\n/);
   assert.match(result.stdout, /oldest registration: +2026-11-29T14:00:00Z\n/);

@@ -76,20 +76,27 @@ function cli(path: string, ...args: string[]) {
   );
 }
 
-Deno.test("a person's export holds their notes and the notes they shared in groups, after users and groups", async () => {
+// The JSON export of one person or group from a fresh seeded database:
+// the document, its top-level keys, and what the CLI said.
+async function exported(kind: "--user" | "--group", id: number) {
   await using dir = await tempDir();
   const path = await seeded(dir.path);
-  const result = await cli(path, "export", "--user", String(ALICE));
+  const result = await cli(path, "export", kind, String(id));
   assert.equal(result.code, 0, result.stderr);
   const document = JSON.parse(result.stdout);
-  assert.deepEqual(Object.keys(document), [
-    "format_version",
-    "exported_at",
-    "users",
-    "groups",
-    "notes_entries",
-    "notes_shared",
-  ]);
+  return {
+    document,
+    keys: Object.keys(document),
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
+}
+
+const CORE_KEYS = ["format_version", "exported_at", "users", "groups"];
+
+Deno.test("a person's export holds their notes and the notes they shared in groups, after users and groups", async () => {
+  const { document, keys, stdout, stderr } = await exported("--user", ALICE);
+  assert.deepEqual(keys, [...CORE_KEYS, "notes_entries", "notes_shared"]);
   assert.deepEqual(document.users.map((user: { id: number }) => user.id), [
     ALICE,
   ]);
@@ -106,10 +113,10 @@ Deno.test("a person's export holds their notes and the notes they shared in grou
     shared_at: document.notes_shared[0].shared_at,
   }]);
   assert.equal(
-    result.stderr,
+    stderr,
     "Exported 1 user, 0 groups, 2 notes and 1 shared note\n",
   );
-  assert.ok(!result.stdout.includes("bob"), "Bob's notes are not Alice's");
+  assert.ok(!stdout.includes("bob"), "Bob's notes are not Alice's");
 });
 
 Deno.test("NDJSON and CSV lines of a person's export say which kind of row they are", async () => {
@@ -144,22 +151,13 @@ Deno.test("NDJSON and CSV lines of a person's export say which kind of row they 
 });
 
 Deno.test("a group's export holds the group's own rows, never what its members stored in it", async () => {
-  await using dir = await tempDir();
-  const path = await seeded(dir.path);
-  const result = await cli(path, "export", "--group", String(GROUP));
-  assert.equal(result.code, 0, result.stderr);
-  const document = JSON.parse(result.stdout);
-  assert.deepEqual(Object.keys(document), [
-    "format_version",
-    "exported_at",
-    "users",
-    "groups",
-  ]);
+  const { document, keys, stdout, stderr } = await exported("--group", GROUP);
+  assert.deepEqual(keys, CORE_KEYS);
   assert.deepEqual(document.groups.map((group: { id: number }) => group.id), [
     GROUP,
   ]);
-  assert.doesNotMatch(result.stdout, /shared|private/);
-  assert.equal(result.stderr, "Exported 0 users and 1 group\n");
+  assert.doesNotMatch(stdout, /shared|private/);
+  assert.equal(stderr, "Exported 0 users and 1 group\n");
 });
 
 Deno.test("an export of everything holds every table, and its audit entry counts every row", async () => {

@@ -108,13 +108,7 @@ async function lookUp(
       rows: rows[table.name] ?? 0,
     }));
     return {
-      shown: `all records: ${
-        plugins
-          ? listCounts(counts, true)
-          : `${plural(rows[USERS.name] ?? 0, "user")} and ${
-            plural(rows[GROUPS.name] ?? 0, "group")
-          }`
-      }\n`,
+      shown: `all records: ${listCounts(counts, true)}\n`,
       counts,
       plugins,
     };
