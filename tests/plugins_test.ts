@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { Chat, Update, User } from "grammy/types";
 import { type ApiCall, FakeBotApi } from "./_fake_bot_api.ts";
-import { startMain, TEST_TOKEN } from "./_main_process.ts";
+import { type RunningProgram, startMain, TEST_TOKEN } from "./_main_process.ts";
 import { SentryIngest } from "./_sentry_ingest.ts";
 import { group, message, privateChat, user, withId } from "./_updates.ts";
 import { startWebhookBot } from "./_webhook_bot.ts";
@@ -68,7 +68,13 @@ function menus(api: FakeBotApi): Map<string, ApiCall["params"]> {
   );
 }
 
-Deno.test("with the notes plugin installed, its command and an inline query reach it, the menus list its commands in every locale, and its notes are stored encrypted", async () => {
+// Runs `body` with the bot polling a fake Bot API on a new SQLite file
+// (with the test plugins when `script` is PLUGINS_MAIN), then stops it and
+// checks it exited 0.
+async function withPollingBot(
+  options: { script?: string; env?: Record<string, string> },
+  body: (bot: RunningProgram, api: FakeBotApi, path: string) => Promise<void>,
+): Promise<void> {
   await using dir = await tempDir();
   const path = `${dir.path}/bot.db`;
   const api = new FakeBotApi();
@@ -76,10 +82,21 @@ Deno.test("with the notes plugin installed, its command and an inline query reac
     BOT_TOKEN: TEST_TOKEN,
     BOT_API_ROOT: api.url,
     DATABASE_URL: path,
-    TEST_PLUGINS: "notes",
-  }, { script: PLUGINS_MAIN });
+    ...options.env,
+  }, { script: options.script });
   try {
     await bot.waitForLine(/polling mode/);
+    await body(bot, api, path);
+  } finally {
+    bot.kill("SIGTERM");
+    const status = await bot.exit();
+    await api.close();
+    assert.equal(status.code, 0, bot.stderr);
+  }
+}
+
+Deno.test("with the notes plugin installed, its command and an inline query reach it, the menus list its commands in every locale, and its notes are stored encrypted", async () => {
+  await withPollingBot({ script: PLUGINS_MAIN }, async (_bot, api, path) => {
     const ana = user(4001, { language_code: "pt-br" });
     await api.processed(
       api.push(command(ana, privateChat(ana), "/note comprar leite")),
@@ -148,24 +165,11 @@ Deno.test("with the notes plugin installed, its command and an inline query reac
       commandsIn("pt").find((c) => c.command === "notes")!.description,
       "Listar suas notas",
     );
-  } finally {
-    bot.kill("SIGTERM");
-    const status = await bot.exit();
-    await api.close();
-    assert.equal(status.code, 0, bot.stderr);
-  }
+  });
 });
 
 Deno.test("without the notes plugin Telegram is asked for no inline queries and the menus have only the project's commands", async () => {
-  await using dir = await tempDir();
-  const api = new FakeBotApi();
-  const bot = await startMain({
-    BOT_TOKEN: TEST_TOKEN,
-    BOT_API_ROOT: api.url,
-    DATABASE_URL: `${dir.path}/bot.db`,
-  });
-  try {
-    await bot.waitForLine(/polling mode/);
+  await withPollingBot({}, async (_bot, api) => {
     const call = await api.waitForCall("getUpdates");
     assert.deepEqual(call.params.allowed_updates, [
       "message",
@@ -178,12 +182,7 @@ Deno.test("without the notes plugin Telegram is asked for no inline queries and 
       (menu.params.commands as { command: string }[]).map((c) => c.command),
       ["start", "help", "privacy"],
     );
-  } finally {
-    bot.kill("SIGTERM");
-    const status = await bot.exit();
-    await api.close();
-    assert.equal(status.code, 0, bot.stderr);
-  }
+  });
 });
 
 Deno.test("a plugin that throws is reported to Sentry with its name, and registration and the next plugin still run", async () => {
@@ -258,36 +257,25 @@ Deno.test("a webhook update whose note cannot be stored is answered 500 and stor
 });
 
 Deno.test("in polling an update whose note cannot be stored is not confirmed, and is stored once the store works", async () => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/bot.db`;
-  const api = new FakeBotApi();
-  const bot = await startMain({
-    BOT_TOKEN: TEST_TOKEN,
-    BOT_API_ROOT: api.url,
-    DATABASE_URL: path,
-  }, { script: PLUGINS_MAIN });
-  let lock: { release(): void } | undefined;
-  try {
-    await bot.waitForLine(/polling mode/);
-    const dee = user(4401);
-    await api.processed(api.push(message(dee, privateChat(dee))));
-    lock = holdWriteLock(path);
-    const id = api.push(command(dee, privateChat(dee), "/note kept"));
-    await bot.waitForLine(/cannot store what update \d+ made/);
-    assert.ok(
-      api.confirmedOffset <= id,
-      `update ${id} was confirmed (offset ${api.confirmedOffset})`,
-    );
-    lock.release();
-    lock = undefined;
-    await api.processed(id);
-    assert.equal(rawRows(path, "SELECT * FROM notes_entries").length, 1);
-    await bot.waitForLine(/the store works again/);
-  } finally {
-    lock?.release();
-    bot.kill("SIGTERM");
-    const status = await bot.exit();
-    await api.close();
-    assert.equal(status.code, 0, bot.stderr);
-  }
+  await withPollingBot({ script: PLUGINS_MAIN }, async (bot, api, path) => {
+    let lock: { release(): void } | undefined = undefined;
+    try {
+      const dee = user(4401);
+      await api.processed(api.push(message(dee, privateChat(dee))));
+      lock = holdWriteLock(path);
+      const id = api.push(command(dee, privateChat(dee), "/note kept"));
+      await bot.waitForLine(/cannot store what update \d+ made/);
+      assert.ok(
+        api.confirmedOffset <= id,
+        `update ${id} was confirmed (offset ${api.confirmedOffset})`,
+      );
+      lock.release();
+      lock = undefined;
+      await api.processed(id);
+      assert.equal(rawRows(path, "SELECT * FROM notes_entries").length, 1);
+      await bot.waitForLine(/the store works again/);
+    } finally {
+      lock?.release();
+    }
+  });
 });
