@@ -202,7 +202,7 @@ Deno.test("inspect shows a person's rows in every table and the summary counts e
   assert.equal(summary.code, 0, summary.stderr);
   assert.match(
     summary.stdout,
-    /\n {2}users: +2\n {2}groups: +1\n {2}notes_entries: +3\n {2}notes_shared: +2\n/,
+    /\n {2}schema version: +6\n {2}notes schema version: +1\n {2}users: +2\n {2}groups: +1\n {2}notes_entries: +3\n {2}notes_shared: +2\n/,
   );
 });
 

@@ -32,6 +32,13 @@ export async function inspect(
   let text = aligned("summary", [
     ["database", options.location],
     ["schema version", String(summary.schemaVersion)],
+    // Each plugin's own numbering, beside the project's.
+    ...Object.entries(summary.versions).filter(([namespace]) =>
+      namespace !== "core"
+    ).map(([namespace, version]): [string, string] => [
+      `${namespace} schema version`,
+      String(version),
+    ]),
     // Every described table's rows, users and groups first.
     ...store.tables.map((
       table,

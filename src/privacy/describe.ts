@@ -20,8 +20,8 @@ export function describeRow(table: TableDescription, row: Row): string {
   );
 }
 
-/** A stored value as a person reads it: `(none)` when empty, times as ISO 8601. */
-export function shownValue(
+// A stored value as a person reads it: `(none)` when empty, times as ISO 8601.
+function shownValue(
   column: ColumnDescription,
   value: string | number | null,
 ): string {
