@@ -209,6 +209,34 @@ async function serve(
     })
     : Promise.resolve();
 
+  // The privacy center (src/app/), loaded only when MINI_APP_URL is set.
+  const miniApp = config.miniAppUrl === undefined
+    ? undefined
+    : (await import("./src/app/mini_app.ts")).createMiniApp({
+      store,
+      token: config.token,
+      api: built.bot.api,
+      i18n: built.i18n,
+      publicUrl: config.miniAppUrl,
+      maxAgeSeconds: config.miniAppMaxAgeSeconds,
+      exportIntervalMs: config.exportIntervalMinutes * 60_000,
+      reporter: deps.reporter,
+      contact: config.privacyContact,
+      policyUrl: config.privacyPolicyUrl,
+      crashReports: config.sentry !== undefined,
+    });
+  // Ends with polling, however polling ends.
+  const appStop = new AbortController();
+  const appServer = config.mode === "polling" && miniApp !== undefined
+    ? import("./src/app/serve_mini_app.ts").then(({ serveMiniApp }) =>
+      serveMiniApp(miniApp, {
+        hostname: config.hostname,
+        port: config.port,
+        log,
+        signal: AbortSignal.any([stopper.signal, appStop.signal]),
+      })
+    )
+    : Promise.resolve();
   try {
     if (config.mode === "polling") {
       const { poll, PollingError } = m;
@@ -231,13 +259,16 @@ async function serve(
       return EXIT.ok;
     }
     const { createWebhookHandler } = m;
-    const handler = createWebhookHandler(built.bot, {
+    const webhook = createWebhookHandler(built.bot, {
       path: config.webhookPath,
       secret: config.webhookSecret!,
       store,
       reporter: deps.reporter,
       log,
     });
+    const handler = miniApp === undefined
+      ? webhook
+      : (await import("./src/app/mini_app.ts")).withMiniApp(miniApp, webhook);
     if (stopper.stopping) return EXIT.ok;
     await m.serveWebhook(handler, {
       hostname: config.hostname,
@@ -250,6 +281,8 @@ async function serve(
     return EXIT.ok;
   } finally {
     await background;
+    appStop.abort();
+    await appServer;
   }
 }
 

@@ -43,6 +43,7 @@ export const privacyPlugin: Plugin = {
       reporter: env.reporter,
       contact: env.settings.privacyContact,
       policyUrl: env.settings.privacyPolicyUrl,
+      miniAppUrl: env.settings.miniAppUrl,
       crashReports: env.settings.sentry !== undefined,
       exportIntervalMs: (env.settings.exportIntervalMinutes ?? 60) * 60_000,
       now: env.now,

@@ -39,6 +39,8 @@ export interface BotSettings {
   sentry?: object;
   /** Minutes between two in-bot exports of one record; default 60. */
   exportIntervalMinutes?: number;
+  /** The Mini App privacy center (`MINI_APP_URL`): `/privacy` offers it. */
+  miniAppUrl?: string;
 }
 
 /** What a plugin's middleware is built from. */

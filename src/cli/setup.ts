@@ -82,8 +82,9 @@ export async function setup(
   const api = new Api(config.token, { apiRoot: config.apiRoot });
   const failures: string[] = [];
   let webhookFailure: string | undefined;
+  const i18n = createI18n(plugins);
   const done = await oneTimeCalls(api, {
-    i18n: createI18n(plugins),
+    i18n,
     plugins,
     allowedUpdates: allowedUpdates(plugins),
     webhook: config.webhookUrl === undefined
@@ -113,6 +114,18 @@ export async function setup(
     await say(
       "WEBHOOK_URL is not set, so no webhook was set (polling mode needs none)",
     );
+  }
+  if (config.miniAppUrl !== undefined) {
+    // The menu button's text is one for every language: the default's.
+    const text = i18n.t("en", "button-open-app");
+    try {
+      await api.setChatMenuButton({
+        menu_button: { type: "web_app", text, web_app: { url: config.miniAppUrl } },
+      });
+      await say(`Set the menu button to the privacy center at ${config.miniAppUrl}`);
+    } catch (error) {
+      failures.push(`setChatMenuButton failed: ${describeApiError(error).reason}`);
+    }
   }
   if (webhookFailure !== undefined) failures.push(webhookFailure);
   if (failures.length > 0) {

@@ -51,6 +51,10 @@ export interface Config {
   privacyPolicyUrl: string | undefined;
   /** Minutes between two in-bot exports, from `PRIVACY_EXPORT_INTERVAL_MINUTES`. */
   exportIntervalMinutes: number;
+  /** The Mini App privacy center's public URL, from `MINI_APP_URL` (ends in `/app`). */
+  miniAppUrl: string | undefined;
+  /** The oldest Mini App init data accepted, from `MINI_APP_MAX_AGE_SECONDS`. */
+  miniAppMaxAgeSeconds: number;
 }
 
 /** Crash-report settings; present only when `SENTRY_DSN` is set. */
@@ -110,6 +114,7 @@ export function loadConfig(env: Env): Config {
     privacyContact: nonEmpty(env.PRIVACY_CONTACT),
     privacyPolicyUrl: readHttpUrl(env, "PRIVACY_POLICY_URL"),
     exportIntervalMinutes: readExportInterval(env),
+    ...readMiniApp(env),
   };
 }
 
@@ -123,6 +128,8 @@ export interface SetupConfig {
   webhookSecret: string | undefined;
   /** Whether `BOT_MODE=polling` is why no webhook is set despite `WEBHOOK_URL`. */
   pollingChosen: boolean;
+  /** The Mini App to set as the menu button, from `MINI_APP_URL`. */
+  miniAppUrl: string | undefined;
 }
 
 /**
@@ -146,6 +153,7 @@ export function loadSetupConfig(env: Env): SetupConfig {
       webhookUrl === undefined ? { mode: "polling", explicit: false } : mode,
     ),
     pollingChosen,
+    miniAppUrl: readMiniApp(env).miniAppUrl,
   };
 }
 
@@ -335,6 +343,39 @@ function readExportInterval(env: Env): number {
     );
   }
   return Number(value);
+}
+
+/** Reads `MINI_APP_URL` and `MINI_APP_MAX_AGE_SECONDS`. */
+function readMiniApp(
+  env: Env,
+): { miniAppUrl: string | undefined; miniAppMaxAgeSeconds: number } {
+  const url = nonEmpty(env.MINI_APP_URL);
+  if (
+    url !== undefined &&
+    (!URL.canParse(url) || new URL(url).protocol !== "https:" ||
+      new URL(url).pathname.replace(/\/+$/, "") !== "/app")
+  ) {
+    throw new ConfigError(
+      "MINI_APP_URL",
+      `must be the public https:// URL of the bot's /app page, e.g. https://bot.example.com/app, got "${url}"`,
+    );
+  }
+  const age = nonEmpty(env.MINI_APP_MAX_AGE_SECONDS);
+  const seconds = age === undefined
+    ? 3600
+    : /^\d{1,6}$/.test(age)
+    ? Number(age)
+    : NaN;
+  if (!(seconds >= 60 && seconds <= 86400)) {
+    throw new ConfigError(
+      "MINI_APP_MAX_AGE_SECONDS",
+      `must be a whole number of seconds from 60 to 86400, got "${age}"`,
+    );
+  }
+  return {
+    miniAppUrl: url?.replace(/\/+$/, ""),
+    miniAppMaxAgeSeconds: seconds,
+  };
 }
 
 function readSentry(env: Env): SentryConfig | undefined {

@@ -27,6 +27,8 @@ export interface PrivacyOptions {
   crashReports: boolean;
   /** The shortest time between two exports of one record, in ms. */
   exportIntervalMs: number;
+  /** The Mini App privacy center, offered as a button when set. */
+  miniAppUrl?: string;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
 }
@@ -66,10 +68,10 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         }
         parts.push(await storedSummary(ctx, store, target));
         await ctx.reply(parts.join("\n\n"), {
-          reply_markup: menu(
+          reply_markup: withMiniApp(
+            menu(ctx, { target, opener: ctx.from.id }, options.policyUrl),
             ctx,
-            { target, opener: ctx.from.id },
-            options.policyUrl,
+            options.miniAppUrl,
           ),
         });
       }),
@@ -95,11 +97,15 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         await ctx.reply(
           await storedSummary(ctx, store, target),
           {
-            reply_markup: menu(ctx, {
-              target,
-              // An anonymous admin cannot be told apart: any admin may press.
-              opener: anonymous ? 0 : ctx.from.id,
-            }, options.policyUrl),
+            reply_markup: withMiniApp(
+              menu(ctx, {
+                target,
+                // An anonymous admin cannot be told apart: any admin may press.
+                opener: anonymous ? 0 : ctx.from.id,
+              }, options.policyUrl),
+              ctx,
+              options.miniAppUrl,
+            ),
           },
         );
       }),
@@ -284,6 +290,23 @@ function menu(
     keyboard.row().url(ctx.t("button-policy"), policyUrl);
   }
   return keyboard;
+}
+
+// The privacy center's button: a web_app button in a private chat; in a
+// group (where Telegram refuses web_app buttons) a t.me link whose startapp
+// parameter names the group, which the page checks admins against.
+function withMiniApp(
+  keyboard: InlineKeyboard,
+  ctx: BotContext,
+  url: string | undefined,
+): InlineKeyboard {
+  if (url === undefined) return keyboard;
+  const text = ctx.t("button-open-app");
+  if (ctx.chat?.type === "private") return keyboard.row().webApp(text, url);
+  return keyboard.row().url(
+    text,
+    `https://t.me/${ctx.me.username}?startapp=g${ctx.chat!.id}`,
+  );
 }
 
 function confirmation(ctx: BotContext, button: Button): InlineKeyboard {

@@ -121,3 +121,12 @@ command-failed = Sorry, something went wrong. Please try again later.
 button-failed = Sorry, something went wrong. Please try again later.
 button-answer-confirm = Please confirm below.
 button-answer-deleted = Deleted.
+
+# The Mini App privacy center (docs/mini-app.md).
+button-open-app = Open privacy center
+app-title = Privacy center
+app-first-stored = First stored
+app-erase-list = This deletes:
+app-download-ready = Your data was downloaded.
+app-error-unauthorized = This page could not confirm who you are. Please open it again from the bot in Telegram.
+app-error-expired = This page was opened too long ago. Please close it and open it again from the bot.

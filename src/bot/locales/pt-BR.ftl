@@ -118,3 +118,12 @@ command-failed = Desculpe, algo deu errado. Tente de novo mais tarde.
 button-failed = Desculpe, algo deu errado. Tente de novo mais tarde.
 button-answer-confirm = Confirme abaixo.
 button-answer-deleted = Apagado.
+
+# A central de privacidade (Mini App, docs/mini-app.md).
+button-open-app = Abrir central de privacidade
+app-title = Central de privacidade
+app-first-stored = Armazenado pela primeira vez
+app-erase-list = Isto apaga:
+app-download-ready = Seus dados foram baixados.
+app-error-unauthorized = Esta página não conseguiu confirmar quem você é. Abra-a de novo pelo bot no Telegram.
+app-error-expired = Esta página foi aberta há muito tempo. Feche-a e abra de novo pelo bot.
