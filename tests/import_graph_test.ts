@@ -64,11 +64,12 @@ const LAYERS: Record<string, number> = {
   privacy: 4,
   registration: 4,
   bot: 5,
-  runtime: 6,
-  cli: 7,
+  app: 6,
+  runtime: 7,
+  cli: 8,
 };
 
-Deno.test("the folders of src/ depend one way: base, config, crypto, store, privacy and registration, bot, runtime, cli", async () => {
+Deno.test("the folders of src/ depend one way: base, config, crypto, store, privacy and registration, bot, app, runtime, cli", async () => {
   const graph = await importGraph();
   const folder = (module: string) =>
     module.startsWith("src/") ? module.split("/")[1]! : undefined;
