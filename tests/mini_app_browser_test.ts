@@ -4,7 +4,12 @@
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { tempDir } from "./_db.ts";
-import { ALICE, initDataFor, type MiniAppServer, startMiniApp } from "./_mini_app.ts";
+import {
+  ALICE,
+  initDataFor,
+  type MiniAppServer,
+  startMiniApp,
+} from "./_mini_app.ts";
 import { runCliProcess, TEST_DATA_KEY } from "./_main_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -114,11 +119,14 @@ Deno.test({
       assert.equal(new URL(page.url()).hash, "");
 
       // What is shown is what is stored.
-      const shown = await page.$$eval("section", (sections) =>
-        sections.map((section) => ({
-          table: section.getAttribute("data-table"),
-          text: section.textContent,
-        })));
+      const shown = await page.$$eval(
+        "section",
+        (sections) =>
+          sections.map((section) => ({
+            table: section.getAttribute("data-table"),
+            text: section.textContent,
+          })),
+      );
       assert.deepEqual(shown.map((section) => section.table), [
         "users",
         "notes_entries",
@@ -128,8 +136,14 @@ Deno.test({
       assert.ok(shown[0]!.text!.includes(String(user!.first_name)));
       assert.ok(shown[1]!.text!.includes("alice private"));
       assert.ok(shown[2]!.text!.includes("alice shared"));
-      assert.match(await page.$eval("#contact", (e) => e.textContent!), /privacy@example\.com/);
-      assert.match(await page.$eval("#first-stored", (e) => e.textContent!), /First stored/);
+      assert.match(
+        await page.$eval("#contact", (e) => e.textContent!),
+        /privacy@example\.com/,
+      );
+      assert.match(
+        await page.$eval("#first-stored", (e) => e.textContent!),
+        /First stored/,
+      );
 
       // Dark theme from the launch parameters; nothing wider than 320 px.
       const look = await page.evaluate(
@@ -182,8 +196,10 @@ Deno.test({
 
       // Erase: the confirmation names what goes, then nothing is left.
       await page.click("#erase");
-      const listed = await page.$$eval("#erase-list li", (items) =>
-        items.map((item) => item.textContent));
+      const listed = await page.$$eval(
+        "#erase-list li",
+        (items) => items.map((item) => item.textContent),
+      );
       assert.equal(listed.length, 3);
       await page.click("#erase-yes");
       await page.waitForSelector("#done");
@@ -199,7 +215,10 @@ Deno.test({
         "export",
         "purge",
       ]);
-      assert.ok(blocked.length > 0, "the policy did not report the inline script");
+      assert.ok(
+        blocked.length > 0,
+        "the policy did not report the inline script",
+      );
     });
   },
 });
@@ -220,14 +239,19 @@ Deno.test({
       const expired = initDataFor(ALICE, {
         authDate: Math.floor(Date.now() / 1000) - 7200,
       });
-      for (const [initData, message] of [
-        [tampered.toString(), /could not confirm who you are/],
-        [expired, /opened too long ago/],
-      ] as const) {
+      for (
+        const [initData, message] of [
+          [tampered.toString(), /could not confirm who you are/],
+          [expired, /opened too long ago/],
+        ] as const
+      ) {
         await page.goto("about:blank");
         await page.goto(launchUrl(app, initData, LIGHT));
         await page.waitForSelector("#error");
-        assert.match(await page.$eval("#error", (e) => e.textContent!), message);
+        assert.match(
+          await page.$eval("#error", (e) => e.textContent!),
+          message,
+        );
         assert.equal(await page.$("section"), null);
       }
     });

@@ -22,7 +22,9 @@ Deno.test("the privacy center page and its files are served with a strict policy
   await using dir = await tempDir();
   await using app = await startMiniApp(dir.path);
   let total = 0;
-  for (const path of ["/app", "/app/app.js", "/app/bridge.js", "/app/app.css"]) {
+  for (
+    const path of ["/app", "/app/app.js", "/app/bridge.js", "/app/app.css"]
+  ) {
     const response = await fetch(`${app.origin}${path}`);
     const body = await response.text();
     total += body.length;
@@ -89,7 +91,10 @@ Deno.test("tampered, expired, other-bot and missing init data get 401 with a cle
       assert.match(error, /open (it|this page|it again)|too long ago/i);
     }
   }
-  assert.equal(await app.store.purge({ kind: "user", id: ALICE }, "cli") > 0, true);
+  assert.equal(
+    await app.store.purge({ kind: "user", id: ALICE }, "cli") > 0,
+    true,
+  );
 });
 
 Deno.test("download gives the CLI's JSON once, through a single-use link, audited and rate limited", async () => {
@@ -99,7 +104,10 @@ Deno.test("download gives the CLI's JSON once, through a single-use link, audite
   assert.equal(response.status, 200);
   const { url, fileName } = await response.json();
   assert.equal(fileName, `privacy-export-user-${ALICE}.json`);
-  assert.match(url, /^https:\/\/bot\.example\.com\/app\/download\/[0-9a-f]{48}$/);
+  assert.match(
+    url,
+    /^https:\/\/bot\.example\.com\/app\/download\/[0-9a-f]{48}$/,
+  );
   const local = `${app.origin}${new URL(url).pathname}`;
   const file = await fetch(local);
   assert.equal(file.status, 200);

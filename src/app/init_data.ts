@@ -74,7 +74,9 @@ export function validateInitData(
   }
   fields.delete("hash");
   const expected = signInitFields(fields, token);
-  if (!timingSafeEqual(Buffer.from(hash, "hex"), Buffer.from(expected, "hex"))) {
+  if (
+    !timingSafeEqual(Buffer.from(hash, "hex"), Buffer.from(expected, "hex"))
+  ) {
     throw new InitDataError("signature", "Init data signature does not match");
   }
   const authDate = Number(fields.get("auth_date"));

@@ -9,10 +9,19 @@ import {
 const TOKEN = "123456789:AAHtestSECRETtokenPART_0123456789abcd";
 const OTHER = "987654321:AAHotherBOTtokenPART_0123456789abcd";
 const NOW = 1_800_000_000;
-const USER = JSON.stringify({ id: 42, first_name: "Ann", language_code: "pt-br" });
+const USER = JSON.stringify({
+  id: 42,
+  first_name: "Ann",
+  language_code: "pt-br",
+});
 
 function fields(extra: Record<string, string> = {}): Record<string, string> {
-  return { auth_date: String(NOW - 10), query_id: "AAH1", user: USER, ...extra };
+  return {
+    auth_date: String(NOW - 10),
+    query_id: "AAH1",
+    user: USER,
+    ...extra,
+  };
 }
 
 function refusal(raw: string, token = TOKEN, maxAgeSeconds = 3600): string {
@@ -55,8 +64,10 @@ Deno.test("the hash is Telegram's: HMAC of the sorted data-check string keyed wi
   };
   const secret = await hmac(encoder.encode("WebAppData"), TOKEN);
   const check = `auth_date=${NOW - 10}\nquery_id=AAH1\nuser=${USER}`;
-  const hex = Array.from(await hmac(secret, check), (b) =>
-    b.toString(16).padStart(2, "0")).join("");
+  const hex = Array.from(
+    await hmac(secret, check),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
   assert.equal(signInitFields(new Map(Object.entries(fields())), TOKEN), hex);
 });
 
@@ -89,7 +100,10 @@ Deno.test("init data without a hash, or with none at all, is refused", () => {
 
 Deno.test("init data repeating a key is refused even when one reading is signed", () => {
   const signed = signInitData(fields(), TOKEN);
-  assert.equal(refusal(`${signed}&user=${encodeURIComponent(USER)}`), "malformed");
+  assert.equal(
+    refusal(`${signed}&user=${encodeURIComponent(USER)}`),
+    "malformed",
+  );
 });
 
 Deno.test("the refusal never quotes the init data", () => {

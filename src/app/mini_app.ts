@@ -117,9 +117,7 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
       if (request.method !== "POST") {
         return json(405, { error: "Method not allowed" });
       }
-      return action === "export"
-        ? await exportFor(asked)
-        : await erase(asked);
+      return action === "export" ? await exportFor(asked) : await erase(asked);
     } catch (error) {
       options.reporter.report(error);
       return json(500, { error: "Something went wrong" });
@@ -158,7 +156,9 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
     const id = Number(group[1]);
     const admin = await isAdmin(id, init.user.id);
     if (admin !== true) {
-      const key = admin === false ? "privacy-admins-only" : "admin-check-failed";
+      const key = admin === false
+        ? "privacy-admins-only"
+        : "admin-check-failed";
       return json(403, { error: i18n.t(locale, key) });
     }
     return { init, target: { kind: "group", id }, locale, i18n };
@@ -214,12 +214,16 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
       sections.push({
         table: table.name,
         title: tableTitle(i18n, locale, table, rows.length),
-        rows: rows.map((row) =>
-          table.columns.map((column) => [
-            label(i18n, locale, table, column.name),
-            shown(row, column.name, column.type, dates, t("privacy-none")),
-          ])
-        ),
+        // A group's admins see how many rows its members keep in it, not
+        // the rows: those are the members' data (as /privacy counts them).
+        rows:
+          (target.kind === "group" && table.subject === "member" ? [] : rows)
+            .map((row) =>
+              table.columns.map((column) => [
+                label(i18n, locale, table, column.name),
+                shown(row, column.name, column.type, dates, t("privacy-none")),
+              ])
+            ),
       });
     }
     const whom = target.kind;
@@ -233,7 +237,10 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
       policyUrl: options.policyUrl ?? null,
       texts: {
         title: t("app-title"),
-        stored: t(sections.length === 0 ? "privacy-nothing-stored" : "privacy-stored", { whom }),
+        stored: t(
+          sections.length === 0 ? "privacy-nothing-stored" : "privacy-stored",
+          { whom },
+        ),
         firstStored: t("app-first-stored"),
         policy: t("privacy-policy", { sentry }),
         policyLink: t("button-policy"),

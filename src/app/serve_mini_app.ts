@@ -19,15 +19,18 @@ export async function serveMiniApp(
   options: ServeMiniAppOptions,
 ): Promise<void> {
   const { signal } = options;
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: ({ hostname, port }) =>
-      options.log.info(
-        `the privacy center is served on port ${port} (address ${hostname}), route /app`,
-      ),
-  }, async (request) =>
-    await app(request) ?? new Response("Not found", { status: 404 }));
+  const server = Deno.serve(
+    {
+      hostname: options.hostname,
+      port: options.port,
+      onListen: ({ hostname, port }) =>
+        options.log.info(
+          `the privacy center is served on port ${port} (address ${hostname}), route /app`,
+        ),
+    },
+    async (request) =>
+      await app(request) ?? new Response("Not found", { status: 404 }),
+  );
   const shutdown = () => server.shutdown();
   signal.addEventListener("abort", shutdown, { once: true });
   if (signal.aborted) shutdown();

@@ -120,11 +120,19 @@ export async function setup(
     const text = i18n.t("en", "button-open-app");
     try {
       await api.setChatMenuButton({
-        menu_button: { type: "web_app", text, web_app: { url: config.miniAppUrl } },
+        menu_button: {
+          type: "web_app",
+          text,
+          web_app: { url: config.miniAppUrl },
+        },
       });
-      await say(`Set the menu button to the privacy center at ${config.miniAppUrl}`);
+      await say(
+        `Set the menu button to the privacy center at ${config.miniAppUrl}`,
+      );
     } catch (error) {
-      failures.push(`setChatMenuButton failed: ${describeApiError(error).reason}`);
+      failures.push(
+        `setChatMenuButton failed: ${describeApiError(error).reason}`,
+      );
     }
   }
   if (webhookFailure !== undefined) failures.push(webhookFailure);

@@ -52,8 +52,11 @@
     const t = view.texts;
     const nodes = [el("h1", {}, t.title), el("p", { id: "stored" }, t.stored)];
     for (const section of view.sections) {
-      const card = el("section", { "data-table": section.table },
-        el("h2", {}, section.title));
+      const card = el(
+        "section",
+        { "data-table": section.table },
+        el("h2", {}, section.title),
+      );
       for (const row of section.rows) {
         const list = el("dl");
         for (const [label, value] of row) {
@@ -64,27 +67,56 @@
       nodes.push(card);
     }
     if (view.firstStored !== null) {
-      nodes.push(el("p", { class: "hint", id: "first-stored" }, `${t.firstStored}: ${view.firstStored}`));
+      nodes.push(
+        el(
+          "p",
+          { class: "hint", id: "first-stored" },
+          `${t.firstStored}: ${view.firstStored}`,
+        ),
+      );
     }
     if (view.sections.length > 0) {
       nodes.push(
-        el("button", { id: "download", type: "button", onclick: download }, t.download),
-        el("button", { id: "erase", class: "danger", type: "button", onclick: confirmErase }, t.erase),
+        el(
+          "button",
+          { id: "download", type: "button", onclick: download },
+          t.download,
+        ),
+        el("button", {
+          id: "erase",
+          class: "danger",
+          type: "button",
+          onclick: confirmErase,
+        }, t.erase),
       );
     }
     nodes.push(el("div", { class: "card policy", id: "policy" }, t.policy));
     if (view.policyUrl !== null) {
-      nodes.push(el("p", {}, el("a", {
-        href: view.policyUrl, id: "policy-link", rel: "noopener noreferrer", target: "_blank",
-        onclick: (event) => { event.preventDefault(); tg.openLink(view.policyUrl); },
-      }, t.policyLink)));
+      nodes.push(el(
+        "p",
+        {},
+        el("a", {
+          href: view.policyUrl,
+          id: "policy-link",
+          rel: "noopener noreferrer",
+          target: "_blank",
+          onclick: (event) => {
+            event.preventDefault();
+            tg.openLink(view.policyUrl);
+          },
+        }, t.policyLink),
+      ));
     }
-    if (t.contact !== null) nodes.push(el("p", { class: "hint", id: "contact" }, t.contact));
+    if (t.contact !== null) {
+      nodes.push(el("p", { class: "hint", id: "contact" }, t.contact));
+    }
     show(...nodes);
     tg.setBackButton(false);
     // Where Telegram shows a main button, it downloads too.
     tg.setMainButton({
-      is_visible: view.sections.length > 0, is_active: true, text: t.download,
+      is_visible: view.sections.length > 0,
+      is_active: true,
+      text: t.download,
     });
   }
 
@@ -92,14 +124,26 @@
     screen = "confirm";
     const t = view.texts;
     const list = el("ul", { id: "erase-list" });
-    for (const section of view.sections) list.append(el("li", {}, section.title));
+    for (const section of view.sections) {
+      list.append(el("li", {}, section.title));
+    }
     show(
       el("h1", {}, t.erase),
       el("p", { id: "confirm-text" }, t.confirm),
       el("p", {}, t.confirmList),
       list,
-      el("button", { id: "erase-yes", class: "danger", type: "button", onclick: erase }, t.yes),
-      el("button", { id: "erase-no", class: "secondary", type: "button", onclick: records }, t.no),
+      el("button", {
+        id: "erase-yes",
+        class: "danger",
+        type: "button",
+        onclick: erase,
+      }, t.yes),
+      el("button", {
+        id: "erase-no",
+        class: "secondary",
+        type: "button",
+        onclick: records,
+      }, t.no),
     );
     tg.setMainButton({ is_visible: false, text: t.download });
     tg.setBackButton(true);
@@ -124,19 +168,33 @@
       if (!tg.downloadFile(url, fileName)) {
         // Older clients and plain browsers: the page fetches the one-time
         // link itself and saves what it got.
-        const response = await fetch(new URL(url).pathname, { cache: "no-store", credentials: "omit" });
+        const response = await fetch(new URL(url).pathname, {
+          cache: "no-store",
+          credentials: "omit",
+        });
         if (!response.ok) throw new Error(view.texts.failed);
         const blob = await response.blob();
-        const link = el("a", { href: URL.createObjectURL(blob), download: fileName });
+        const link = el("a", {
+          href: URL.createObjectURL(blob),
+          download: fileName,
+        });
         document.body.append(link);
         link.click();
         link.remove();
         setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
       }
-      const note = el("p", { class: "hint", id: "download-note", role: "status" }, view.texts.downloadReady);
+      const note = el("p", {
+        class: "hint",
+        id: "download-note",
+        role: "status",
+      }, view.texts.downloadReady);
       button.after(note);
     } catch (error) {
-      const note = el("p", { class: "error", id: "download-error", role: "alert" }, error.message);
+      const note = el("p", {
+        class: "error",
+        id: "download-error",
+        role: "alert",
+      }, error.message);
       button.after(note);
     } finally {
       button.disabled = false;

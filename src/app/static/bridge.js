@@ -24,7 +24,10 @@
     initData: hash.get("tgWebAppData") ?? stored.initData ?? "",
     version: hash.get("tgWebAppVersion") ?? stored.version ?? "6.0",
     platform: hash.get("tgWebAppPlatform") ?? stored.platform ?? "unknown",
-    themeParams: parse(hash.get("tgWebAppThemeParams"), stored.themeParams ?? {}),
+    themeParams: parse(
+      hash.get("tgWebAppThemeParams"),
+      stored.themeParams ?? {},
+    ),
   };
   // Kept for a reload inside the same view, as Telegram's own script does.
   sessionStorage.setItem("tgLaunch", JSON.stringify(launch));
@@ -36,7 +39,10 @@
     } else if (window.external && "notify" in window.external) {
       window.external.notify(JSON.stringify({ eventType, eventData }));
     } else if (window.parent !== window) {
-      window.parent.postMessage(JSON.stringify({ eventType, eventData }), "https://web.telegram.org");
+      window.parent.postMessage(
+        JSON.stringify({ eventType, eventData }),
+        "https://web.telegram.org",
+      );
     }
   }
 
@@ -49,7 +55,10 @@
   window.Telegram.WebView = { receiveEvent, postEvent };
   window.addEventListener("message", (event) => {
     if (event.source !== window.parent) return;
-    const message = parse(typeof event.data === "string" ? event.data : "", null);
+    const message = parse(
+      typeof event.data === "string" ? event.data : "",
+      null,
+    );
     if (message && typeof message.eventType === "string") {
       receiveEvent(message.eventType, message.eventData);
     }
@@ -68,7 +77,9 @@
   function applyTheme(params) {
     const root = document.documentElement;
     for (const [key, value] of Object.entries(params)) {
-      if (typeof value !== "string" || !/^#[0-9a-fA-F]{3,8}$/.test(value)) continue;
+      if (typeof value !== "string" || !/^#[0-9a-fA-F]{3,8}$/.test(value)) {
+        continue;
+      }
       root.style.setProperty(`--tg-theme-${key.replaceAll("_", "-")}`, value);
     }
     if (Object.keys(params).length > 0) root.classList.add("tg");
@@ -93,13 +104,19 @@
       postEvent("web_app_setup_main_button", params);
     },
     setBackButton(visible) {
-      if (versionAtLeast("6.1")) postEvent("web_app_setup_back_button", { is_visible: visible });
+      if (versionAtLeast("6.1")) {
+        postEvent("web_app_setup_back_button", { is_visible: visible });
+      }
     },
     setSettingsButton(visible) {
-      if (versionAtLeast("6.10")) postEvent("web_app_setup_settings_button", { is_visible: visible });
+      if (versionAtLeast("6.10")) {
+        postEvent("web_app_setup_settings_button", { is_visible: visible });
+      }
     },
     openLink(url) {
-      if (window.TelegramWebviewProxy !== undefined || window.parent !== window) {
+      if (
+        window.TelegramWebviewProxy !== undefined || window.parent !== window
+      ) {
         postEvent("web_app_open_link", { url });
       } else {
         window.open(url, "_blank", "noopener");
@@ -107,7 +124,10 @@
     },
     // Telegram's own download (8.0 and later); false where it is missing.
     downloadFile(url, fileName) {
-      if (!versionAtLeast("8.0") || (window.TelegramWebviewProxy === undefined && window.parent === window)) {
+      if (
+        !versionAtLeast("8.0") ||
+        (window.TelegramWebviewProxy === undefined && window.parent === window)
+      ) {
         return false;
       }
       postEvent("web_app_request_file_download", { url, file_name: fileName });
