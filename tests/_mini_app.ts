@@ -7,8 +7,12 @@ import { signInitData } from "../src/app/init_data.ts";
 import { createI18n } from "../src/bot/i18n.ts";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { openNotesStore } from "./_notes.ts";
-import { TEST_TOKEN } from "./_main_process.ts";
-import type { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
+import { runCliProcess, TEST_DATA_KEY, TEST_TOKEN } from "./_main_process.ts";
+import { openPostgresStore } from "../src/store/postgres/open.ts";
+import type { Store } from "../src/store/store.ts";
+import { testCipher } from "./_db.ts";
+import { createTestDatabase, type TestDatabase } from "./_pg.ts";
+import { NOTES_CATALOG } from "./_notes.ts";
 
 /** Alice, who keeps notes and shares one in the group. */
 export const ALICE = 1;
@@ -21,20 +25,40 @@ export const GROUP = -1001;
 export interface MiniAppServer extends AsyncDisposable {
   /** The server's origin, e.g. http://127.0.0.1:1234. */
   origin: string;
-  store: SqliteStore;
+  store: Store;
   api: FakeBotApi;
-  path: string;
+  /** The CLI's arguments and environment that name the same database. */
+  cli: { args: string[]; env: Record<string, string> };
   /** Lines the reporter was told (must never hold personal data). */
   reported: string[];
 }
 
-/** Seeds `dir/bot.db` and serves the privacy center over it. */
+/** Which engine the privacy center stands on. */
+export type Engine = "sqlite" | "postgres";
+
+/**
+ * Seeds a database (SQLite `dir/bot.db`, or a fresh PostgreSQL database
+ * dropped at the end) and serves the privacy center over it.
+ */
 export async function startMiniApp(
   dir: string,
-  options: { exportIntervalMs?: number; maxAgeSeconds?: number } = {},
+  options: { engine?: Engine } = {},
 ): Promise<MiniAppServer> {
-  const path = `${dir}/bot.db`;
-  const store = await openNotesStore(path);
+  let store: Store;
+  let pg: TestDatabase | undefined;
+  let cli: MiniAppServer["cli"];
+  if (options.engine === "postgres") {
+    pg = await createTestDatabase();
+    store = await openPostgresStore(pg.location.connection, {
+      cipher: testCipher(),
+      catalog: NOTES_CATALOG,
+    });
+    cli = { args: [], env: { DATABASE_URL: pg.url } };
+  } else {
+    const path = `${dir}/bot.db`;
+    store = await openNotesStore(path);
+    cli = { args: ["--database", path], env: {} };
+  }
   const person = (id: number, name: string, language: string) => ({
     id,
     username: null,
@@ -71,8 +95,8 @@ export async function startMiniApp(
     api: new Api(TEST_TOKEN, { apiRoot: api.url }),
     i18n: Promise.resolve(createI18n()),
     publicUrl: "https://bot.example.com/app",
-    maxAgeSeconds: options.maxAgeSeconds ?? 3600,
-    exportIntervalMs: options.exportIntervalMs ?? 3_600_000,
+    maxAgeSeconds: 3600,
+    exportIntervalMs: 3_600_000,
     reporter: {
       report: (error) => void reported.push(String(error)),
       flush: () => Promise.resolve(),
@@ -90,12 +114,13 @@ export async function startMiniApp(
     origin: `http://127.0.0.1:${server.addr.port}`,
     store,
     api,
-    path,
+    cli,
     reported,
     async [Symbol.asyncDispose]() {
       await server.shutdown();
       await api.close();
       await store.close();
+      await pg?.drop();
     },
   };
 }
@@ -123,4 +148,20 @@ export function initDataFor(
     fields.start_param = options.startParam;
   }
   return signInitData(fields, options.token ?? TEST_TOKEN);
+}
+
+/** The CLI's JSON export of `userId` from the same database, less its time. */
+export async function cliExport(
+  app: MiniAppServer,
+  userId: number,
+): Promise<unknown> {
+  const result = await runCliProcess(
+    [...app.cli.args, "export", "--user", String(userId)],
+    { DATA_ENCRYPTION_KEY: TEST_DATA_KEY, ...app.cli.env },
+    { script: "tests/_notes_cli.ts" },
+  );
+  if (result.code !== 0) throw new Error(result.stderr);
+  const document = JSON.parse(result.stdout);
+  delete document.exported_at;
+  return document;
 }

@@ -6,11 +6,11 @@ import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { tempDir } from "./_db.ts";
 import {
   ALICE,
+  cliExport,
   initDataFor,
   type MiniAppServer,
   startMiniApp,
 } from "./_mini_app.ts";
-import { runCliProcess, TEST_DATA_KEY } from "./_main_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const DARK = {
@@ -184,15 +184,8 @@ Deno.test({
       const file = await waitForFile(downloads);
       await page.waitForSelector("#download-note");
       const downloaded = JSON.parse(await Deno.readTextFile(file));
-      const cli = await runCliProcess(
-        ["--database", app.path, "export", "--user", String(ALICE)],
-        { DATA_ENCRYPTION_KEY: TEST_DATA_KEY },
-        { script: "tests/_notes_cli.ts" },
-      );
-      const expected = JSON.parse(cli.stdout);
-      delete expected.exported_at;
       delete downloaded.exported_at;
-      assert.deepEqual(downloaded, expected);
+      assert.deepEqual(downloaded, await cliExport(app, ALICE));
 
       // Erase: the confirmation names what goes, then nothing is left.
       await page.click("#erase");

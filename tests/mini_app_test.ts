@@ -1,8 +1,26 @@
 import assert from "node:assert/strict";
 import { tempDir } from "./_db.ts";
-import { ALICE, BOB, GROUP, initDataFor, startMiniApp } from "./_mini_app.ts";
-import { runCliProcess, TEST_DATA_KEY, TEST_TOKEN } from "./_main_process.ts";
+import {
+  ALICE,
+  BOB,
+  cliExport,
+  type Engine,
+  GROUP,
+  initDataFor,
+  startMiniApp,
+} from "./_mini_app.ts";
+import { TEST_TOKEN } from "./_main_process.ts";
+import { pgTest } from "./_pg.ts";
 import { CONTENT_SECURITY_POLICY } from "../src/app/mini_app.ts";
+
+// A test about stored data runs on SQLite and on PostgreSQL.
+function bothEngines(
+  title: string,
+  body: (engine: Engine) => Promise<void>,
+): void {
+  Deno.test(`${title} (SQLite)`, () => body("sqlite"));
+  pgTest(`${title} (PostgreSQL)`, () => body("postgres"));
+}
 
 const OTHER_TOKEN = "987654321:AAHotherBOTtokenPART_0123456789abcd";
 
@@ -46,31 +64,34 @@ Deno.test("the privacy center page and its files are served with a strict policy
   await (await fetch(`${app.origin}/app/nope.js`)).body?.cancel();
 });
 
-Deno.test("the API shows a person every stored record about them, plugin rows included, in their language", async () => {
-  await using dir = await tempDir();
-  await using app = await startMiniApp(dir.path);
-  const response = await call(app.origin, "view", initDataFor(ALICE));
-  assert.equal(response.status, 200);
-  assert.equal(response.headers.get("cache-control"), "no-store");
-  const view = await response.json();
-  assert.equal(view.locale, "en");
-  assert.equal(view.kind, "user");
-  assert.deepEqual(
-    view.sections.map((section: { table: string }) => section.table),
-    ["users", "notes_entries", "notes_shared"],
-  );
-  const user = Object.fromEntries(view.sections[0].rows[0]);
-  assert.equal(user["first name"], "Alice");
-  assert.match(view.firstStored, /1970/);
-  assert.match(view.texts.contact, /privacy@example\.com/);
-  assert.equal(view.policyUrl, "https://example.com/privacy");
-  assert.match(JSON.stringify(view.sections), /alice private/);
-  assert.doesNotMatch(JSON.stringify(view), /Bob|bob shared/);
+bothEngines(
+  "the API shows a person every stored record about them, plugin rows included, in their language",
+  async (engine) => {
+    await using dir = await tempDir();
+    await using app = await startMiniApp(dir.path, { engine });
+    const response = await call(app.origin, "view", initDataFor(ALICE));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("cache-control"), "no-store");
+    const view = await response.json();
+    assert.equal(view.locale, "en");
+    assert.equal(view.kind, "user");
+    assert.deepEqual(
+      view.sections.map((section: { table: string }) => section.table),
+      ["users", "notes_entries", "notes_shared"],
+    );
+    const user = Object.fromEntries(view.sections[0].rows[0]);
+    assert.equal(user["first name"], "Alice");
+    assert.match(view.firstStored, /1970/);
+    assert.match(view.texts.contact, /privacy@example\.com/);
+    assert.equal(view.policyUrl, "https://example.com/privacy");
+    assert.match(JSON.stringify(view.sections), /alice private/);
+    assert.doesNotMatch(JSON.stringify(view), /Bob|bob shared/);
 
-  const bob = await (await call(app.origin, "view", initDataFor(BOB))).json();
-  assert.equal(bob.locale, "pt-BR");
-  assert.equal(bob.texts.title, "Central de privacidade");
-});
+    const bob = await (await call(app.origin, "view", initDataFor(BOB))).json();
+    assert.equal(bob.locale, "pt-BR");
+    assert.equal(bob.texts.title, "Central de privacidade");
+  },
+);
 
 Deno.test("tampered, expired, other-bot and missing init data get 401 with a clear message", async () => {
   await using dir = await tempDir();
@@ -97,109 +118,112 @@ Deno.test("tampered, expired, other-bot and missing init data get 401 with a cle
   );
 });
 
-Deno.test("download gives the CLI's JSON once, through a single-use link, audited and rate limited", async () => {
-  await using dir = await tempDir();
-  await using app = await startMiniApp(dir.path);
-  const response = await call(app.origin, "export", initDataFor(ALICE));
-  assert.equal(response.status, 200);
-  const { url, fileName } = await response.json();
-  assert.equal(fileName, `privacy-export-user-${ALICE}.json`);
-  assert.match(
-    url,
-    /^https:\/\/bot\.example\.com\/app\/download\/[0-9a-f]{48}$/,
-  );
-  const local = `${app.origin}${new URL(url).pathname}`;
-  const file = await fetch(local);
-  assert.equal(file.status, 200);
-  assert.equal(
-    file.headers.get("content-disposition"),
-    `attachment; filename="${fileName}"`,
-  );
-  const document = await file.json();
-  const again = await fetch(local);
-  assert.equal(again.status, 404);
-  await again.body?.cancel();
-
-  const cli = await runCliProcess(
-    ["--database", app.path, "export", "--user", String(ALICE)],
-    { DATA_ENCRYPTION_KEY: TEST_DATA_KEY },
-    { script: "tests/_notes_cli.ts" },
-  );
-  const expected = JSON.parse(cli.stdout);
-  delete expected.exported_at;
-  delete document.exported_at;
-  assert.deepEqual(document, expected);
-
-  const audit = await app.store.auditOf({ kind: "user", id: ALICE });
-  assert.deepEqual(
-    audit.map((entry) => [entry.actor, entry.action, entry.records]),
-    [["bot", "export", 3], ["cli", "export", 3]],
-  );
-  const soon = await call(app.origin, "export", initDataFor(ALICE));
-  assert.equal(soon.status, 429);
-  assert.match((await soon.json()).error, /already asked for an export/);
-});
-
-Deno.test("erase deletes the person's rows in every table and writes the audit entry", async () => {
-  await using dir = await tempDir();
-  await using app = await startMiniApp(dir.path);
-  const response = await call(app.origin, "erase", initDataFor(ALICE));
-  assert.equal(response.status, 200);
-  const result = await response.json();
-  assert.equal(result.deleted, 3);
-  assert.match(result.message, /your data is deleted/);
-  for (const table of app.store.tables) {
-    assert.deepEqual(
-      await app.store.read(table.name, { kind: "user", id: ALICE }),
-      [],
-      table.name,
+bothEngines(
+  "download gives the CLI's JSON once, through a single-use link, audited and rate limited",
+  async (engine) => {
+    await using dir = await tempDir();
+    await using app = await startMiniApp(dir.path, { engine });
+    const response = await call(app.origin, "export", initDataFor(ALICE));
+    assert.equal(response.status, 200);
+    const { url, fileName } = await response.json();
+    assert.equal(fileName, `privacy-export-user-${ALICE}.json`);
+    assert.match(
+      url,
+      /^https:\/\/bot\.example\.com\/app\/download\/[0-9a-f]{48}$/,
     );
-  }
-  const audit = await app.store.auditOf({ kind: "user", id: ALICE });
-  assert.deepEqual(
-    audit.map((entry) => [entry.actor, entry.action, entry.records]),
-    [["bot", "purge", 3]],
-  );
-  assert.equal(
-    (await app.store.read("users", { kind: "user", id: BOB })).length,
-    1,
-  );
-});
+    const local = `${app.origin}${new URL(url).pathname}`;
+    const file = await fetch(local);
+    assert.equal(file.status, 200);
+    assert.equal(
+      file.headers.get("content-disposition"),
+      `attachment; filename="${fileName}"`,
+    );
+    const document = await file.json();
+    const again = await fetch(local);
+    assert.equal(again.status, 404);
+    await again.body?.cancel();
 
-Deno.test("a group's admins, the creator included, act on the group from its startapp link; a member cannot", async () => {
-  await using dir = await tempDir();
-  await using app = await startMiniApp(dir.path);
-  const group = { startParam: `g${GROUP}` };
-  app.api.members.set(`${GROUP}:${BOB}`, "member");
-  const refused = await call(app.origin, "view", initDataFor(BOB, group));
-  assert.equal(refused.status, 403);
-  assert.match((await refused.json()).error, /admin/i);
-  assert.equal(
-    (await call(app.origin, "erase", initDataFor(BOB, group))).status,
-    403,
-  );
+    delete document.exported_at;
+    assert.deepEqual(document, await cliExport(app, ALICE));
 
-  app.api.members.set(`${GROUP}:${ALICE}`, "creator");
-  const view = await (await call(app.origin, "view", initDataFor(ALICE, group)))
-    .json();
-  assert.equal(view.kind, "group");
-  assert.deepEqual(
-    view.sections.map((section: { table: string }) => section.table),
-    ["groups", "notes_shared"],
-  );
-  app.api.members.set(`${GROUP}:${BOB}`, "administrator");
-  const erased = await (await call(
-    app.origin,
-    "erase",
-    initDataFor(BOB, group),
-  )).json();
-  assert.equal(erased.deleted, 2);
-  assert.equal(
-    (await app.store.read("users", { kind: "user", id: ALICE })).length,
-    1,
-  );
-  assert.deepEqual(app.reported, []);
-});
+    const audit = await app.store.auditOf({ kind: "user", id: ALICE });
+    assert.deepEqual(
+      audit.map((entry) => [entry.actor, entry.action, entry.records]),
+      [["bot", "export", 3], ["cli", "export", 3]],
+    );
+    const soon = await call(app.origin, "export", initDataFor(ALICE));
+    assert.equal(soon.status, 429);
+    assert.match((await soon.json()).error, /already asked for an export/);
+  },
+);
+
+bothEngines(
+  "erase deletes the person's rows in every table and writes the audit entry",
+  async (engine) => {
+    await using dir = await tempDir();
+    await using app = await startMiniApp(dir.path, { engine });
+    const response = await call(app.origin, "erase", initDataFor(ALICE));
+    assert.equal(response.status, 200);
+    const result = await response.json();
+    assert.equal(result.deleted, 3);
+    assert.match(result.message, /your data is deleted/);
+    for (const table of app.store.tables) {
+      assert.deepEqual(
+        await app.store.read(table.name, { kind: "user", id: ALICE }),
+        [],
+        table.name,
+      );
+    }
+    const audit = await app.store.auditOf({ kind: "user", id: ALICE });
+    assert.deepEqual(
+      audit.map((entry) => [entry.actor, entry.action, entry.records]),
+      [["bot", "purge", 3]],
+    );
+    assert.equal(
+      (await app.store.read("users", { kind: "user", id: BOB })).length,
+      1,
+    );
+  },
+);
+
+bothEngines(
+  "a group's admins, the creator included, act on the group from its startapp link; a member cannot",
+  async (engine) => {
+    await using dir = await tempDir();
+    await using app = await startMiniApp(dir.path, { engine });
+    const group = { startParam: `g${GROUP}` };
+    app.api.members.set(`${GROUP}:${BOB}`, "member");
+    const refused = await call(app.origin, "view", initDataFor(BOB, group));
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).error, /admin/i);
+    assert.equal(
+      (await call(app.origin, "erase", initDataFor(BOB, group))).status,
+      403,
+    );
+
+    app.api.members.set(`${GROUP}:${ALICE}`, "creator");
+    const view =
+      await (await call(app.origin, "view", initDataFor(ALICE, group)))
+        .json();
+    assert.equal(view.kind, "group");
+    assert.deepEqual(
+      view.sections.map((section: { table: string }) => section.table),
+      ["groups", "notes_shared"],
+    );
+    app.api.members.set(`${GROUP}:${BOB}`, "administrator");
+    const erased = await (await call(
+      app.origin,
+      "erase",
+      initDataFor(BOB, group),
+    )).json();
+    assert.equal(erased.deleted, 2);
+    assert.equal(
+      (await app.store.read("users", { kind: "user", id: ALICE })).length,
+      1,
+    );
+    assert.deepEqual(app.reported, []);
+  },
+);
 
 Deno.test("init data never travels in a URL: the page reads it from the hash and sends it in a header", async () => {
   const bridge = await Deno.readTextFile(
