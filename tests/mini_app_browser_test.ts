@@ -2,11 +2,14 @@
 // by puppeteer-core; no browser is downloaded), loaded as Telegram loads a
 // Mini App: the launch parameters and signed init data in the URL hash.
 import assert from "node:assert/strict";
+import axe from "axe-core";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { tempDir } from "./_db.ts";
 import {
   ALICE,
+  BOB,
   cliExport,
+  GROUP,
   initDataFor,
   type MiniAppServer,
   startMiniApp,
@@ -247,6 +250,70 @@ Deno.test({
         );
         assert.equal(await page.$("section"), null);
       }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "in Chromium, axe-core finds no serious or critical accessibility violation in either theme",
+  ignore: !installed,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using app = await startMiniApp(dir.path);
+    await withBrowser(async (browser) => {
+      for (const theme of [LIGHT, DARK]) {
+        const page = await narrowPage(browser);
+        // The page's policy refuses injected scripts, axe's too: lifted for
+        // this page only (the policy itself is checked above).
+        await page.setBypassCSP(true);
+        await page.goto(launchUrl(app, initDataFor(ALICE), theme));
+        await page.waitForSelector("section[data-table=users]");
+        for (const view of ["records", "confirm"]) {
+          if (view === "confirm") await page.click("#erase");
+          await page.addScriptTag({ content: axe.source });
+          const violations = await page.evaluate(
+            `axe.run(document, { resultTypes: ["violations"] }).then((r) =>
+              r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => v.id + ": " + v.nodes.map((n) => n.target).join(" ")))`,
+          ) as string[];
+          assert.deepEqual(violations, [], `${theme.bg_color} ${view}`);
+        }
+        await page.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "in Chromium, a group's admin opening the group's link sees the group; a member sees that only admins can",
+  ignore: !installed,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using app = await startMiniApp(dir.path);
+    app.api.members.set(`${GROUP}:${ALICE}`, "administrator");
+    app.api.members.set(`${GROUP}:${BOB}`, "member");
+    await withBrowser(async (browser) => {
+      const page = await narrowPage(browser);
+      const group = { startParam: `g${GROUP}` };
+      await page.goto(launchUrl(app, initDataFor(ALICE, group), LIGHT));
+      await page.waitForSelector("section[data-table=groups]");
+      assert.match(
+        await page.$eval("section[data-table=groups]", (e) => e.textContent!),
+        /Readers/,
+      );
+      await page.goto("about:blank");
+      await page.goto(launchUrl(app, initDataFor(BOB, group), LIGHT));
+      await page.waitForSelector("#error");
+      assert.match(
+        await page.$eval("#error", (e) => e.textContent!),
+        /admins/,
+      );
     });
   },
 });
