@@ -117,7 +117,8 @@ export async function setup(
   }
   if (config.miniAppUrl !== undefined) {
     // The menu button's text is one for every language: the default's.
-    const text = i18n.t("en", "button-open-app");
+    const english = "en";
+    const text = i18n.t(english, "button-open-app");
     try {
       await api.setChatMenuButton({
         menu_button: {
