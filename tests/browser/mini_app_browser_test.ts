@@ -8,10 +8,12 @@ import assert from "node:assert/strict";
 import axe from "axe-core";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { tempDir } from "../_db.ts";
+import { postgresUnavailable } from "../_pg.ts";
 import {
   ALICE,
   BOB,
   cliExport,
+  type Engine,
   GROUP,
   initDataFor,
   type MiniAppServer,
@@ -38,6 +40,7 @@ const LIGHT = {
   secondary_bg_color: "#f4f4f5",
 };
 
+const pgMissing = await postgresUnavailable();
 const installed = await Deno.stat(CHROMIUM).then(() => true, () => false);
 
 // The URL Telegram opens: the page, then the launch parameters in the hash.
@@ -73,24 +76,34 @@ async function withBrowser(
 
 // A test with a seeded privacy center and a browser; skipped where
 // Debian's chromium is not installed.
+// With `bothEngines`, once on SQLite and once on PostgreSQL (skipped,
+// saying why, without a server; under CI=true that fails instead).
 function browserTest(
   name: string,
   work: (
     context: { app: MiniAppServer; browser: Browser; dir: string },
   ) => Promise<void>,
+  options: { bothEngines?: boolean } = {},
 ): void {
-  Deno.test({
-    name,
-    ignore: !installed,
-    // Chromium's pipes and puppeteer's timers outlive a test by design.
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      await using dir = await tempDir();
-      await using app = await startMiniApp(dir.path);
-      await withBrowser((browser) => work({ app, browser, dir: dir.path }));
-    },
-  });
+  const engines: Engine[] = options.bothEngines
+    ? ["sqlite", "postgres"]
+    : ["sqlite"];
+  for (const engine of engines) {
+    Deno.test({
+      name: options.bothEngines
+        ? `${name} (${engine === "sqlite" ? "SQLite" : "PostgreSQL"})`
+        : name,
+      ignore: !installed || (engine === "postgres" && pgMissing !== undefined),
+      // Chromium's pipes and puppeteer's timers outlive a test by design.
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => {
+        await using dir = await tempDir();
+        await using app = await startMiniApp(dir.path, { engine });
+        await withBrowser((browser) => work({ app, browser, dir: dir.path }));
+      },
+    });
+  }
 }
 
 async function narrowPage(browser: Browser): Promise<Page> {
@@ -234,6 +247,7 @@ browserTest(
       "the policy did not report the inline script",
     );
   },
+  { bothEngines: true },
 );
 
 browserTest(
