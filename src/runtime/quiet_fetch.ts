@@ -41,8 +41,10 @@ export function createQuietFetch(): (
     if (target.protocol !== "http:" && target.protocol !== "https:") {
       throw new TypeError(`Cannot fetch "${target.protocol}" addresses`);
     }
+    // grammY may pass the signal of its AbortController polyfill, which
+    // has `aborted` and `addEventListener` but not `throwIfAborted`.
     const signal = init.signal ?? undefined;
-    signal?.throwIfAborted();
+    throwIfAborted(signal);
     const body = await bodyBytes(init.body);
     const head = requestHead(target, init, body.length);
     const origin = `${target.protocol}//${target.host}`;
@@ -67,7 +69,7 @@ export function createQuietFetch(): (
         return answer.response;
       } catch (error) {
         close(conn);
-        signal?.throwIfAborted();
+        throwIfAborted(signal);
         if (
           reused !== undefined && attempt === 0 && error instanceof Unanswered
         ) {
@@ -79,6 +81,13 @@ export function createQuietFetch(): (
       }
     }
   };
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw signal.reason ??
+      new DOMException("The call was aborted", "AbortError");
+  }
 }
 
 // The connection closed before the first byte of an answer.
