@@ -23,13 +23,24 @@ export class OtlpReceiver {
     });
   }
 
-  /** The environment that makes a Deno process export here, quickly. */
-  get env(): Record<string, string> {
+  /**
+   * The environment that makes a short-lived Deno process (the CLI) export
+   * here, at its exit. Short export intervals are left out: Deno 2.9 can
+   * hang at exit when a periodic export is in flight.
+   */
+  get exitEnv(): Record<string, string> {
     return {
       OTEL_DENO: "true",
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${this.#server.addr.port}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_SERVICE_NAME: "privacy-bot-test",
+    };
+  }
+
+  /** The environment that makes a running bot export here, quickly. */
+  get env(): Record<string, string> {
+    return {
+      ...this.exitEnv,
       OTEL_METRIC_EXPORT_INTERVAL: "300",
       OTEL_BSP_SCHEDULE_DELAY: "100",
       OTEL_BLRP_SCHEDULE_DELAY: "100",
