@@ -13,7 +13,6 @@ import {
   type Span,
   SpanStatusCode,
   trace,
-  type Tracer,
 } from "@opentelemetry/api";
 import {
   type PrivacyChannel,
