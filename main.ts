@@ -251,7 +251,10 @@ async function serve(
   try {
     if (config.mode === "polling") {
       const { poll, PollingError } = m;
-      log.info(`@${botInfo.username} is running in polling mode`);
+      log.info(
+        `@${botInfo.username} is running in polling mode`,
+        "bot.started",
+      );
       try {
         await poll({
           bot: built.bot,

@@ -133,6 +133,7 @@ export async function poll<C extends Context>(
               ? `${failure.reason} (another process may be polling with this token)`
               : failure.reason
           }`,
+          "telegram.unreachable",
         );
         lastReason = failure.reason;
       }
@@ -143,11 +144,15 @@ export async function poll<C extends Context>(
       continue;
     }
     if (failures > 0) {
-      log.info(`getUpdates works again after ${failures} failed tries`);
+      log.info(
+        `getUpdates works again after ${failures} failed tries`,
+        "telegram.reachable",
+      );
       failures = 0;
       lastReason = "";
     }
     if (batch.length === 0) continue;
+    log.debug?.(`getUpdates gave ${batch.length} updates`, "updates.received");
     const outcome = await handleBatch(batch, {
       ...options,
       firstRetryMs,

@@ -205,7 +205,9 @@ function healthCheck(
     check.catch(() => {});
     try {
       await Promise.race([check, late]);
-      if (!healthy) log.info("/healthz: the store accepts writes again");
+      if (!healthy) {
+        log.info("/healthz: the store accepts writes again", "health.ok");
+      }
       healthy = true;
       return Response.json({ ok: true });
     } catch (error) {
@@ -214,6 +216,7 @@ function healthCheck(
           `/healthz: the store cannot take writes now: ${
             (error as Error).message
           }`,
+          "health.failing",
         );
       }
       healthy = false;
