@@ -55,6 +55,11 @@ export async function setup(
   const log = createLogger(redact, (line) => lines.push(line));
   const never = new AbortController().signal;
 
+  // With OTEL_DENO on, Deno would export each call's path, token and all:
+  // the calls then go over sockets it does not trace.
+  const fetch = /^(true|1)$/i.test(options.env.OTEL_DENO ?? "")
+    ? (await import("../runtime/quiet_fetch.ts")).createQuietFetch()
+    : undefined;
   let me;
   try {
     me = (await fetchBotProfile(config.token, {
@@ -62,6 +67,7 @@ export async function setup(
       log,
       signal: never,
       tries: 3,
+      fetch,
     }))!;
   } catch (error) {
     for (const line of lines) await say(line);
@@ -79,7 +85,10 @@ export async function setup(
     `Stored the profile of @${me.username} (id ${me.id}): the bot now starts in webhook mode without calling Telegram`,
   );
 
-  const api = new Api(config.token, { apiRoot: config.apiRoot });
+  const api = new Api(config.token, {
+    apiRoot: config.apiRoot,
+    ...(fetch === undefined ? {} : { fetch: fetch as never }),
+  });
   const failures: string[] = [];
   let webhookFailure: string | undefined;
   const done = await oneTimeCalls(api, {
