@@ -23,7 +23,7 @@ import { migrate } from "./src/cli/migrate.ts";
 import { Progress } from "./src/cli/progress.ts";
 import { type KeyDestination, rotateKey } from "./src/cli/rotate_key.ts";
 import { purge } from "./src/cli/purge.ts";
-import { noTelemetry } from "./src/base/telemetry.ts";
+import { noTelemetry, telemetryOn } from "./src/base/telemetry.ts";
 import { setup } from "./src/cli/setup.ts";
 import {
   ConfigError,
@@ -226,7 +226,7 @@ async function dispatch(
       )}`,
   };
   // Counted and traced only when Deno exports telemetry (OTEL_DENO).
-  const telemetry = /^(true|1)$/i.test(env.OTEL_DENO ?? "")
+  const telemetry = telemetryOn(env)
     ? (await import("./src/runtime/otel.ts")).createOtelTelemetry()
     : noTelemetry;
   return await withStore(location, open, async (store) => {

@@ -9,7 +9,11 @@ import {
   logSettings,
   relayLine,
 } from "./src/base/log.ts";
-import { noTelemetry, type Telemetry } from "./src/base/telemetry.ts";
+import {
+  noTelemetry,
+  type Telemetry,
+  telemetryOn,
+} from "./src/base/telemetry.ts";
 import { createRedactor, type Redactor } from "./src/base/redact.ts";
 import type { Reporter } from "./src/runtime/reporter.ts";
 import { Stopper } from "./src/runtime/stopper.ts";
@@ -103,9 +107,7 @@ export async function main(
   }
   // Loaded only when Deno exports telemetry: otherwise nothing of
   // OpenTelemetry is imported and every hook is the no-op.
-  const otel = telemetryWanted(env)
-    ? import("./src/runtime/otel.ts")
-    : undefined;
+  const otel = telemetryOn(env) ? import("./src/runtime/otel.ts") : undefined;
   otel?.catch(() => {});
   let telemetry: Telemetry = noTelemetry;
   try {
@@ -295,14 +297,6 @@ async function serve(
   } finally {
     await background;
   }
-}
-
-// As `telemetryOn` in `runtime/otel.ts`, read here so that OpenTelemetry
-// is not even imported when Deno exports nothing.
-function telemetryWanted(env: Record<string, string | undefined>): boolean {
-  const flag = (env.OTEL_DENO ?? "").toLowerCase();
-  return flag === "true" || flag === "1" ||
-    (env.DENO_DEPLOYMENT_ID ?? "") !== "";
 }
 
 function secretsOf(

@@ -75,3 +75,14 @@ export function updateType(update: object): string {
   for (const key in update) if (key !== "update_id") return key;
   return "unknown";
 }
+
+/**
+ * Whether Deno exports telemetry in this process: `OTEL_DENO` is `true` or
+ * `1`, or it runs on Deno Deploy, which always collects it.
+ */
+export function telemetryOn(
+  env: Readonly<Record<string, string | undefined>>,
+): boolean {
+  return /^(true|1)$/i.test(env.OTEL_DENO ?? "") ||
+    (env.DENO_DEPLOYMENT_ID ?? "") !== "";
+}

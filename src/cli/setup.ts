@@ -1,5 +1,6 @@
 import { loadSetupConfig } from "../config/config.ts";
 import { createLogger } from "../base/log.ts";
+import { telemetryOn } from "../base/telemetry.ts";
 import { createRedactor } from "../base/redact.ts";
 import type { BotProfileStore } from "../store/store.ts";
 import { CliError, EXIT } from "./cli_error.ts";
@@ -57,7 +58,7 @@ export async function setup(
 
   // With OTEL_DENO on, Deno would export each call's path, token and all:
   // the calls then go over sockets it does not trace.
-  const fetch = /^(true|1)$/i.test(options.env.OTEL_DENO ?? "")
+  const fetch = telemetryOn(options.env)
     ? (await import("../runtime/quiet_fetch.ts")).createQuietFetch()
     : undefined;
   let me;

@@ -72,13 +72,6 @@ const SECONDS = [
   10,
 ];
 
-/** Whether Deno exports telemetry in this process (`OTEL_DENO`, or Deno Deploy). */
-export function telemetryOn(env: Record<string, string | undefined>): boolean {
-  const flag = (env.OTEL_DENO ?? "").toLowerCase();
-  return flag === "true" || flag === "1" ||
-    (env.DENO_DEPLOYMENT_ID ?? "") !== "";
-}
-
 /** The OpenTelemetry implementation of `Telemetry`. */
 export function createOtelTelemetry(version = "1"): Telemetry {
   const meter = metrics.getMeter(SCOPE, version);

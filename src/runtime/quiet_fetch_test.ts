@@ -48,6 +48,12 @@ Deno.test("the quiet fetch posts a body, reads the answer and keeps the connecti
   }
 });
 
+// A multipart body as grammY streams it: strings and bytes.
+async function* body() {
+  yield "multi";
+  yield new TextEncoder().encode("part");
+}
+
 Deno.test("the quiet fetch reads a chunked answer and sends a streamed body whole", async () => {
   const server = serve(async (request) => {
     const text = await request.text();
@@ -64,10 +70,6 @@ Deno.test("the quiet fetch reads a chunked answer and sends a streamed body whol
     );
   });
   try {
-    async function* body() {
-      yield "multi";
-      yield new TextEncoder().encode("part");
-    }
     const response = await createQuietFetch()(`${server.url}/upload`, {
       method: "POST",
       body: body(),
