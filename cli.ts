@@ -23,6 +23,7 @@ import { migrate } from "./src/cli/migrate.ts";
 import { Progress } from "./src/cli/progress.ts";
 import { type KeyDestination, rotateKey } from "./src/cli/rotate_key.ts";
 import { purge } from "./src/cli/purge.ts";
+import { noTelemetry, telemetryOn } from "./src/base/telemetry.ts";
 import { setup } from "./src/cli/setup.ts";
 import {
   ConfigError,
@@ -224,31 +225,39 @@ async function dispatch(
         dataKey,
       )}`,
   };
+  // Counted and traced only when Deno exports telemetry (OTEL_DENO).
+  const telemetry = telemetryOn(env)
+    ? (await import("./src/runtime/otel.ts")).createOtelTelemetry()
+    : noTelemetry;
   return await withStore(location, open, async (store) => {
     switch (command as Command) {
       case "export":
-        await exportCommand(store, {
-          ...exportOptions!,
-          force: values.force === true,
-          quiet,
-          io,
-        });
+        await telemetry.privacy("export", "cli", () =>
+          exportCommand(store, {
+            ...exportOptions!,
+            force: values.force === true,
+            quiet,
+            io,
+          }));
         break;
       case "inspect":
-        await inspect(store, {
-          target: optionalTarget(values),
-          location: describeLocation(location),
-          io,
-        });
+        await telemetry.privacy("inspect", "cli", () =>
+          inspect(store, {
+            target: optionalTarget(values),
+            location: describeLocation(location),
+            io,
+          }));
         break;
       case "purge":
-        await purge(store, {
-          target: requireTarget(values),
-          dryRun: values["dry-run"] === true,
-          yes: values.yes === true,
-          deletedRowsLinger: location.kind === "postgres",
-          io,
-        });
+        await telemetry.privacy("erase", "cli", () =>
+          purge(store, {
+            target: requireTarget(values),
+            dryRun: values["dry-run"] === true,
+            yes: values.yes === true,
+            deletedRowsLinger: location.kind === "postgres",
+            io,
+            telemetry,
+          }));
         break;
       case "audit":
         await audit(store, { ...auditOptions!, io });

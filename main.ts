@@ -3,7 +3,17 @@ import { type Config, ConfigError, loadConfig } from "./src/config/config.ts";
 import { type DataKey, encodeKey, loadDataKey } from "./src/crypto/data_key.ts";
 import { errorLine } from "./src/base/error_text.ts";
 import { EXIT } from "./src/base/exit_codes.ts";
-import { createLogger, type Logger } from "./src/base/log.ts";
+import {
+  createLogger,
+  type Logger,
+  logSettings,
+  relayLine,
+} from "./src/base/log.ts";
+import {
+  noTelemetry,
+  type Telemetry,
+  telemetryOn,
+} from "./src/base/telemetry.ts";
 import { createRedactor, type Redactor } from "./src/base/redact.ts";
 import type { Reporter } from "./src/runtime/reporter.ts";
 import { Stopper } from "./src/runtime/stopper.ts";
@@ -25,6 +35,7 @@ function loadModules() {
     import("./src/runtime/bot_profile.ts"),
     import("./src/bot/plugin.ts"),
     import("./src/base/tables.ts"),
+    import("./src/runtime/quiet_fetch.ts"),
   ]).then((
     [
       bot,
@@ -37,8 +48,10 @@ function loadModules() {
       profile,
       plugin,
       tables,
+      quietFetch,
     ],
   ) => ({
+    ...quietFetch,
     ...plugin,
     ...tables,
     ...profile,
@@ -85,6 +98,18 @@ export async function main(
   const env = Deno.env.toObject();
   let config: Config;
   let dataKey: DataKey | undefined;
+  let logging;
+  try {
+    logging = logSettings(env);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return EXIT.usage;
+  }
+  // Loaded only when Deno exports telemetry: otherwise nothing of
+  // OpenTelemetry is imported and every hook is the no-op.
+  const otel = telemetryOn(env) ? import("./src/runtime/otel.ts") : undefined;
+  otel?.catch(() => {});
+  let telemetry: Telemetry = noTelemetry;
   try {
     config = loadConfig(env);
     stopper.timeoutMs = config.stopTimeoutMs;
@@ -96,7 +121,12 @@ export async function main(
   }
   let redactor = createRedactor(secretsOf(config, dataKey));
   const redact: Redactor = (text) => redactor(text);
-  const log = createLogger(redact);
+  const log = createLogger(redact, undefined, {
+    ...logging,
+    ids: () => telemetry.ids(),
+  });
+  stopper.writeTo((line) => relayLine(log, line));
+  if (otel !== undefined) telemetry = (await otel).createOtelTelemetry();
   if (stopper.stopping) return EXIT.ok;
   const m = await modules;
   const plugins = await installed;
@@ -114,10 +144,14 @@ export async function main(
   // Polling needs getMe anyway; it runs while the store opens. In webhook
   // mode the profile stored by `setup` may spare it, so it waits.
   const startup = new AbortController();
+  // With telemetry on, Bot API calls go over plain sockets, which Deno
+  // does not trace: its fetch spans would carry the token in `url.full`.
+  const apiFetch = telemetry.enabled ? m.createQuietFetch() : undefined;
   const identity = config.mode === "polling"
     ? m.askTelegram(config, {
       log,
       signal: AbortSignal.any([stopper.signal, startup.signal]),
+      fetch: apiFetch,
     })
     : undefined;
 
@@ -147,6 +181,8 @@ export async function main(
       stopper,
       identity,
       plugins,
+      telemetry,
+      apiFetch,
     });
   } finally {
     unguard();
@@ -164,6 +200,8 @@ interface ServeDeps {
   stopper: Stopper;
   identity: ReturnType<Modules["askTelegram"]> | undefined;
   plugins: readonly Plugin[];
+  telemetry: Telemetry;
+  apiFetch: ReturnType<Modules["createQuietFetch"]> | undefined;
 }
 
 async function serve(
@@ -178,6 +216,7 @@ async function serve(
     log,
     signal: stopper.signal,
     asked: deps.identity,
+    fetch: deps.apiFetch,
   });
   if (!found.ok) {
     log.error((found.error as Error).message);
@@ -192,6 +231,8 @@ async function serve(
     plugins: deps.plugins,
     botInfo,
     registerEachUpdate: config.mode === "webhook",
+    telemetry: deps.telemetry,
+    fetch: deps.apiFetch,
   });
   // Without a stored profile, `setup` was not run: the one-time calls are
   // made now, in the background, bounded, and never in the way of serving.
@@ -240,7 +281,10 @@ async function serve(
   try {
     if (config.mode === "polling") {
       const { poll, PollingError } = m;
-      log.info(`@${botInfo.username} is running in polling mode`);
+      log.info(
+        `@${botInfo.username} is running in polling mode`,
+        "bot.started",
+      );
       try {
         await poll({
           bot: built.bot,
@@ -250,6 +294,7 @@ async function serve(
           reporter: deps.reporter,
           signal: stopper.signal,
           takeOverWebhook: config.modeExplicit,
+          telemetry: deps.telemetry,
         });
       } catch (error) {
         if (!(error instanceof PollingError)) throw error;
@@ -265,6 +310,7 @@ async function serve(
       store,
       reporter: deps.reporter,
       log,
+      telemetry: deps.telemetry,
     });
     const handler = miniApp === undefined
       ? webhook

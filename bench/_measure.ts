@@ -114,12 +114,19 @@ export async function taskFlags(task: string): Promise<string[]> {
   );
 }
 
-/** PATH, HOME and the like, for a child started with a clean environment. */
+/**
+ * PATH, HOME and the like, for a child started with a clean environment;
+ * also every `OTEL_*`, so that `OTEL_DENO=true deno task bench` measures
+ * with telemetry on.
+ */
 export function inheritedEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
+  }
+  for (const [name, value] of Object.entries(Deno.env.toObject())) {
+    if (name.startsWith("OTEL_")) env[name] = value;
   }
   return env;
 }

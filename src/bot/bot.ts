@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { Bot, Composer, type MiddlewareFn } from "grammy";
+import { Bot, Composer, type MiddlewareFn, type Transformer } from "grammy";
+import { noTelemetry, type Telemetry } from "../base/telemetry.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { I18n } from "@grammyjs/i18n";
 import type { BotContext } from "./context.ts";
@@ -50,13 +51,35 @@ export interface BotDeps {
   registerEachUpdate?: boolean;
   /** When to build the plugins if no update for them came first; default 1 s. */
   featuresDelayMs?: number;
+  /** Counters and spans for updates, commits, Bot API calls and privacy requests; default none. */
+  telemetry?: Telemetry;
+  /**
+   * The `fetch` the Bot API client uses; default grammY's own. With
+   * telemetry on, one the runtime does not trace keeps the token (in every
+   * Bot API path) out of the exported spans.
+   */
+  fetch?: ApiFetch;
 }
+
+/** A `fetch` for the Bot API client (grammY's `client.fetch` option). */
+export type ApiFetch = (
+  url: string | URL,
+  init?: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: unknown;
+    signal?: AbortSignal | null;
+  },
+) => Promise<Response>;
 
 /** A built bot, its batch registration and its message catalogs (loaded in the background). */
 export interface BuiltBot {
   bot: Bot<BotContext>;
-  /** Stores the plans of one `getUpdates` batch in one transaction. */
-  register(plans: RegistrationPlan[]): Promise<void>;
+  /**
+   * Stores the plans of one `getUpdates` batch in one transaction; resolves
+   * with each plan's batch size (0: nothing needed writing).
+   */
+  register(plans: RegistrationPlan[]): Promise<number[]>;
   /** The message catalogs, for per-language command menus (loaded when asked for). */
   readonly i18n: Promise<I18n<BotContext>>;
   /** The update types to ask Telegram for: the union of the plugins'. */
@@ -78,11 +101,16 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   const { plugins, reporter } = deps;
   const tables = catalogOf(plugins).tables;
   commandsOf(plugins);
+  const telemetry = deps.telemetry ?? noTelemetry;
   const bot = new Bot<BotContext>(settings.token, {
     botInfo: deps.botInfo,
-    client: { apiRoot: settings.apiRoot },
+    client: {
+      apiRoot: settings.apiRoot,
+      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch as never }),
+    },
   });
-  const registrar = new Registrar(deps.store);
+  if (telemetry.enabled) bot.api.config.use(countedCalls(telemetry));
+  const registrar = new Registrar(deps.store, { telemetry });
   const parts = plugins.filter((plugin) => plugin.middleware !== undefined)
     .map((plugin) =>
       new PluginPart(plugin, {
@@ -91,6 +119,7 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
         reporter: namedReporter(reporter, plugin.name),
         now: deps.now ?? Date.now,
         tables,
+        telemetry,
       })
     );
   let catalogs: Promise<Catalogs> | undefined;
@@ -210,6 +239,26 @@ class PluginPart {
       if (passed) await next();
     };
   }
+}
+
+// Counts every Bot API call by method and result (the error code, or
+// "network" when no answer came); the payload is never looked at.
+function countedCalls(telemetry: Telemetry): Transformer {
+  return async (prev, method, payload, signal) => {
+    const start = performance.now();
+    try {
+      const result = await prev(method, payload, signal);
+      telemetry.apiCall(
+        method,
+        result.ok ? "ok" : String(result.error_code),
+        (performance.now() - start) / 1000,
+      );
+      return result;
+    } catch (error) {
+      telemetry.apiCall(method, "network", (performance.now() - start) / 1000);
+      throw error;
+    }
+  };
 }
 
 // The reporter a plugin is given: every report names the plugin.

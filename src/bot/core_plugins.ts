@@ -47,6 +47,7 @@ export const privacyPlugin: Plugin = {
       crashReports: env.settings.sentry !== undefined,
       exportIntervalMs: (env.settings.exportIntervalMinutes ?? 60) * 60_000,
       now: env.now,
+      telemetry: env.telemetry,
     });
   },
 };

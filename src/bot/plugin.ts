@@ -10,6 +10,7 @@ import type { Composer, FilterQuery } from "grammy";
 import type { Update } from "grammy/types";
 import type { Reporter } from "../base/reporter.ts";
 import type { DataDeclaration, TableDescription } from "../base/tables.ts";
+import type { Telemetry } from "../base/telemetry.ts";
 import type { BotContext } from "./context.ts";
 import type { PrivacyStore } from "../store/store.ts";
 
@@ -54,6 +55,8 @@ export interface PluginEnv {
   readonly now: () => number;
   /** Every installed table description (for privacy features). */
   readonly tables: readonly TableDescription[];
+  /** Counters and spans (a no-op when telemetry is off); labels must stay bounded. */
+  readonly telemetry?: Telemetry;
 }
 
 /**

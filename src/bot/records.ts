@@ -87,7 +87,7 @@ export class PluginRecords implements Records {
       const sentAt = this.#options.sentAt;
       done = this.#options.registrar.apply(
         sentAt === undefined ? plan : { ...plan, sentAt },
-      );
+      ).then(() => {});
     }
     // Marked as handled here: a plugin that does not await its write must
     // not crash the process; `settled` still sees how it ended.

@@ -11,6 +11,7 @@ import { describeDamaged, describeRow } from "../privacy/describe.ts";
 import { DamagedRecordError } from "../crypto/field_codec.ts";
 import { plural } from "../base/plural.ts";
 import type { CliIo } from "./io.ts";
+import type { Telemetry } from "../base/telemetry.ts";
 
 /** Options of `purge`. */
 export interface PurgeOptions {
@@ -25,6 +26,8 @@ export interface PurgeOptions {
    */
   deletedRowsLinger?: boolean;
   io: CliIo;
+  /** Where the erased records are counted (reason "operator"); default none. */
+  telemetry?: Telemetry;
 }
 
 /** What the operator types to confirm `purge --all` on a terminal. */
@@ -55,6 +58,7 @@ export async function purge(
   }
   if (!options.yes) await confirm(io, target, look.shown);
   const deleted = await store.purge(target, "cli");
+  options.telemetry?.erasure("operator", deleted);
   if (deleted === 0 && target.kind !== "all") {
     // Deleted by someone else (the bot) between the look-up and the purge.
     throw notFound(target.kind, target.id);

@@ -1,5 +1,6 @@
 import { loadSetupConfig } from "../config/config.ts";
 import { createLogger } from "../base/log.ts";
+import { telemetryOn } from "../base/telemetry.ts";
 import { createRedactor } from "../base/redact.ts";
 import type { BotProfileStore } from "../store/store.ts";
 import { CliError, EXIT } from "./cli_error.ts";
@@ -55,6 +56,11 @@ export async function setup(
   const log = createLogger(redact, (line) => lines.push(line));
   const never = new AbortController().signal;
 
+  // With OTEL_DENO on, Deno would export each call's path, token and all:
+  // the calls then go over sockets it does not trace.
+  const fetch = telemetryOn(options.env)
+    ? (await import("../runtime/quiet_fetch.ts")).createQuietFetch()
+    : undefined;
   let me;
   try {
     me = (await fetchBotProfile(config.token, {
@@ -62,6 +68,7 @@ export async function setup(
       log,
       signal: never,
       tries: 3,
+      fetch,
     }))!;
   } catch (error) {
     for (const line of lines) await say(line);
@@ -79,7 +86,10 @@ export async function setup(
     `Stored the profile of @${me.username} (id ${me.id}): the bot now starts in webhook mode without calling Telegram`,
   );
 
-  const api = new Api(config.token, { apiRoot: config.apiRoot });
+  const api = new Api(config.token, {
+    apiRoot: config.apiRoot,
+    ...(fetch === undefined ? {} : { fetch: fetch as never }),
+  });
   const failures: string[] = [];
   let webhookFailure: string | undefined;
   const i18n = createI18n(plugins);

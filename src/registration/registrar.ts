@@ -1,4 +1,5 @@
 import { setImmediate } from "node:timers";
+import { noTelemetry, type Telemetry } from "../base/telemetry.ts";
 import type {
   GroupFields,
   RegistrationPlan,
@@ -17,6 +18,8 @@ export interface RegistrarOptions {
   maxBatch?: number;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
+  /** Where each commit's span, size, duration and failure are told; default none. */
+  telemetry?: Telemetry;
 }
 
 // How many turns of the event loop a batch may wait for more plans while
@@ -25,7 +28,8 @@ const MAX_GATHER_TURNS = 8;
 
 interface Pending {
   plan: RegistrationPlan;
-  resolve: () => void;
+  /** With the size of the batch that wrote the plan, or 0 if nothing was written. */
+  resolve: (joined: number) => void;
   reject: (error: unknown) => void;
 }
 
@@ -52,6 +56,7 @@ export class Registrar {
   #version: number | undefined;
   #queue: Pending[] = [];
   #draining = false;
+  #telemetry: Telemetry;
 
   /** Builds a registrar writing to `store`. */
   constructor(store: RegistrationStore, options: RegistrarOptions = {}) {
@@ -59,15 +64,17 @@ export class Registrar {
     this.#cacheSize = options.cacheSize ?? 50_000;
     this.#maxBatch = options.maxBatch ?? 1_000;
     this.#now = options.now ?? Date.now;
+    this.#telemetry = options.telemetry ?? noTelemetry;
   }
 
   /**
    * Applies one plan; resolves once it is durably committed (or was found
    * unneeded against fresh knowledge of erasures). Calls made in the same
    * turn of the event loop, or while a transaction is in flight, share one
-   * transaction.
+   * transaction. Resolves with the size of the batch that wrote it, or 0
+   * when nothing needed writing.
    */
-  apply(plan: RegistrationPlan): Promise<void> {
+  apply(plan: RegistrationPlan): Promise<number> {
     // A known sender (the common case) skips the queue when nothing is
     // pending: only the erasure counter is read, no batch is formed.
     if (!this.#draining && this.#queue.length === 0 && this.#cached(plan)) {
@@ -76,8 +83,8 @@ export class Registrar {
     return this.#enqueue(plan);
   }
 
-  #enqueue(plan: RegistrationPlan): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  #enqueue(plan: RegistrationPlan): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
       this.#queue.push({ plan, resolve, reject });
       if (!this.#draining) {
         this.#draining = true;
@@ -103,8 +110,8 @@ export class Registrar {
   // last read; it is trusted only if the counter has not moved since. If it
   // moved, or a batch started meanwhile, the plan goes the usual way: only
   // a batch reads the counter for the cache and updates both together.
-  async #confirmCached(plan: RegistrationPlan): Promise<void> {
-    if (plan.user === undefined && plan.group === undefined) return;
+  async #confirmCached(plan: RegistrationPlan): Promise<number> {
+    if (plan.user === undefined && plan.group === undefined) return 0;
     const version = await this.#store.erasureVersion();
     if (
       version !== this.#version || this.#draining || !this.#cached(plan)
@@ -118,15 +125,17 @@ export class Registrar {
     if (plan.group !== undefined) {
       this.#changed(plan.group.id, groupKey(plan.group));
     }
+    return 0;
   }
 
   /**
    * Applies several plans (one `getUpdates` batch) in one transaction, as
    * long as they are no more than `maxBatch`; resolves once all are
-   * committed and rejects if any batch failed.
+   * committed (with each plan's `apply` result) and rejects if any batch
+   * failed.
    */
-  async applyAll(plans: readonly RegistrationPlan[]): Promise<void> {
-    await Promise.all(plans.map((plan) => this.apply(plan)));
+  applyAll(plans: readonly RegistrationPlan[]): Promise<number[]> {
+    return Promise.all(plans.map((plan) => this.apply(plan)));
   }
 
   async #drain(): Promise<void> {
@@ -134,14 +143,17 @@ export class Registrar {
       while (this.#queue.length > 0) {
         await this.#gather();
         const batch = this.#queue.splice(0, this.#maxBatch);
+        let written: Set<RegistrationPlan>;
         try {
-          await this.#commit(batch.map((pending) => pending.plan));
+          written = await this.#commit(batch.map((pending) => pending.plan));
         } catch (error) {
           if (batch.length > 1 && refusedPlan(error)) await this.#alone(batch);
           else for (const pending of batch) pending.reject(error);
           continue;
         }
-        for (const pending of batch) pending.resolve();
+        for (const pending of batch) {
+          pending.resolve(written.has(pending.plan) ? written.size : 0);
+        }
       }
     } finally {
       this.#draining = false;
@@ -154,8 +166,8 @@ export class Registrar {
   async #alone(batch: Pending[]): Promise<void> {
     for (const pending of batch) {
       try {
-        await this.#commit([pending.plan]);
-        pending.resolve();
+        const written = await this.#commit([pending.plan]);
+        pending.resolve(written.size);
       } catch (error) {
         pending.reject(error);
       }
@@ -178,11 +190,13 @@ export class Registrar {
     }
   }
 
-  async #commit(plans: RegistrationPlan[]): Promise<void> {
+  // Returns the plans (as given) that needed writing.
+  async #commit(plans: RegistrationPlan[]): Promise<Set<RegistrationPlan>> {
     const version = await this.#store.erasureVersion();
     if (version !== this.#version) this.#written.clear();
     this.#version = version;
     const needed: RegistrationPlan[] = [];
+    const written = new Set<RegistrationPlan>();
     // What this batch will write per id, so that the same sender twice in
     // one batch is written once (unless a later one is dated later).
     const pending = new Map<number, { key: string; sentAt: number }>();
@@ -222,13 +236,15 @@ export class Registrar {
         hasRows(reduced)
       ) {
         needed.push(reduced);
+        written.add(plan);
       }
     }
-    if (needed.length === 0) return;
-    const { erased } = await this.#store.register(
-      needed,
-      Math.floor(this.#now() / 1000),
-    );
+    if (needed.length === 0) return written;
+    const register = () =>
+      this.#store.register(needed, Math.floor(this.#now() / 1000));
+    const { erased } = this.#telemetry.enabled
+      ? await this.#telemetry.commit(needed.length, register)
+      : await register();
     // Only what the committed transaction surely left in the store is
     // remembered; erased and deleted ids are forgotten.
     for (const plan of needed) {
@@ -247,6 +263,7 @@ export class Registrar {
       }
     }
     for (const id of erased) this.#written.delete(id);
+    return written;
   }
 
   #changed(id: number, key: string): boolean {

@@ -22,10 +22,20 @@ export function registration<C extends Context>(
 ): Composer<C> {
   const composer = new Composer<C>();
   composer.use(async (ctx, next) => {
-    await registrar.apply(planRegistration(ctx));
+    const joined = await registrar.apply(planRegistration(ctx));
+    if (joined > 0) batches.set(ctx.update, joined);
     await next();
   });
   return composer;
+}
+
+// The batch each update's registration joined, for its telemetry; a known
+// sender's update is never put here.
+const batches = new WeakMap<object, number>();
+
+/** The size of the store commit that registered `update`, or undefined when it needed no write. */
+export function batchOf(update: object): number | undefined {
+  return batches.get(update);
 }
 
 /**

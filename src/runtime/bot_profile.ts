@@ -11,6 +11,7 @@ import type { Logger } from "../base/log.ts";
 import { sleep } from "./stopper.ts";
 import type { Config } from "../config/config.ts";
 import type { BotProfileStore } from "../store/store.ts";
+import type { ApiFetch } from "../bot/bot.ts";
 
 /** The outcome of work started early and looked at later. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -20,6 +21,8 @@ export interface AskTelegramOptions {
   log: Logger;
   /** The stop: the profile is then undefined. */
   signal: AbortSignal;
+  /** The Bot API client's `fetch` (`createBot`'s); default grammY's. */
+  fetch?: ApiFetch;
 }
 
 /**
@@ -35,6 +38,7 @@ export function askTelegram(
     apiRoot: config.apiRoot,
     log: options.log,
     signal: options.signal,
+    fetch: options.fetch,
   }));
 }
 
@@ -46,6 +50,8 @@ export interface BotProfileOptions {
   signal: AbortSignal;
   /** A `getMe` already started by `askTelegram`, used instead of a new one. */
   asked?: Promise<Settled<UserFromGetMe | undefined>>;
+  /** The Bot API client's `fetch`; default grammY's. */
+  fetch?: ApiFetch;
 }
 
 /** Who the bot is, and whether that came from the profile `setup` stored. */
@@ -73,7 +79,11 @@ export async function botProfile(
     : undefined;
   if (stored !== undefined) return { ok: true, profile: stored, stored: true };
   const result = await (options.asked ??
-    askTelegram(config, { log, signal: options.signal }));
+    askTelegram(config, {
+      log,
+      signal: options.signal,
+      fetch: options.fetch,
+    }));
   return result.ok
     ? { ok: true, profile: result.value, stored: false }
     : { ok: false, error: result.error };
@@ -141,6 +151,8 @@ export interface FetchBotProfileOptions {
   tryTimeoutMs?: number;
   /** How many tries before giving up; default 5. */
   tries?: number;
+  /** The Bot API client's `fetch`; default grammY's. */
+  fetch?: ApiFetch;
 }
 
 /** The Bot API refused the token, or stayed out of reach through every try. */
@@ -166,7 +178,10 @@ export async function fetchBotProfile(
   const { apiRoot, log, signal } = options;
   const tries = options.tries ?? 5;
   const tryTimeoutMs = options.tryTimeoutMs ?? 10_000;
-  const api = new Api(token, { apiRoot });
+  const api = new Api(token, {
+    apiRoot,
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch as never }),
+  });
   for (let attempt = 1;; attempt++) {
     if (signal.aborted) return undefined;
     try {

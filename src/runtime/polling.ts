@@ -15,6 +15,7 @@ import {
 } from "../store/store.ts";
 import { WrongKeyError } from "../crypto/field_cipher.ts";
 import { checkUpdate } from "./update_check.ts";
+import { noTelemetry, type Telemetry } from "../base/telemetry.ts";
 
 /** What the polling loop needs. */
 export interface PollingOptions<C extends Context> {
@@ -23,8 +24,13 @@ export interface PollingOptions<C extends Context> {
    * registration middleware: the loop registers each batch itself.
    */
   bot: Bot<C>;
-  /** Stores the plans in one transaction; rejects, having stored nothing, when it cannot. */
-  register(plans: RegistrationPlan[]): Promise<void>;
+  /**
+   * Stores the plans in one transaction; rejects, having stored nothing,
+   * when it cannot. May resolve with each plan's batch size (0: unchanged).
+   */
+  register(plans: RegistrationPlan[]): Promise<readonly number[] | void>;
+  /** Where each update's span, outcome and time to confirm are told; default none. */
+  telemetry?: Telemetry;
   /** The updates to ask Telegram for. */
   allowedUpdates: readonly string[];
   log: Logger;
@@ -127,6 +133,7 @@ export async function poll<C extends Context>(
               ? `${failure.reason} (another process may be polling with this token)`
               : failure.reason
           }`,
+          "telegram.unreachable",
         );
         lastReason = failure.reason;
       }
@@ -137,11 +144,15 @@ export async function poll<C extends Context>(
       continue;
     }
     if (failures > 0) {
-      log.info(`getUpdates works again after ${failures} failed tries`);
+      log.info(
+        `getUpdates works again after ${failures} failed tries`,
+        "telegram.reachable",
+      );
       failures = 0;
       lastReason = "";
     }
     if (batch.length === 0) continue;
+    log.debug?.(`getUpdates gave ${batch.length} updates`, "updates.received");
     const outcome = await handleBatch(batch, {
       ...options,
       firstRetryMs,
@@ -219,14 +230,35 @@ async function handleBatch<C extends Context>(
   options: BatchOptions<C>,
 ): Promise<BatchOutcome> {
   const { bot, log, reporter, signal } = options;
+  const telemetry = options.telemetry ?? noTelemetry;
+  const receivedAt = telemetry.enabled ? performance.now() : 0;
   let next: number | undefined;
   let run: { update: Update; plan: RegistrationPlan }[] = [];
   const skipped: number[] = [];
   const flush = async (): Promise<boolean> => {
     if (run.length > 0) {
-      if (!await storeWithRetry(run, options)) return false;
-      for (const { update } of run) {
-        if (!await handleWithRetry(update, options)) return false;
+      const joined = await storeWithRetry(run, options);
+      if (joined === false) return false;
+      for (const [i, { update }] of run.entries()) {
+        const handled = telemetry.enabled
+          ? await telemetry.update(
+            update,
+            () => handleWithRetry(update, options),
+            {
+              receivedAt,
+              outcome: (result) =>
+                !result.ok
+                  ? "failed"
+                  : !result.value
+                  ? "refused"
+                  : (joined[i] ?? 0) > 0
+                  ? "stored"
+                  : "unchanged",
+              batch: () => joined[i] || undefined,
+            },
+          )
+          : await handleWithRetry(update, options);
+        if (!handled) return false;
         next = update.update_id + 1;
         if (signal.aborted) {
           // What follows in the run is stored but not handled: it stays
@@ -274,24 +306,33 @@ async function handleBatch<C extends Context>(
 }
 
 // Stores the plans, trying again with growing waits while the store fails;
-// false when a stop came first (nothing of this run is then confirmed).
+// false when a stop came first (nothing of this run is then confirmed),
+// otherwise each plan's batch size (0: nothing needed writing).
 async function storeWithRetry<C extends Context>(
   run: { update: Update; plan: RegistrationPlan }[],
   options: BatchOptions<C>,
-): Promise<boolean> {
+): Promise<readonly number[] | false> {
   if (options.signal.aborted) return false;
   const plans = run.map((item) => item.plan);
   const ids = run.map((item) => item.update.update_id);
   const which = ids.length === 1
     ? `update ${ids[0]}`
     : `updates ${ids[0]}-${ids[ids.length - 1]}`;
-  return await untilStored(() => options.register(plans), options, {
-    started: (cause) =>
-      `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${cause}`,
-    ended: (failures) =>
-      `the store works again: stored the waiting updates after ${failures} failed tries`,
-    unconfirmed: "these updates stay unconfirmed and Telegram keeps them",
-  });
+  let joined: readonly number[] = [];
+  const stored = await untilStored(
+    async () => {
+      joined = await options.register(plans) ?? [];
+    },
+    options,
+    {
+      started: (cause) =>
+        `cannot store ${which}, so Telegram is not told they arrived; trying again until the store works: ${cause}`,
+      ended: (failures) =>
+        `the store works again: stored the waiting updates after ${failures} failed tries`,
+      unconfirmed: "these updates stay unconfirmed and Telegram keeps them",
+    },
+  );
+  return stored && joined;
 }
 
 // Handles one stored update. A plugin's write that the store could not

@@ -44,7 +44,7 @@ export function createReporter(
   }
   return {
     report(error, update, options = {}) {
-      log.error(describe(error, update, options));
+      log.error(describe(error, update, options), "update.failed");
       if (sentry === undefined) return;
       void client.then((Sentry) =>
         Sentry && capture(Sentry, error, update, options)

@@ -38,6 +38,7 @@ export async function serveWebhook(
     onListen: ({ hostname, port }) =>
       log.info(
         `@${options.username} is running in webhook mode on port ${port} (address ${hostname}), route ${options.path}`,
+        "bot.started",
       ),
   }, (request) => handler(request));
   const shutdown = () => server.shutdown();

@@ -35,6 +35,11 @@ export class Stopper {
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
   }
 
+  /** Sends its lines (`info: …`) to `write` from now on, e.g. once the log format is known. */
+  writeTo(write: (line: string) => void): void {
+    this.#write = write;
+  }
+
   /** Listens for SIGINT and SIGTERM (SIGINT only on Windows). */
   install(): void {
     if (this.#installed) return;

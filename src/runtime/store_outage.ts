@@ -36,7 +36,10 @@ export class StoreOutage {
   failed(error: unknown): void {
     this.#failures++;
     if (this.#failures === 1) {
-      this.#log.error(this.#lines.started(errorLine(error)));
+      this.#log.error(
+        this.#lines.started(errorLine(error)),
+        "store.outage.started",
+      );
     }
   }
 
@@ -45,6 +48,6 @@ export class StoreOutage {
     if (this.#failures === 0) return;
     const failures = this.#failures;
     this.#failures = 0;
-    this.#log.info(this.#lines.ended(failures));
+    this.#log.info(this.#lines.ended(failures), "store.outage.ended");
   }
 }

@@ -7,6 +7,13 @@ import type { Reporter } from "./reporter.ts";
 import { type HealthProbe, StoreError } from "../store/store.ts";
 import { StoreOutage } from "./store_outage.ts";
 import { checkUpdate } from "./update_check.ts";
+import { batchOf } from "../registration/registration.ts";
+import {
+  noTelemetry,
+  type Telemetry,
+  type UpdateOutcome,
+  type UpdateResult,
+} from "../base/telemetry.ts";
 
 /** Telegram sends updates far smaller; anything bigger is refused unread. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -31,6 +38,8 @@ export interface WebhookOptions {
    * `/healthz` turns failing or healthy again.
    */
   log: Logger;
+  /** Where each update's span, outcome and time to answer are told; default none. */
+  telemetry?: Telemetry;
   /** Overrides `BODY_TIMEOUT_MS` (tests). */
   bodyTimeoutMs?: number;
   /** Overrides `HEALTH_TIMEOUT_MS` (tests). */
@@ -85,11 +94,20 @@ export function createWebhookHandler<C extends Context>(
   const bodyTimeoutMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
   const checkHealth = healthCheck(options, probe);
   const deadlines = new Deadlines(bodyTimeoutMs);
+  const telemetry = options.telemetry ?? noTelemetry;
   return async (request) => {
+    const receivedAt = telemetry.enabled ? performance.now() : 0;
     const pathname = pathOf(request.url);
     if (pathname === "/healthz" && request.method === "GET") {
       await discard(request);
       return await checkHealth();
+    }
+    // Liveness only: the process answers. It touches no store, so a
+    // restart policy pointed here does not restart the bot for an outage
+    // that a restart cannot mend.
+    if (pathname === "/livez" && request.method === "GET") {
+      await discard(request);
+      return Response.json({ ok: true });
     }
     if (pathname !== path || request.method !== "POST") {
       await discard(request);
@@ -116,7 +134,13 @@ export function createWebhookHandler<C extends Context>(
     try {
       // Resolves after registration is committed and the handlers ran, so a
       // 200 promises Telegram that nothing needs to be sent again.
-      await bot.handleUpdate(update);
+      if (telemetry.enabled) {
+        await telemetry.update(update, () => bot.handleUpdate(update), {
+          receivedAt,
+          outcome: (result) => outcomeOf(update, result),
+          batch: batchOf,
+        });
+      } else await bot.handleUpdate(update);
       confirmRecovery();
       return text(200, "OK");
     } catch (error) {
@@ -135,6 +159,23 @@ export function createWebhookHandler<C extends Context>(
       return text(200, "OK");
     }
   };
+}
+
+// How a handled update ended, for telemetry: a store failure is refused
+// (answered 500, sent again), any other failure failed.
+function outcomeOf(
+  update: Update,
+  result: UpdateResult<unknown>,
+): UpdateOutcome {
+  if (!result.ok) {
+    const cause = result.error instanceof BotError
+      ? result.error.error
+      : result.error;
+    return cause instanceof StoreError || cause instanceof WrongKeyError
+      ? "refused"
+      : "failed";
+  }
+  return batchOf(update) === undefined ? "unchanged" : "stored";
 }
 
 function secretMatches(given: string | null, expected: Uint8Array): boolean {
@@ -164,7 +205,9 @@ function healthCheck(
     check.catch(() => {});
     try {
       await Promise.race([check, late]);
-      if (!healthy) log.info("/healthz: the store accepts writes again");
+      if (!healthy) {
+        log.info("/healthz: the store accepts writes again", "health.ok");
+      }
       healthy = true;
       return Response.json({ ok: true });
     } catch (error) {
@@ -173,6 +216,7 @@ function healthCheck(
           `/healthz: the store cannot take writes now: ${
             (error as Error).message
           }`,
+          "health.failing",
         );
       }
       healthy = false;

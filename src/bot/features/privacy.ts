@@ -1,6 +1,7 @@
 import { Composer, GrammyError, InlineKeyboard, InputFile } from "grammy";
 import type { RecordRef } from "../../store/audit.ts";
 import { RecordNotFoundError, renderExport } from "../../privacy/export.ts";
+import { noTelemetry, type Telemetry } from "../../base/telemetry.ts";
 import { type BotContext, dateLocale, formatTime } from "../i18n.ts";
 import type { Reporter } from "../../base/reporter.ts";
 import type {
@@ -31,6 +32,8 @@ export interface PrivacyOptions {
   miniAppUrl?: string;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
+  /** Where each request is counted and traced; default none. */
+  telemetry?: Telemetry;
 }
 
 // Telegram's stand-in sender for a group's anonymous admins.
@@ -55,26 +58,33 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
   const { store } = options;
   const now = options.now ?? Date.now;
   const sentry = options.crashReports ? "on" : "off";
+  const telemetry = options.telemetry ?? noTelemetry;
   const composer = new Composer<BotContext>();
 
   composer.chatType("private").command(
     "privacy",
     (ctx) =>
-      replyOnFailure(ctx, async () => {
-        const target = { kind: "user" as const, id: ctx.from.id };
-        const parts = [ctx.t("privacy-policy", { sentry })];
-        if (options.contact !== undefined) {
-          parts.push(ctx.t("privacy-contact", { contact: options.contact }));
-        }
-        parts.push(await storedSummary(ctx, store, target));
-        await ctx.reply(parts.join("\n\n"), {
-          reply_markup: withMiniApp(
-            menu(ctx, { target, opener: ctx.from.id }, options.policyUrl),
-            ctx,
-            options.miniAppUrl,
-          ),
-        });
-      }),
+      replyOnFailure(
+        ctx,
+        () =>
+          telemetry.privacy("inspect", "chat", async () => {
+            const target = { kind: "user" as const, id: ctx.from.id };
+            const parts = [ctx.t("privacy-policy", { sentry })];
+            if (options.contact !== undefined) {
+              parts.push(
+                ctx.t("privacy-contact", { contact: options.contact }),
+              );
+            }
+            parts.push(await storedSummary(ctx, store, target));
+            await ctx.reply(parts.join("\n\n"), {
+              reply_markup: withMiniApp(
+                menu(ctx, { target, opener: ctx.from.id }, options.policyUrl),
+                ctx,
+                options.miniAppUrl,
+              ),
+            });
+          }),
+      ),
   );
 
   composer.chatType(["group", "supergroup"]).command(
@@ -145,7 +155,13 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
       }
       switch (button.action) {
         case "x":
-          return await answer(...await exportTo(ctx, button));
+          return await answer(
+            ...await telemetry.privacy(
+              "export",
+              "chat",
+              () => exportTo(ctx, button),
+            ),
+          );
         case "d":
           await ctx.editMessageText(
             ctx.t(
@@ -160,7 +176,12 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
           // The purge raises the erasure counter, so every registrar (this
           // process's too) drops what it remembered: their next update
           // registers them again; this one, already registered, does not.
-          const deleted = await store.purge(button.target, "bot");
+          const deleted = await telemetry.privacy(
+            "erase",
+            "chat",
+            () => store.purge(button.target, "bot"),
+          );
+          telemetry.erasure("request", deleted);
           let done = ctx.t(
             button.target.kind === "user"
               ? "delete-done-user"
