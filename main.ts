@@ -265,6 +265,7 @@ async function serve(
       contact: config.privacyContact,
       policyUrl: config.privacyPolicyUrl,
       crashReports: config.sentry !== undefined,
+      telemetry: deps.telemetry,
     });
   // Ends with polling, however polling ends.
   const appStop = new AbortController();

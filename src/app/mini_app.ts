@@ -17,6 +17,7 @@ import type { PrivacyStore, Row, TableDescription } from "../store/store.ts";
 import type { RecordRef } from "../store/audit.ts";
 import { tablesErasedWith } from "../base/tables.ts";
 import type { Reporter } from "../base/reporter.ts";
+import { noTelemetry, type Telemetry } from "../base/telemetry.ts";
 import { type InitData, InitDataError, validateInitData } from "./init_data.ts";
 import { staticFile } from "./_static.ts";
 
@@ -42,6 +43,8 @@ export interface MiniAppOptions {
   crashReports: boolean;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
+  /** Where each request is counted and traced (channel `mini_app`); default none. */
+  telemetry?: Telemetry;
 }
 
 /** A handler that answers `/app` and everything below it, else undefined. */
@@ -85,6 +88,7 @@ interface Asker {
 export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
   const { store } = options;
   const now = options.now ?? Date.now;
+  const telemetry = options.telemetry ?? noTelemetry;
   const downloads = new Map<string, Download>();
   const base = options.publicUrl.replace(/\/+$/, "");
   const sentry = options.crashReports ? "on" : "off";
@@ -113,11 +117,18 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
       }
       const asked = await asker(request);
       if (asked instanceof Response) return asked;
-      if (action === "view") return json(200, await view(asked));
+      if (action === "view") {
+        return json(
+          200,
+          await telemetry.privacy("inspect", "mini_app", () => view(asked)),
+        );
+      }
       if (request.method !== "POST") {
         return json(405, { error: "Method not allowed" });
       }
-      return action === "export" ? await exportFor(asked) : await erase(asked);
+      return action === "export"
+        ? await telemetry.privacy("export", "mini_app", () => exportFor(asked))
+        : await telemetry.privacy("erase", "mini_app", () => erase(asked));
     } catch (error) {
       options.reporter.report(error);
       return json(500, { error: "Something went wrong" });
@@ -307,6 +318,7 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
   async function erase(asked: Asker): Promise<Response> {
     const { target, locale, i18n } = asked;
     const deleted = await store.purge(target, "bot");
+    telemetry.erasure("request", deleted);
     const key = deleted === 0
       ? "privacy-nothing-stored"
       : `delete-done-${target.kind}`;
