@@ -660,7 +660,7 @@ async function auditAnswersByRecord(
   );
   assert.match(
     lines[2]!,
-    /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}purge {3}with the CLI {2}1 record deleted$/,
+    /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}purge {3}with the CLI {2}1 record deleted on request$/,
   );
   assert.doesNotMatch(result.stdout, /alice|Alice/);
 
@@ -673,8 +673,9 @@ async function auditAnswersByRecord(
       e.actor,
       e.records,
       e.id,
+      e.reason,
     ]),
-    [["export", "cli", 1, 1001], ["purge", "cli", 1, 1001]],
+    [["export", "cli", 1, 1001, null], ["purge", "cli", 1, 1001, "request"]],
   );
   assert.match(document.entries[0].at, /^\d{4}-\d\d-\d\dT[\d:]+Z$/);
 

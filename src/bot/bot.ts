@@ -82,7 +82,9 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
     botInfo: deps.botInfo,
     client: { apiRoot: settings.apiRoot },
   });
-  const registrar = new Registrar(deps.store);
+  const registrar = new Registrar(deps.store, {
+    eraseOnBlock: settings.eraseOnBlock,
+  });
   const parts = plugins.filter((plugin) => plugin.middleware !== undefined)
     .map((plugin) =>
       new PluginPart(plugin, {

@@ -39,6 +39,10 @@ export interface BotSettings {
   sentry?: object;
   /** Minutes between two in-bot exports of one record; default 60. */
   exportIntervalMinutes?: number;
+  /** Whether a person blocking the bot erases their records; default true. */
+  eraseOnBlock?: boolean;
+  /** Days unseen after which the sweep erases a record; undefined: never. */
+  retentionDays?: number;
 }
 
 /** What a plugin's middleware is built from. */

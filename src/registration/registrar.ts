@@ -17,6 +17,11 @@ export interface RegistrarOptions {
   maxBatch?: number;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
+  /**
+   * Whether a person blocking the bot erases their records (the default);
+   * when false the block is ignored (`ERASE_ON_BLOCK=false`).
+   */
+  eraseOnBlock?: boolean;
 }
 
 // How many turns of the event loop a batch may wait for more plans while
@@ -50,6 +55,7 @@ export class Registrar {
   #maxBatch: number;
   #now: () => number;
   #version: number | undefined;
+  #eraseOnBlock: boolean;
   #queue: Pending[] = [];
   #draining = false;
 
@@ -59,6 +65,7 @@ export class Registrar {
     this.#cacheSize = options.cacheSize ?? 50_000;
     this.#maxBatch = options.maxBatch ?? 1_000;
     this.#now = options.now ?? Date.now;
+    this.#eraseOnBlock = options.eraseOnBlock ?? true;
   }
 
   /**
@@ -68,6 +75,11 @@ export class Registrar {
    * transaction.
    */
   apply(plan: RegistrationPlan): Promise<void> {
+    if (plan.blockedUserId !== undefined && !this.#eraseOnBlock) {
+      // The block itself is never a reason to write: it refreshes nothing.
+      plan = { ...plan };
+      delete plan.blockedUserId;
+    }
     // A known sender (the common case) skips the queue when nothing is
     // pending: only the erasure counter is read, no batch is formed.
     if (!this.#draining && this.#queue.length === 0 && this.#cached(plan)) {
@@ -92,7 +104,7 @@ export class Registrar {
   // rows are never cached: they always go to the store.
   #cached(plan: RegistrationPlan): boolean {
     return plan.move === undefined && plan.removeGroupId === undefined &&
-      !hasRows(plan) &&
+      plan.blockedUserId === undefined && !hasRows(plan) &&
       (plan.user === undefined ||
         this.#written.get(plan.user.id) === userKey(plan.user)) &&
       (plan.group === undefined ||
@@ -204,6 +216,7 @@ export class Registrar {
         pending.delete(plan.move.toId);
       }
       if (plan.removeGroupId !== undefined) pending.delete(plan.removeGroupId);
+      if (plan.blockedUserId !== undefined) pending.delete(plan.blockedUserId);
       if (
         plan.user !== undefined &&
         !fresh(plan.user.id, userKey(plan.user), sentAt)
@@ -219,7 +232,7 @@ export class Registrar {
       if (
         reduced.user !== undefined || reduced.group !== undefined ||
         reduced.move !== undefined || reduced.removeGroupId !== undefined ||
-        hasRows(reduced)
+        reduced.blockedUserId !== undefined || hasRows(reduced)
       ) {
         needed.push(reduced);
       }
@@ -244,6 +257,9 @@ export class Registrar {
       }
       if (plan.removeGroupId !== undefined) {
         this.#written.delete(plan.removeGroupId);
+      }
+      if (plan.blockedUserId !== undefined) {
+        this.#written.delete(plan.blockedUserId);
       }
     }
     for (const id of erased) this.#written.delete(id);

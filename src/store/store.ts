@@ -5,7 +5,13 @@
  *
  * @module
  */
-import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
+import type {
+  Actor,
+  AuditEntry,
+  AuditOutcome,
+  ErasureReason,
+  RecordRef,
+} from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
@@ -35,8 +41,18 @@ export interface RegistrationPlan {
   move?: { fromId: number; toId: number };
   /** The group or supergroup chat to register. */
   group?: GroupFields;
-  /** The bot was removed from this group: delete its record. */
+  /**
+   * The bot was removed from this group: delete its record and every row
+   * erased with it, logged as an erasure by Telegram (reason `removed`) at
+   * `sentAt`, so that an update dated before never registers it again.
+   */
   removeGroupId?: number;
+  /**
+   * The person blocked the bot: delete their record and every row erased
+   * with it, logged as an erasure by Telegram (reason `blocked`) at
+   * `sentAt`, so that an update dated before never registers them again.
+   */
+  blockedUserId?: number;
   /**
    * When the person acted (Telegram's `date`, Unix seconds). A user or group
    * purged later than this is not registered again by this plan; an update
@@ -146,6 +162,14 @@ export interface AuditRecord {
   at?: number;
   /** Defaults to `done`; an export starts as `started` (see `finishAudit`). */
   outcome?: AuditOutcome;
+  /** Why records were erased; a purge's defaults to `request`. */
+  reason?: ErasureReason;
+}
+
+/** Options for `PrivacyStore.purge`. */
+export interface PurgeOptions {
+  /** Why; defaults to `request`. */
+  reason?: ErasureReason;
 }
 
 /**
@@ -254,7 +278,11 @@ export interface PrivacyStore extends RecordReader, AuditLog {
    * transaction. Returns how many rows were deleted; with none, no audit
    * entry is written.
    */
-  purge(target: RecordRef, actor: Actor): Promise<number>;
+  purge(
+    target: RecordRef,
+    actor: Actor,
+    options?: PurgeOptions,
+  ): Promise<number>;
 }
 
 /** What the CLI's maintenance commands need beyond the privacy requests. */

@@ -371,6 +371,7 @@ export async function insertAudit(
     subject: subjectRef(auditKey, record.target),
     records: record.records,
     outcome: record.outcome ?? "done",
+    reason: record.reason ?? (record.action === "purge" ? "request" : null),
   };
   const [row] = await sql.unsafe(
     INSERT_AUDIT,

@@ -33,6 +33,7 @@ import type { RawDatabase } from "../raw_copy.ts";
 import {
   type AuditRecord,
   type IterateOptions,
+  type PurgeOptions,
   type RegisterResult,
   type RegistrationPlan,
   type RotateKeyOptions,
@@ -156,7 +157,12 @@ export class PostgresStore implements Store {
       codec,
       planIds(prepared),
       (tx, ready) =>
-        writePlans(tx, prepared, { now, ready, queries: this.#queries }),
+        writePlans(tx, prepared, {
+          now,
+          ready,
+          queries: this.#queries,
+          audit: (tx, record) => this.#audit(tx, record),
+        }),
     );
   }
 
@@ -227,7 +233,11 @@ export class PostgresStore implements Store {
    * Deletes the target's rows in every described table and records the
    * purge, in one transaction.
    */
-  purge(target: RecordRef, actor: Actor): Promise<number> {
+  purge(
+    target: RecordRef,
+    actor: Actor,
+    options: PurgeOptions = {},
+  ): Promise<number> {
     return this.#transaction("purging", async (tx) => {
       if (target.kind === "all") {
         await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
@@ -241,6 +251,7 @@ export class PostgresStore implements Store {
           action: "purge",
           target,
           records: deleted,
+          reason: options.reason ?? "request",
         });
       }
       return deleted;

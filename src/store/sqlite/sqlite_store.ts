@@ -5,6 +5,7 @@ import {
   type AuditEntry,
   auditEntry,
   type AuditOutcome,
+  type ErasureReason,
   type RecordRef,
   subjectRef,
 } from "../audit.ts";
@@ -44,6 +45,7 @@ import {
   type AuditRecord,
   DamagedStoreError,
   type IterateOptions,
+  type PurgeOptions,
   type RegisterResult,
   type RegistrationPlan,
   type RotateKeyOptions,
@@ -175,10 +177,12 @@ export class SqliteStore implements Store {
     );
     return await this.#write(codec, () => {
       const erased: number[] = [];
-      const latestPurge = this.#purges.latest();
-      const erasedAfter = (ref: RecordRef, sentAt: number) =>
-        latestPurge !== null && sentAt < latestPurge &&
-        this.#purges.after(ref, sentAt);
+      // Read at each check: an erasure earlier in this batch counts too.
+      const erasedAfter = (ref: RecordRef, sentAt: number) => {
+        const latestPurge = this.#purges.latest();
+        return latestPurge !== null && sentAt < latestPurge &&
+          this.#purges.after(ref, sentAt);
+      };
       const upsert = (table: TableDescription, row: Row) =>
         this.#tableSql.of(table).upsert.run(...upsertValues(table, row, now));
       prepared.forEach(({ plan, user, group }, i) => {
@@ -199,7 +203,18 @@ export class SqliteStore implements Store {
           } else upsert(GROUPS, group);
         }
         if (plan.removeGroupId !== undefined) {
-          this.#erase({ kind: "group", id: plan.removeGroupId });
+          this.#eraseByTelegram(
+            { kind: "group", id: plan.removeGroupId },
+            "removed",
+            plan.sentAt ?? now,
+          );
+        }
+        if (plan.blockedUserId !== undefined) {
+          this.#eraseByTelegram(
+            { kind: "user", id: plan.blockedUserId },
+            "blocked",
+            plan.sentAt ?? now,
+          );
         }
         for (const op of ops[i]!) {
           if (op.op === "remove") {
@@ -274,11 +289,21 @@ export class SqliteStore implements Store {
    * Deletes the target's rows in every described table and records the
    * purge, in one transaction.
    */
-  purge(target: RecordRef, actor: Actor): Promise<number> {
+  purge(
+    target: RecordRef,
+    actor: Actor,
+    options: PurgeOptions = {},
+  ): Promise<number> {
     return this.#transaction(() => {
       const deleted = this.#erase(target);
       if (deleted > 0) {
-        this.#audit({ actor, action: "purge", target, records: deleted });
+        this.#audit({
+          actor,
+          action: "purge",
+          target,
+          records: deleted,
+          reason: options.reason ?? "request",
+        });
       }
       return deleted;
     });
@@ -420,6 +445,7 @@ export class SqliteStore implements Store {
         subjectRef(this.#auditKey, record.target),
         record.records,
         record.outcome ?? "done",
+        record.reason ?? (record.action === "purge" ? "request" : null),
       ).lastInsertRowid,
     );
   }
@@ -458,6 +484,27 @@ export class SqliteStore implements Store {
     }
     if (deleted > 0) this.#sql.bumpErasure.run();
     return deleted;
+  }
+
+  // Inside a transaction: an erasure Telegram's update caused, logged at
+  // the update's date even when nothing was stored, since the entry is what
+  // keeps a late update dated before it from registering the record again.
+  // The counter moves either way, so that every cache sees the entry.
+  #eraseByTelegram(
+    target: RecordRef & { kind: "user" | "group" },
+    reason: ErasureReason,
+    at: number,
+  ): void {
+    const deleted = this.#erase(target);
+    this.#audit({
+      actor: "telegram",
+      action: "purge",
+      target,
+      records: deleted,
+      reason,
+      at,
+    });
+    if (deleted === 0) this.#sql.bumpErasure.run();
   }
 
   // Writes values encoded by `codec` before the transaction began. The key
