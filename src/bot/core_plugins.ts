@@ -45,6 +45,8 @@ export const privacyPlugin: Plugin = {
       policyUrl: env.settings.privacyPolicyUrl,
       crashReports: env.settings.sentry !== undefined,
       exportIntervalMs: (env.settings.exportIntervalMinutes ?? 60) * 60_000,
+      eraseOnBlock: env.settings.eraseOnBlock,
+      retentionDays: env.settings.retentionDays,
       now: env.now,
     });
   },

@@ -27,6 +27,10 @@ export interface PrivacyOptions {
   crashReports: boolean;
   /** The shortest time between two exports of one record, in ms. */
   exportIntervalMs: number;
+  /** Whether blocking the bot erases the person (`ERASE_ON_BLOCK`); default true. */
+  eraseOnBlock?: boolean;
+  /** Days unseen before the sweep erases a record (`RETENTION_DAYS`), if set. */
+  retentionDays?: number;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
 }
@@ -52,7 +56,12 @@ interface Button {
 export function privacy(options: PrivacyOptions): Composer<BotContext> {
   const { store } = options;
   const now = options.now ?? Date.now;
-  const sentry = options.crashReports ? "on" : "off";
+  // What the policy says follows the configuration, never the defaults.
+  const policy = {
+    sentry: options.crashReports ? "on" : "off",
+    block: options.eraseOnBlock === false ? "keep" : "erase",
+    retention: options.retentionDays ?? 0,
+  };
   const composer = new Composer<BotContext>();
 
   composer.chatType("private").command(
@@ -60,7 +69,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
     (ctx) =>
       replyOnFailure(ctx, async () => {
         const target = { kind: "user" as const, id: ctx.from.id };
-        const parts = [ctx.t("privacy-policy", { sentry })];
+        const parts = [ctx.t("privacy-policy", policy)];
         if (options.contact !== undefined) {
           parts.push(ctx.t("privacy-contact", { contact: options.contact }));
         }
