@@ -25,6 +25,7 @@ function loadModules() {
     import("./src/runtime/bot_profile.ts"),
     import("./src/bot/plugin.ts"),
     import("./src/base/tables.ts"),
+    import("./src/runtime/retention_schedule.ts"),
   ]).then((
     [
       bot,
@@ -37,8 +38,10 @@ function loadModules() {
       profile,
       plugin,
       tables,
+      retention,
     ],
   ) => ({
+    ...retention,
     ...plugin,
     ...tables,
     ...profile,
@@ -209,6 +212,11 @@ async function serve(
     })
     : Promise.resolve();
 
+  const retention = await m.startRetention(store, {
+    days: config.retentionDays,
+    onDeploy: config.onDeploy,
+    log,
+  });
   try {
     if (config.mode === "polling") {
       const { poll, PollingError } = m;
@@ -249,7 +257,7 @@ async function serve(
     });
     return EXIT.ok;
   } finally {
-    await background;
+    await Promise.all([background, retention.stop()]);
   }
 }
 

@@ -84,6 +84,7 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   });
   const registrar = new Registrar(deps.store, {
     eraseOnBlock: settings.eraseOnBlock,
+    retention: settings.retentionDays !== undefined,
   });
   const parts = plugins.filter((plugin) => plugin.middleware !== undefined)
     .map((plugin) =>

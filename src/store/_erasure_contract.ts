@@ -3,6 +3,7 @@ import type { Row } from "../base/tables.ts";
 import type { RecordRef } from "./audit.ts";
 import type { RowWrite, Store } from "./store.ts";
 import { alice } from "./_fixtures.ts";
+import { daysBefore } from "../base/days.ts";
 import { readAll, readGroup, readUser } from "./_seed.ts";
 import { NOTES_CATALOG } from "./_plugin_contract.ts";
 import type { ContractTarget } from "./_store_contract.ts";
@@ -190,5 +191,111 @@ export function erasureContract(name: string, target: ContractTarget): void {
       (await store.auditOf({ kind: "user", id })).map((e) => e.reason);
     assert.deepEqual(await reasons(1), ["request"]);
     assert.deepEqual(await reasons(2), ["inactive"]);
+  });
+
+  test("a sweep erases exactly the users and groups not seen for longer than the period, with every row erased with them", async (store) => {
+    await store.applyRetention(30, "2026-01-01");
+    await store.register([
+      {
+        user: alice,
+        group: group(-5),
+        seenOn: "2026-01-01",
+        writes: [entry(1, 10), shared(-5, 1)],
+      },
+      {
+        user: bob,
+        group: group(-6),
+        seenOn: "2026-02-01",
+        writes: [entry(2, 20), shared(-6, 2), shared(-5, 2)],
+      },
+    ], 100);
+    await store.register([{ writes: [shared(-6, 1)] }], 100);
+    assert.deepEqual(
+      await store.sweep(daysBefore("2026-02-02", 30), { dryRun: true }),
+      { users: 1, groups: 1, rows: 0 },
+    );
+    const before = await everything(store);
+    const result = await store.sweep(daysBefore("2026-02-02", 30), {
+      pageSize: 1,
+    });
+    const after = await everything(store);
+    assert.deepEqual(after.users!.map((row) => row.id), [2]);
+    assert.deepEqual(after.groups!.map((row) => row.id), [-6]);
+    assert.deepEqual(after.notes_entries!.map((row) => row.user_id), [2]);
+    assert.deepEqual(
+      after.notes_shared!.map((row) => [row.chat_id, row.user_id]),
+      [[-6, 2]],
+    );
+    const count = (all: Record<string, Row[]>) =>
+      Object.values(all).reduce((n, rows) => n + rows.length, 0);
+    assert.deepEqual(result, {
+      users: 1,
+      groups: 1,
+      rows: count(before) - count(after),
+    });
+    const entries = (await store.recentAudit(5)).filter((e) =>
+      e.reason === "inactive"
+    );
+    assert.deepEqual(
+      entries.map((e) => [e.kind, e.subject, e.records, e.outcome, e.actor]),
+      [["all", null, result.rows, "done", "cli"]],
+    );
+    // The sweep erased only the inactive: a late update of anyone else
+    // dated before it still registers them.
+    await store.register([{ user: { ...alice, id: 3 }, sentAt: 1 }], 200);
+    assert.ok(await readUser(store, 3));
+  });
+
+  test("records stored before the period was set count as seen that day; unsetting it clears every day", async (store) => {
+    await store.register([{ user: alice, group: group(-5) }], 100);
+    assert.equal((await readUser(store, 1))?.seen_on, null);
+    await store.sweep("2030-01-01");
+    assert.ok(await readUser(store, 1), "no period was ever set");
+    await store.applyRetention(30, "2026-01-10");
+    await store.applyRetention(30, "2026-03-01");
+    assert.deepEqual(
+      await store.sweep("2026-01-10", { dryRun: true }),
+      { users: 0, groups: 0, rows: 0 },
+      "seen on the day the period was first set, not before",
+    );
+    await store.register([{ user: bob, seenOn: "2026-01-20" }], 100);
+    await store.applyRetention(undefined, "2026-01-21");
+    assert.equal((await readUser(store, 2))?.seen_on, null);
+    assert.deepEqual(
+      await store.sweep("2026-12-31", { dryRun: true }),
+      { users: 0, groups: 0, rows: 0 },
+    );
+    await store.applyRetention(30, "2026-02-01");
+    assert.deepEqual(
+      await store.sweep("2026-02-02", { dryRun: true }),
+      { users: 2, groups: 1, rows: 0 },
+    );
+  });
+
+  test("a registration with a day seen keeps it; the next day's moves it", async (store) => {
+    await store.register([{ user: alice, seenOn: "2026-01-01" }], 100);
+    await store.register([{ user: alice, seenOn: "2026-01-02" }], 200);
+    const row = await readUser(store, 1);
+    assert.deepEqual([row?.seen_on, row?.registered_at], ["2026-01-02", 100]);
+  });
+
+  Deno.test(`${name}, erasures: of two connections asking together, exactly one claims a day's sweep`, async () => {
+    const store = await target.open(NOTES_CATALOG);
+    const other = await target.connectAgain(store);
+    try {
+      for (const day of ["2026-01-01", "2026-01-02"]) {
+        const claims = await Promise.all([
+          store.claimSweep(day),
+          other.claimSweep(day),
+          store.claimSweep(day),
+          other.claimSweep(day),
+        ]);
+        assert.equal(claims.filter(Boolean).length, 1, day);
+      }
+      assert.equal(await store.claimSweep("2026-01-01"), false);
+    } finally {
+      await other.close();
+      await store.close();
+    }
   });
 }

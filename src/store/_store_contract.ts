@@ -98,6 +98,7 @@ export function storeContract(name: string, target: ContractTarget): void {
     assert.deepEqual(await readUser(store, 1), {
       ...alice,
       registered_at: 1000,
+      seen_on: null,
     });
     assert.equal(await readUser(store, 2), undefined);
   });
@@ -115,6 +116,7 @@ export function storeContract(name: string, target: ContractTarget): void {
     assert.deepEqual(await readUser(store, 1), {
       ...changed,
       registered_at: 1000,
+      seen_on: null,
     });
   });
 
@@ -130,6 +132,7 @@ export function storeContract(name: string, target: ContractTarget): void {
     assert.deepEqual(await readUser(store, odd.id), {
       ...odd,
       registered_at: 1,
+      seen_on: null,
     });
   });
 
@@ -140,12 +143,17 @@ export function storeContract(name: string, target: ContractTarget): void {
       assert.deepEqual(await readUser(store, user.id), {
         ...user,
         registered_at: 1,
+        seen_on: null,
       });
     }
     const listed = await readAll(store, "groups");
     assert.deepEqual(
       listed.sort((a, b) => Number(b.id) - Number(a.id)),
-      gauntletGroups().map((group) => ({ ...group, registered_at: 2 })),
+      gauntletGroups().map((group) => ({
+        ...group,
+        registered_at: 2,
+        seen_on: null,
+      })),
     );
   });
 
@@ -154,7 +162,11 @@ export function storeContract(name: string, target: ContractTarget): void {
     await registerUser(store, { ...alice, id: 2 }, 1);
     await store.purge({ kind: "user", id: 2 }, "cli");
     await store.compact();
-    assert.deepEqual(await readUser(store, 1), { ...alice, registered_at: 1 });
+    assert.deepEqual(await readUser(store, 1), {
+      ...alice,
+      registered_at: 1,
+      seen_on: null,
+    });
     await registerUser(store, { ...alice, id: 3 }, 2);
     assert.equal((await store.summary()).rows.users, 2);
   });
@@ -178,6 +190,7 @@ export function storeContract(name: string, target: ContractTarget): void {
       title: "G2",
       type: "supergroup",
       registered_at: 10,
+      seen_on: null,
     });
   });
 
@@ -196,6 +209,7 @@ export function storeContract(name: string, target: ContractTarget): void {
       title: "G",
       type: "supergroup",
       registered_at: 10,
+      seen_on: null,
     });
     assert.equal(await moveGroup(store, -5, -1005), false);
   });

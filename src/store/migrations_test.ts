@@ -18,12 +18,13 @@ Deno.test("the catalog's migrations are the core's first, then each plugin's, ea
         "core/5_audit_outcome",
         "core/6_migration_namespaces",
         "core/7_audit_reason",
+        "core/8_retention",
         "notes/1_notes",
       ],
     );
     assert.equal(
       (await catalogMigrations(CORE_CATALOG, engine)).length,
-      7,
+      8,
     );
   }
 });
@@ -39,7 +40,7 @@ Deno.test("a plugin's missing migrations folder is named with the plugin", async
   );
   assert.deepEqual(
     (await catalogMigrations(catalogOf([missing]), "postgres")).length,
-    7,
+    8,
     "a plugin without a folder for an engine has no migrations there",
   );
 });

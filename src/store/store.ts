@@ -61,6 +61,11 @@ export interface RegistrationPlan {
    * group was purged later is dropped.
    */
   sentAt?: number;
+  /**
+   * The day (`YYYY-MM-DD`, UTC) to store as when the user and the group
+   * were last seen, only while a retention period is configured.
+   */
+  seenOn?: string;
   /** Plugin rows to insert or update by key, after the user and the group. */
   writes?: RowWrite[];
   /** Plugin rows to delete by key (the plugin's own deletion, not an erasure). */
@@ -285,6 +290,50 @@ export interface PrivacyStore extends RecordReader, AuditLog {
   ): Promise<number>;
 }
 
+/** What a retention sweep erased, or would erase. */
+export interface SweepResult {
+  /** Users erased (or found, in a dry run). */
+  users: number;
+  /** Groups erased (or found, in a dry run). */
+  groups: number;
+  /** Rows deleted over every described table; 0 in a dry run. */
+  rows: number;
+}
+
+/** Options for `RetentionStore.sweep`. */
+export interface SweepOptions {
+  /** Who sweeps, for the audit entry; default `cli`. */
+  actor?: Actor;
+  /** Count only; erase nothing and write no entry. */
+  dryRun?: boolean;
+  /** Records erased per transaction; default 200. */
+  pageSize?: number;
+}
+
+/** The retention period's bookkeeping and its sweep. */
+export interface RetentionStore {
+  /**
+   * Records the retention period in force as of `today` (`YYYY-MM-DD`):
+   * turning it on makes every record stored before count as seen `today`;
+   * turning it off (undefined) clears every stored day.
+   */
+  applyRetention(days: number | undefined, today: string): Promise<void>;
+  /**
+   * Claims the daily sweep of `today`: true for exactly one caller per day,
+   * whichever process or instance asks first.
+   */
+  claimSweep(today: string): Promise<boolean>;
+  /**
+   * Erases every user and group last seen before `cutoff` (`YYYY-MM-DD`),
+   * with every row erased with them, a page per transaction so that no lock
+   * is held long; one audit entry (reason `inactive`) carries the counts,
+   * raised with each page, so that an interrupted sweep leaves each record
+   * whole or gone and its entry true. Records stored before the period was
+   * turned on count as seen the day it was.
+   */
+  sweep(cutoff: string, options?: SweepOptions): Promise<SweepResult>;
+}
+
 /** What the CLI's maintenance commands need beyond the privacy requests. */
 export interface MaintenanceStore {
   /** Counts, schema version, registration range and size. */
@@ -324,7 +373,8 @@ export interface Store
     HealthProbe,
     BotProfileStore,
     PrivacyStore,
-    MaintenanceStore {
+    MaintenanceStore,
+    RetentionStore {
   /** Releases the connection; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -219,7 +219,8 @@ export async function purgeTimes(
       AND (subject IN (SELECT json_array_elements_text(${
     JSON.stringify(wanted)
   }::text::json))
-           OR (subject IS NULL AND kind = 'all'))
+           OR (subject IS NULL AND kind = 'all'
+               AND reason IS DISTINCT FROM 'inactive'))
     GROUP BY subject`;
   let all = -Infinity;
   for (const row of rows) {

@@ -59,7 +59,7 @@ pgCase(
     const store = await openPostgresStore(db.location.connection, {
       catalog: NOTES_CATALOG,
     });
-    assert.equal(await store.schemaVersion(), 7);
+    assert.equal(await store.schemaVersion(), 8);
     await store.close();
     assert.deepEqual(
       await query(
@@ -109,7 +109,7 @@ pgCase(
         catalog,
       });
       assert.deepEqual((await store.summary()).versions, {
-        core: 7,
+        core: 8,
         counter: 3,
         notes: 1,
       });
@@ -123,7 +123,7 @@ pgCase(
           "SELECT namespace, max(version) AS version FROM schema_migrations GROUP BY namespace ORDER BY namespace",
         ),
         [
-          { namespace: "core", version: 7 },
+          { namespace: "core", version: 8 },
           { namespace: "counter", version: 3 },
           { namespace: "notes", version: 1 },
         ],

@@ -88,7 +88,7 @@ Deno.test("SQLite: a database from before plugins upgrades in place, its version
       ["version", "name", "applied_at"],
     );
     const store = await openSqliteStore(path, { catalog: NOTES_CATALOG });
-    assert.equal(await store.schemaVersion(), 7);
+    assert.equal(await store.schemaVersion(), 8);
     await store.close();
     assert.deepEqual(
       query(
@@ -137,7 +137,7 @@ Deno.test("SQLite: a plugin's migrations are numbered on their own and applied o
       await (await openSqliteStore(path, { catalog })).close();
       const store = await openSqliteStore(path, { catalog });
       assert.deepEqual((await store.summary()).versions, {
-        core: 7,
+        core: 8,
         counter: 3,
         notes: 1,
       });
@@ -149,7 +149,7 @@ Deno.test("SQLite: a plugin's migrations are numbered on their own and applied o
           "SELECT namespace, max(version) AS version FROM schema_migrations GROUP BY namespace ORDER BY namespace",
         ),
         [
-          { namespace: "core", version: 7 },
+          { namespace: "core", version: 8 },
           { namespace: "counter", version: 3 },
           { namespace: "notes", version: 1 },
         ],

@@ -54,6 +54,8 @@ import {
   StoreError,
   type StoreSummary,
   type SubjectRef,
+  type SweepOptions,
+  type SweepResult,
 } from "../store.ts";
 import {
   checkpoint,
@@ -309,6 +311,91 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Records the retention period in force; see `RetentionStore`. */
+  async applyRetention(days: number | undefined, today: string): Promise<void> {
+    // Read first: a start with an unchanged period writes nothing.
+    const current = await this.#read(() =>
+      this.#db.prepare("SELECT days, since FROM retention WHERE id = 1").get()
+    ) as { days: number | null; since: string | null };
+    if (unchangedRetention(current, days)) return;
+    await this.#transaction(() => {
+      if (days !== undefined) {
+        this.#db.prepare(
+          "UPDATE retention SET days = ?, since = coalesce(since, ?) WHERE id = 1",
+        ).run(days, today);
+        return;
+      }
+      for (const table of [USERS, GROUPS]) {
+        this.#db.prepare(
+          `UPDATE ${table.name} SET seen_on = NULL WHERE seen_on IS NOT NULL`,
+        ).run();
+      }
+      this.#db.prepare(
+        "UPDATE retention SET days = NULL, since = NULL WHERE id = 1",
+      ).run();
+    });
+  }
+
+  /** Claims today's sweep: one row updated only when its day is older. */
+  claimSweep(today: string): Promise<boolean> {
+    return this.#transaction(() =>
+      Number(
+        this.#db.prepare(
+          "UPDATE retention SET swept_on = ? WHERE id = 1 AND (swept_on IS NULL OR swept_on < ?)",
+        ).run(today, today).changes,
+      ) === 1
+    );
+  }
+
+  /** Erases users and groups last seen before `cutoff`, a page at a time. */
+  async sweep(
+    cutoff: string,
+    options: SweepOptions = {},
+  ): Promise<SweepResult> {
+    const pageSize = options.pageSize ?? 200;
+    const stale = (table: TableDescription, limit: number) =>
+      (this.#db.prepare(
+        `SELECT id FROM ${table.name}
+         WHERE coalesce(seen_on, (SELECT since FROM retention WHERE id = 1)) < ?
+         ORDER BY id LIMIT ?`,
+      ).all(cutoff, limit) as { id: number }[]).map((row) => Number(row.id));
+    const result: SweepResult = { users: 0, groups: 0, rows: 0 };
+    if (options.dryRun) {
+      return await this.#read(() => ({
+        users: stale(USERS, -1).length,
+        groups: stale(GROUPS, -1).length,
+        rows: 0,
+      }));
+    }
+    const entry = await this.recordAudit({
+      actor: options.actor ?? "cli",
+      action: "purge",
+      target: { kind: "all" },
+      records: 0,
+      reason: "inactive",
+      outcome: "started",
+    });
+    for (const [table, kind] of [[USERS, "user"], [GROUPS, "group"]] as const) {
+      while (true) {
+        // One page per transaction: the bot's writes wait at most a page.
+        const erased = await this.#transaction(() => {
+          const ids = stale(table, pageSize);
+          let rows = 0;
+          for (const id of ids) rows += this.#erase({ kind, id });
+          this.#db.prepare(
+            "UPDATE audit_log SET records = records + ? WHERE id = ?",
+          ).run(rows, entry);
+          return { records: ids.length, rows };
+        });
+        result[kind === "user" ? "users" : "groups"] += erased.records;
+        result.rows += erased.rows;
+        if (erased.records < pageSize) break;
+      }
+    }
+    await this.finishAudit(entry, "done");
+    return result;
+  }
+
   /** Appends an entry to the audit log; returns the entry's number. */
   recordAudit(record: AuditRecord): Promise<number> {
     return this.#transaction(() => this.#audit(record));
@@ -561,4 +648,15 @@ export class SqliteStore implements Store {
   #read<T>(body: () => T): Promise<T> {
     return this.#settle(() => this.#lock.retry(body));
   }
+}
+
+// Whether the stored period is already `days` (and its start recorded), or
+// no period is stored and none is wanted.
+function unchangedRetention(
+  current: { days: number | null; since: string | null },
+  days: number | undefined,
+): boolean {
+  return days === undefined
+    ? current.since === null
+    : Number(current.days) === days && current.since !== null;
 }
