@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { Update } from "grammy/types";
 import { tempDir } from "./_db.ts";
 import { openNotesStore, storedOwners } from "./_notes.ts";
+import { dayOf } from "../src/base/days.ts";
 import { startWebhookBot, type WebhookBot } from "./_webhook_bot.ts";
 import {
   group,
@@ -160,6 +161,89 @@ Deno.test("the bot's removal erases the group with its shared notes; an old mess
     assert.deepEqual((await readDb(path)).groups, []);
     await post(dated(message(zoe, chat), at));
     assert.deepEqual((await readDb(path)).groups.map((g) => g.id), [chat.id]);
+  } finally {
+    assert.equal((await hook.stop()).code, 0, hook.bot.stderr);
+  }
+});
+
+Deno.test("with RETENTION_DAYS the bot stores the day seen, sweeps the inactive with their notes at start, and keeps everyone else", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/bot.db`;
+  const day = (ago: number) => dayOf(Date.now() - ago * 86_400_000);
+  const seed = await openNotesStore(path);
+  try {
+    const person = (id: number) => ({
+      id,
+      username: null,
+      first_name: `U${id}`,
+      last_name: null,
+      language_code: null,
+    });
+    await seed.register([
+      {
+        user: person(4301),
+        seenOn: day(31),
+        writes: [{
+          table: "notes_entries",
+          row: { user_id: 4301, note_id: 1, text: "old" },
+        }],
+      },
+      { user: person(4302), seenOn: day(30) },
+    ], 100);
+    await seed.applyRetention(30, day(400));
+  } finally {
+    await seed.close();
+  }
+  const hook = await startNotesBot(path, { RETENTION_DAYS: "30" });
+  try {
+    await hook.bot.waitForLine(/retention sweep: erased 1 user and 0 groups/);
+    const zoe = user(4303);
+    assert.equal(
+      await hook.post(withId(message(zoe, privateChat(zoe)), 1)),
+      200,
+    );
+    const { users } = await readDb(path);
+    assert.deepEqual(
+      users.map((u) => [u.id, u.seen_on]),
+      [[4302, day(30)], [4303, day(0)]],
+    );
+    assert.deepEqual(storedOwners(path, "notes_entries"), []);
+  } finally {
+    assert.equal((await hook.stop()).code, 0, hook.bot.stderr);
+  }
+});
+
+Deno.test("without RETENTION_DAYS the bot clears every stored day at start and stores none", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/bot.db`;
+  const seed = await openNotesStore(path);
+  try {
+    await seed.applyRetention(30, "2026-01-01");
+    await seed.register([{
+      user: {
+        id: 4401,
+        username: null,
+        first_name: "A",
+        last_name: null,
+        language_code: null,
+      },
+      seenOn: "2026-01-02",
+    }], 100);
+  } finally {
+    await seed.close();
+  }
+  const hook = await startNotesBot(path);
+  try {
+    const zoe = user(4402);
+    assert.equal(
+      await hook.post(withId(message(zoe, privateChat(zoe)), 1)),
+      200,
+    );
+    const { users } = await readDb(path);
+    assert.deepEqual(users.map((u) => [u.id, u.seen_on]), [[4401, null], [
+      4402,
+      null,
+    ]]);
   } finally {
     assert.equal((await hook.stop()).code, 0, hook.bot.stderr);
   }
