@@ -368,6 +368,11 @@ async function storedSummary(
     if (rows.length === 0) continue;
     if (table.key.length === 1) {
       for (const column of table.columns) {
+        // The day seen exists only with a retention period: without one it
+        // is no field of the record, and is not listed as an empty one.
+        if (column.name === "seen_on" && rows[0]![column.name] === null) {
+          continue;
+        }
         lines.push(
           `- ${columnLabel(ctx, table, column)}: ${await shownValue(
             ctx,

@@ -89,11 +89,13 @@ privacy-column-users-first_name = first name
 privacy-column-users-last_name = last name
 privacy-column-users-language_code = language
 privacy-column-users-registered_at = first seen
+privacy-column-users-seen_on = last seen (day)
 privacy-column-groups-id = id
 privacy-column-groups-username = username
 privacy-column-groups-title = title
 privacy-column-groups-type = type
 privacy-column-groups-registered_at = first seen
+privacy-column-groups-seen_on = last activity seen (day)
 
 privacy-nothing-stored = Nothing is stored about { $whom ->
         [group] this group

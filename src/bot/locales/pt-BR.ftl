@@ -86,11 +86,13 @@ privacy-column-users-first_name = nome
 privacy-column-users-last_name = sobrenome
 privacy-column-users-language_code = idioma
 privacy-column-users-registered_at = visto pela primeira vez
+privacy-column-users-seen_on = visto por último (dia)
 privacy-column-groups-id = id
 privacy-column-groups-username = nome de usuário
 privacy-column-groups-title = título
 privacy-column-groups-type = tipo
 privacy-column-groups-registered_at = visto pela primeira vez
+privacy-column-groups-seen_on = última atividade vista (dia)
 
 privacy-nothing-stored = Nada está guardado sobre { $whom ->
         [group] este grupo
