@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import { tempDir } from "./_db.ts";
 import { openNotesStore, storedOwners } from "./_notes.ts";
 import { FakeBotApi } from "./_fake_bot_api.ts";
-import { runCliProcess, TEST_DATA_KEY, TEST_TOKEN } from "./_main_process.ts";
+import {
+  runCliProcess,
+  spawnCli,
+  TEST_DATA_KEY,
+  TEST_TOKEN,
+} from "./_main_process.ts";
 import { dayOf } from "../src/base/days.ts";
 import type { RowWrite } from "../src/store/store.ts";
 
@@ -205,4 +210,57 @@ Deno.test("cli decommission --destroy-key refuses when the key is not in a file"
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--destroy-key destroys the key file/);
   assert.deepEqual(await ids(path, "users"), [1, 2]);
+});
+
+Deno.test("a sweep killed with kill -9 leaves every record whole or gone, its entry true, and the next run finishes it", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/bot.db`;
+  const count = 6000;
+  const store = await openNotesStore(path);
+  try {
+    await store.register(
+      Array.from({ length: count }, (_, i) => ({
+        user: {
+          id: 10_000 + i,
+          username: null,
+          first_name: "U",
+          last_name: null,
+          language_code: null,
+        },
+        seenOn: dayOf(Date.now() - 60 * DAY),
+        writes: [{
+          table: "notes_entries",
+          row: { user_id: 10_000 + i, note_id: 1, text: "n" },
+        }],
+      })),
+      100,
+    );
+    await store.applyRetention(30, dayOf(Date.now() - 90 * DAY));
+  } finally {
+    await store.close();
+  }
+  const child = await spawnCli(
+    ["--database", `sqlite:${path}`, "sweep"],
+    { RETENTION_DAYS: "30" },
+    { script: "tests/_notes_cli.ts" },
+  );
+  // Killed once the first pages are committed, long before the last.
+  while ((await ids(path, "users")).length === count) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  const users = new Set(await ids(path, "users"));
+  const owners = storedOwners(path, "notes_entries");
+  assert.deepEqual(owners, [...users].sort((a, b) => Number(a) - Number(b)));
+  const rows = 2 * (count - users.size);
+  const [entry] = await audit(path);
+  assert.deepEqual(entry, ["cli", "all", "inactive", rows, "started"]);
+
+  const again = await notesCli(path, ["sweep"], { RETENTION_DAYS: "30" });
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(await ids(path, "users"), []);
+  assert.deepEqual(storedOwners(path, "notes_entries"), []);
 });
