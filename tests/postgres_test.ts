@@ -362,6 +362,7 @@ pgTest(
       last_name: null,
       language_code: null,
       registered_at: "2023-11-14T22:13:20Z",
+      seen_on: null,
     });
 
     const purged = await runCliProcess(
