@@ -24,6 +24,9 @@ import { Progress } from "./src/cli/progress.ts";
 import { type KeyDestination, rotateKey } from "./src/cli/rotate_key.ts";
 import { purge } from "./src/cli/purge.ts";
 import { noTelemetry, telemetryOn } from "./src/base/telemetry.ts";
+import { decommission } from "./src/cli/decommission.ts";
+import { sweepCommand } from "./src/cli/sweep.ts";
+import { loadRetention } from "./src/config/retention.ts";
 import { setup } from "./src/cli/setup.ts";
 import {
   ConfigError,
@@ -94,6 +97,11 @@ const COMMANDS = {
   backup: { out: { type: "string" } },
   copy: { ...QUIET, to: { type: "string" } },
   setup: {},
+  sweep: { "dry-run": { type: "boolean" } },
+  decommission: {
+    yes: { type: "boolean" },
+    "destroy-key": { type: "boolean" },
+  },
 } satisfies Record<string, Options>;
 
 type Command = keyof typeof COMMANDS;
@@ -197,6 +205,10 @@ async function dispatch(
     ? { target: requireRecord(values), format: readAuditFormat(values.format) }
     : undefined;
   const dataKey = await loadDataKey(env, { create: false });
+  const destroyKey =
+    command === "decommission" && values["destroy-key"] === true
+      ? keyFileToDestroy(dataKey)
+      : undefined;
   const destination = command === "rotate-key"
     ? keyDestination(dataKey, env)
     : undefined;
@@ -287,9 +299,45 @@ async function dispatch(
       case "setup":
         await setup(store, { env, io, plugins });
         break;
+      case "decommission":
+        await decommission(store, {
+          yes: values.yes === true,
+          destroyKey,
+          telegram: telegramOf(env),
+          plugins,
+          io,
+        });
+        break;
+      case "sweep":
+        await sweepCommand(store, {
+          days: loadRetention(env).retentionDays,
+          dryRun: values["dry-run"] === true,
+          io,
+        });
+        break;
     }
     return EXIT.ok;
   });
+}
+
+// Checked before anything is opened: --destroy-key needs a key file.
+function keyFileToDestroy(dataKey: DataKey | undefined): string {
+  if (dataKey?.source !== "DATA_KEY_FILE" || dataKey.path === undefined) {
+    throw usageError(
+      "--destroy-key destroys the key file, but the key does not come from DATA_KEY_FILE",
+    );
+  }
+  return dataKey.path;
+}
+
+// Telegram to clean up at on decommission, when a token is given.
+function telegramOf(
+  env: Env,
+): { token: string; apiRoot: string } | undefined {
+  const token = env.BOT_TOKEN?.trim() ?? "";
+  if (token === "") return undefined;
+  const apiRoot = env.BOT_API_ROOT?.trim() || "https://api.telegram.org";
+  return { token, apiRoot: apiRoot.replace(/\/+$/, "") };
 }
 
 // With a key file, rotate-key makes the new key and writes it there itself;

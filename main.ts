@@ -36,6 +36,7 @@ function loadModules() {
     import("./src/bot/plugin.ts"),
     import("./src/base/tables.ts"),
     import("./src/runtime/quiet_fetch.ts"),
+    import("./src/runtime/retention_schedule.ts"),
   ]).then((
     [
       bot,
@@ -49,9 +50,11 @@ function loadModules() {
       plugin,
       tables,
       quietFetch,
+      retention,
     ],
   ) => ({
     ...quietFetch,
+    ...retention,
     ...plugin,
     ...tables,
     ...profile,
@@ -279,6 +282,11 @@ async function serve(
       })
     )
     : Promise.resolve();
+  const retention = await m.startRetention(store, {
+    days: config.retentionDays,
+    onDeploy: config.onDeploy,
+    log,
+  });
   try {
     if (config.mode === "polling") {
       const { poll, PollingError } = m;
@@ -327,7 +335,7 @@ async function serve(
     });
     return EXIT.ok;
   } finally {
-    await background;
+    await Promise.all([background, retention.stop()]);
     appStop.abort();
     await appServer;
   }

@@ -198,8 +198,10 @@ export interface CliResult {
 export async function spawnCli(
   args: string[],
   env: Record<string, string> = {},
+  options: { script?: string } = {},
 ): Promise<Deno.ChildProcess> {
-  return (await programCommand("cli", "cli.ts", args, env)).spawn();
+  return (await programCommand("cli", options.script ?? "cli.ts", args, env))
+    .spawn();
 }
 
 /**

@@ -144,6 +144,7 @@ Deno.test("export --user writes the documented JSON document and is audited", as
   assert.deepEqual(document.users, [{
     ...alice,
     registered_at: "2026-11-29T14:00:00Z",
+    seen_on: null,
   }]);
   assert.deepEqual(document.groups, []);
   assert.deepEqual(Object.keys(document.users[0]), [
@@ -153,6 +154,7 @@ Deno.test("export --user writes the documented JSON document and is audited", as
     "last_name",
     "language_code",
     "registered_at",
+    "seen_on",
   ]);
   assert.match(result.stderr, /^Exported 1 user and 0 groups\n$/);
   const [entry] = auditRows(path);
@@ -170,6 +172,7 @@ Deno.test("export --group takes a negative id as a separate argument", async () 
   assert.deepEqual(JSON.parse(result.stdout).groups, [{
     ...club,
     registered_at: "2026-11-29T14:01:00Z",
+    seen_on: null,
   }]);
 });
 
@@ -177,10 +180,14 @@ Deno.test("export --all in every format parses back to the stored records", asyn
   await using dir = await tempDir();
   const path = await seeded(dir.path);
   const users = [
-    { ...alice, registered_at: "2026-11-29T14:00:00Z" },
-    { ...bob, registered_at: "2026-11-29T15:00:00Z" },
+    { ...alice, registered_at: "2026-11-29T14:00:00Z", seen_on: null },
+    { ...bob, registered_at: "2026-11-29T15:00:00Z", seen_on: null },
   ];
-  const groups = [{ ...club, registered_at: "2026-11-29T14:01:00Z" }];
+  const groups = [{
+    ...club,
+    registered_at: "2026-11-29T14:01:00Z",
+    seen_on: null,
+  }];
 
   const json = await cli(path, "export", "--all");
   assert.equal(json.code, 0, json.stderr);
@@ -200,7 +207,7 @@ Deno.test("export --all in every format parses back to the stored records", asyn
   const csv = await cli(path, "export", "--all", "--format", "csv");
   assert.equal(csv.code, 0, csv.stderr);
   assert.ok(csv.stdout.startsWith(
-    "kind,id,username,first_name,last_name,language_code,title,type,registered_at\r\n",
+    "kind,id,username,first_name,last_name,language_code,title,type,registered_at,seen_on\r\n",
   ));
   const rows = parseCsv(csv.stdout, { columns: true }) as Record<
     string,
@@ -217,6 +224,7 @@ Deno.test("export --all in every format parses back to the stored records", asyn
       title: "",
       type: "",
       registered_at: user.registered_at,
+      seen_on: "",
     })),
     {
       kind: "group",
@@ -228,6 +236,7 @@ Deno.test("export --all in every format parses back to the stored records", asyn
       title: club.title,
       type: "supergroup",
       registered_at: "2026-11-29T14:01:00Z",
+      seen_on: "",
     },
   ]);
   assert.deepEqual(
@@ -357,6 +366,7 @@ Deno.test("inspect shows a record readably and a summary with the audit log", as
       '  title:          Books, "mostly" 📚',
       "  type:           supergroup",
       "  registered at:  2026-11-29T14:01:00Z",
+      "  seen on:        (none)",
       "",
     ].join("\n"),
   );
@@ -369,7 +379,7 @@ Deno.test("inspect shows a record readably and a summary with the audit log", as
   await cli(path, "export", "--user", "1001");
   result = await cli(path, "inspect");
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /schema version: +6\n/);
+  assert.match(result.stdout, /schema version: +8\n/);
   assert.match(result.stdout, /users: +2\n/);
   assert.match(result.stdout, /groups: +1\n/);
   assert.match(result.stdout, /oldest registration: +2026-11-29T14:00:00Z\n/);
@@ -467,7 +477,7 @@ Deno.test("migrate creates the database, says so once, prints the schema version
   for (let i = 0; i < 2; i++) {
     const result = await cli(path, "migrate");
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, "schema version 6\n");
+    assert.equal(result.stdout, "schema version 8\n");
     stderrs.push(result.stderr);
   }
   assert.deepEqual(stderrs, [
@@ -660,7 +670,7 @@ async function auditAnswersByRecord(
   );
   assert.match(
     lines[2]!,
-    /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}purge {3}with the CLI {2}1 record deleted$/,
+    /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC {2}purge {3}with the CLI {2}1 record deleted on request$/,
   );
   assert.doesNotMatch(result.stdout, /alice|Alice/);
 
@@ -673,8 +683,9 @@ async function auditAnswersByRecord(
       e.actor,
       e.records,
       e.id,
+      e.reason,
     ]),
-    [["export", "cli", 1, 1001], ["purge", "cli", 1, 1001]],
+    [["export", "cli", 1, 1001, null], ["purge", "cli", 1, 1001, "request"]],
   );
   assert.match(document.entries[0].at, /^\d{4}-\d\d-\d\dT[\d:]+Z$/);
 

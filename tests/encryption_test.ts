@@ -96,6 +96,7 @@ Deno.test("with only BOT_TOKEN the bot makes a key file, stores ciphertext, and 
     first_name: "Zoëfirst",
     last_name: "Zoëlast",
     language_code: null,
+    seen_on: null,
   });
   // The first sighting, as an ISO 8601 UTC time within the bot's run.
   assert.match(registeredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

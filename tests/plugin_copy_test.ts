@@ -88,9 +88,10 @@ pgTest(
         last_name: null,
         language_code: "en",
         registered_at: 1_700,
+        seen_on: "2026-11-30",
       });
       db.prepare(
-        "INSERT INTO users (id, username, first_name, last_name, language_code, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (id, username, first_name, last_name, language_code, registered_at, seen_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ).run(
         ...USERS.columns.map((column) => ann[column.name] ?? null),
       );

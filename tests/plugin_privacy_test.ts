@@ -132,7 +132,7 @@ Deno.test("NDJSON and CSV lines of a person's export say which kind of row they 
   assert.equal(csv.code, 0, csv.stderr);
   assert.equal(
     csv.stdout.split("\r\n")[0],
-    "kind,id,username,first_name,last_name,language_code,title,type,registered_at,chat_id,user_id,note_id,text,created_at,shared_at",
+    "kind,id,username,first_name,last_name,language_code,title,type,registered_at,seen_on,chat_id,user_id,note_id,text,created_at,shared_at",
   );
   const rows = parse(csv.stdout, { columns: true }) as Record<
     string,
@@ -202,7 +202,7 @@ Deno.test("inspect shows a person's rows in every table and the summary counts e
   assert.equal(summary.code, 0, summary.stderr);
   assert.match(
     summary.stdout,
-    /\n {2}schema version: +6\n {2}notes schema version: +1\n {2}users: +2\n {2}groups: +1\n {2}notes_entries: +3\n {2}notes_shared: +2\n/,
+    /\n {2}schema version: +8\n {2}notes schema version: +1\n {2}users: +2\n {2}groups: +1\n {2}notes_entries: +3\n {2}notes_shared: +2\n/,
   );
 });
 

@@ -283,7 +283,7 @@ pgTest(
       );
       assert.deepEqual(
         rows.map((row) => [row.version, row.n]),
-        [[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1]],
+        [[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1], [7, 1], [8, 1]],
       );
     } finally {
       await stopAll(instances, api);
@@ -322,7 +322,7 @@ pgTest(
     const env = { DATABASE_URL: db.url };
     const migrated = await runCliProcess(["migrate"], env);
     assert.equal(migrated.code, 0, migrated.stderr);
-    assert.match(migrated.stderr + migrated.stdout, /6/);
+    assert.match(migrated.stderr + migrated.stdout, /8/);
 
     const store = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
@@ -362,6 +362,7 @@ pgTest(
       last_name: null,
       language_code: null,
       registered_at: "2023-11-14T22:13:20Z",
+      seen_on: null,
     });
 
     const purged = await runCliProcess(

@@ -152,6 +152,7 @@ Deno.test("users and groups store exactly their documented columns, no more", as
   assert.deepEqual(personal, [
     "groups.id",
     "groups.registered_at",
+    "groups.seen_on",
     "groups.title",
     "groups.type",
     "groups.username",
@@ -160,8 +161,25 @@ Deno.test("users and groups store exactly their documented columns, no more", as
     "users.language_code",
     "users.last_name",
     "users.registered_at",
+    "users.seen_on",
     "users.username",
   ]);
+});
+
+Deno.test("PRIVACY.md lists the day seen as stored only when a retention period is configured", async () => {
+  const text = await Deno.readTextFile(
+    new URL("../PRIVACY.md", import.meta.url),
+  );
+  for (const column of ["users.seen_on", "groups.seen_on"]) {
+    const row = text.split("\n").find((line) =>
+      line.startsWith(`| \`${column}\``)
+    );
+    assert.match(
+      row ?? "",
+      /the date only, no time\).*stored only when a retention period is configured \(`RETENTION_DAYS`\), empty otherwise/,
+      column,
+    );
+  }
 });
 
 Deno.test("PRIVACY.md gives the audit hash's real length and names the command that finds entries by id", async () => {

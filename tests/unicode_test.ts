@@ -68,7 +68,9 @@ async function assertExportsExact(
 }
 
 function strip(records: Record<string, unknown>[]): Record<string, unknown>[] {
-  return records.map(({ kind: _kind, registered_at: _at, ...rest }) => rest);
+  return records.map((
+    { kind: _kind, registered_at: _at, seen_on: _seen, ...rest },
+  ) => rest);
 }
 
 pgTest(

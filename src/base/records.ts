@@ -14,6 +14,8 @@ export interface UserRecord {
   language_code: string | null;
   /** Unix seconds (UTC) of the first sighting; never changes. */
   registered_at: number;
+  /** The day last seen (`YYYY-MM-DD`, UTC), only with a retention period. */
+  seen_on: string | null;
 }
 
 /** A registered group or supergroup, exactly the columns the privacy policy lists. */
@@ -24,13 +26,15 @@ export interface GroupRecord {
   type: GroupType;
   /** Unix seconds (UTC) of the first sighting; never changes. */
   registered_at: number;
+  /** The day last seen (`YYYY-MM-DD`, UTC), only with a retention period. */
+  seen_on: string | null;
 }
 
 /** The chat types that are stored as groups. */
 export type GroupType = "group" | "supergroup";
 
 /** What an update tells about a user: the record without its first sighting. */
-export type UserFields = Omit<UserRecord, "registered_at">;
+export type UserFields = Omit<UserRecord, "registered_at" | "seen_on">;
 
 /** What an update tells about a group: the record without its first sighting. */
-export type GroupFields = Omit<GroupRecord, "registered_at">;
+export type GroupFields = Omit<GroupRecord, "registered_at" | "seen_on">;

@@ -113,6 +113,13 @@ export const USERS: TableDescription = {
       stamp: "inserted",
       meaning: "When the bot first saw them.",
     },
+    {
+      name: "seen_on",
+      type: "text",
+      nullable: true,
+      meaning:
+        "The day (UTC, no time) the bot last saw them; kept only when a retention period is configured.",
+    },
   ],
 };
 
@@ -149,6 +156,13 @@ export const GROUPS: TableDescription = {
       stamp: "inserted",
       meaning: "When the bot first saw the group.",
     },
+    {
+      name: "seen_on",
+      type: "text",
+      nullable: true,
+      meaning:
+        "The day (UTC, no time) the bot last saw activity in the group; kept only when a retention period is configured.",
+    },
   ],
 };
 
@@ -164,6 +178,7 @@ export const CORE_BOOKKEEPING: readonly string[] = [
   "erasure_version",
   "health",
   "bot_profile",
+  "retention",
 ];
 
 /** The numbered migrations of one namespace, one folder per engine. */

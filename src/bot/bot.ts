@@ -110,7 +110,11 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
     },
   });
   if (telemetry.enabled) bot.api.config.use(countedCalls(telemetry));
-  const registrar = new Registrar(deps.store, { telemetry });
+  const registrar = new Registrar(deps.store, {
+    telemetry,
+    eraseOnBlock: settings.eraseOnBlock,
+    retention: settings.retentionDays !== undefined,
+  });
   const parts = plugins.filter((plugin) => plugin.middleware !== undefined)
     .map((plugin) =>
       new PluginPart(plugin, {

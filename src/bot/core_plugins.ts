@@ -46,6 +46,8 @@ export const privacyPlugin: Plugin = {
       miniAppUrl: env.settings.miniAppUrl,
       crashReports: env.settings.sentry !== undefined,
       exportIntervalMs: (env.settings.exportIntervalMinutes ?? 60) * 60_000,
+      eraseOnBlock: env.settings.eraseOnBlock,
+      retentionDays: env.settings.retentionDays,
       now: env.now,
       telemetry: env.telemetry,
     });

@@ -42,6 +42,10 @@ export interface BotSettings {
   exportIntervalMinutes?: number;
   /** The Mini App privacy center (`MINI_APP_URL`): `/privacy` offers it. */
   miniAppUrl?: string;
+  /** Whether a person blocking the bot erases their records; default true. */
+  eraseOnBlock?: boolean;
+  /** Days unseen after which the sweep erases a record; undefined: never. */
+  retentionDays?: number;
 }
 
 /** What a plugin's middleware is built from. */

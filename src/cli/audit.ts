@@ -21,6 +21,16 @@ export interface AuditOptions {
 const ACTORS: Record<AuditEntry["actor"], string> = {
   bot: "in the bot",
   cli: "with the CLI",
+  telegram: "by Telegram",
+};
+
+// Why an erasure happened, as a line ends.
+const REASONS: Record<NonNullable<AuditEntry["reason"]>, string> = {
+  request: "on request",
+  blocked: "because the person blocked the bot",
+  removed: "because the bot was removed from the group",
+  inactive: "after the retention period without activity",
+  decommission: "because the bot was shut down",
 };
 
 const DONE: Record<AuditEntry["action"], string> = {
@@ -66,6 +76,7 @@ export async function audit(
     id: target.id,
     records: entry.records,
     outcome: entry.outcome,
+    reason: entry.reason,
   }));
   if (options.format === "json") {
     await io.stdout.write(
@@ -86,7 +97,7 @@ export async function audit(
       entry.action.padEnd(6)
     }  ${ACTORS[entry.actor].padEnd(12)}  ${plural(entry.records, "record")} ${
       outcomeOf(entry)
-    }\n`;
+    }${entry.reason === null ? "" : ` ${REASONS[entry.reason]}`}\n`;
   }
   await io.stdout.write(text);
 }

@@ -21,6 +21,8 @@ Commands:
   backup       write a consistent SQLite snapshot to a new file
   copy         copy every record and the audit log into another, empty database
   setup        the one-time Bot API calls (needs BOT_TOKEN)
+  sweep        erase users and groups not seen for RETENTION_DAYS days
+  decommission the bot's end: erase everything, clean up at Telegram
 
 Global options:
   --database URL   sqlite:PATH, a file path, or postgres://... (default:
@@ -132,7 +134,10 @@ Examples:
 
 Lists every export and erasure of the record, oldest first: when (UTC), what
 (export or purge), by whom ("in the bot": the person, or a group admin, with
-/privacy; "with the CLI": the operator) and how many records it concerned.
+/privacy; "with the CLI": the operator; "by Telegram": the person blocked the
+bot, or the bot was removed from the group), how many records it concerned
+and, for an erasure, why: on request, blocked, removed, after the retention
+period without activity (the sweep), or because the bot was shut down.
 The log keeps a keyed hash of the id, never the id: this command hashes the
 id you give the same way, so it still finds the entries after an erasure.
 Erasures of every record at once (purge --all) are shown by inspect.
@@ -263,5 +268,40 @@ WEBHOOK_SECRET. It never removes a webhook.
 
 Example:
   BOT_TOKEN=123456789:AAH…your-token… deno task cli setup
+`,
+  sweep: `Usage: deno task cli sweep [--dry-run]
+
+Needs RETENTION_DAYS. Erases every user and group the bot has not seen for
+longer than RETENTION_DAYS days (the day last seen is kept as a date, UTC),
+with every row of every table erased with them, a page at a time, and writes
+one audit entry with the counts (reason: inactive). The bot runs the same
+sweep once a day; this is for systemd timers or cron. Running it twice in a
+day, or from two places, erases nothing twice.
+
+Options:
+  --dry-run   print how many users and groups would be erased; erase nothing
+
+Examples:
+  RETENTION_DAYS=365 deno task cli sweep --dry-run
+  RETENTION_DAYS=365 deno task cli sweep
+`,
+  decommission: `Usage: deno task cli decommission [--yes] [--destroy-key]
+
+The bot's end, as Telegram's terms require when a bot stops operating: erases
+every record of every table (plugins' included) and writes the final audit
+entry (reason: decommission); with BOT_TOKEN, removes the webhook and the
+command menus at Telegram; with --destroy-key, then destroys the key file
+(DATA_KEY_FILE): every backup made with that key becomes unreadable, for good.
+It says all of this first, then asks you to type "${"shut down this bot"}";
+without a terminal it needs --yes. A wrong answer changes nothing (exit 2).
+Stop the bot first. See docs/operations.md for the whole shutdown.
+
+Options:
+  --yes           do not ask
+  --destroy-key   destroy the key file afterwards (needs DATA_KEY_FILE's key)
+
+Examples:
+  BOT_TOKEN=123456789:AAH…your-token… deno task cli decommission
+  deno task cli decommission --yes --destroy-key
 `,
 } as const;

@@ -13,6 +13,7 @@ import {
 
 export { ConfigError, type Env } from "../base/errors.ts";
 import { ConfigError, type Env } from "../base/errors.ts";
+import { loadRetention, type RetentionConfig } from "./retention.ts";
 
 /** How the bot receives updates. */
 export type BotMode = "polling" | "webhook";
@@ -22,7 +23,7 @@ export type { DatabaseLocation };
 export { parseDatabaseUrl };
 
 /** The validated configuration of the bot, read from the environment. */
-export interface Config {
+export interface Config extends RetentionConfig {
   token: string;
   mode: BotMode;
   /**
@@ -115,6 +116,7 @@ export function loadConfig(env: Env): Config {
     privacyPolicyUrl: readHttpUrl(env, "PRIVACY_POLICY_URL"),
     exportIntervalMinutes: readExportInterval(env),
     ...readMiniApp(env),
+    ...loadRetention(env),
   };
 }
 

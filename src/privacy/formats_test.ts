@@ -27,14 +27,14 @@ const groupMembers = jsonMembers(GROUPS);
 Deno.test("without plugins the CSV header is the long-standing one", () => {
   assert.equal(
     csvHeader(CORE_CATALOG.tables),
-    "kind,id,username,first_name,last_name,language_code,title,type,registered_at\r\n",
+    "kind,id,username,first_name,last_name,language_code,title,type,registered_at,seen_on\r\n",
   );
 });
 
 Deno.test("a plugin's columns join the CSV header after those already there, each before the next of its own table", () => {
   assert.equal(
     csvHeader(catalogOf([NOTES_DATA]).tables),
-    "kind,id,username,first_name,last_name,language_code,title,type,registered_at,chat_id,user_id,note_id,text,created_at,shared_at\r\n",
+    "kind,id,username,first_name,last_name,language_code,title,type,registered_at,seen_on,chat_id,user_id,note_id,text,created_at,shared_at\r\n",
   );
 });
 
@@ -44,7 +44,7 @@ Deno.test("a plugin's row is written under the merged header, kind first, other 
   const row = { chat_id: -5, user_id: 7, text: "=A1, hi", shared_at: 0 };
   assert.equal(
     csvRow(shared, csvColumns(notes))(row),
-    `shared note,,,,,,,,,-5,7,,"'=A1, hi",,1970-01-01T00:00:00Z\r\n`,
+    `shared note,,,,,,,,,,-5,7,,"'=A1, hi",,1970-01-01T00:00:00Z\r\n`,
   );
   assert.equal(
     ndjsonLine(shared)(row),
@@ -66,8 +66,9 @@ Deno.test("CSV fields are quoted per RFC 4180 only when needed", () => {
       last_name: "x\r\ny",
       language_code: "en",
       registered_at: 0,
+      seen_on: null,
     }),
-    'user,1,,"A ""B"", C","x\r\ny",en,,,1970-01-01T00:00:00Z\r\n',
+    'user,1,,"A ""B"", C","x\r\ny",en,,,1970-01-01T00:00:00Z,\r\n',
   );
   assert.equal(
     csvGroup({
@@ -76,8 +77,9 @@ Deno.test("CSV fields are quoted per RFC 4180 only when needed", () => {
       title: "🦊",
       type: "group",
       registered_at: 0,
+      seen_on: null,
     }),
-    "group,-5,g,,,,🦊,group,1970-01-01T00:00:00Z\r\n",
+    "group,-5,g,,,,🦊,group,1970-01-01T00:00:00Z,\r\n",
   );
 });
 
@@ -102,6 +104,7 @@ Deno.test("JSON members are exactly what JSON.stringify writes, for any string",
       last_name: null,
       language_code: text,
       registered_at: 0,
+      seen_on: null,
     };
     assert.equal(
       `{${userMembers(user)}}`,
@@ -114,6 +117,7 @@ Deno.test("JSON members are exactly what JSON.stringify writes, for any string",
       title: text,
       type: "group" as const,
       registered_at: 0,
+      seen_on: null,
     };
     assert.equal(
       `{${groupMembers(group)}}`,
@@ -131,11 +135,12 @@ Deno.test("CSV cells a spreadsheet would run as formulas start with an apostroph
       title: start,
       type: "supergroup",
       registered_at: 0,
+      seen_on: null,
     });
     const cell = /[",\r\n]/.test(start) ? `"'${start}"` : `'${start}`;
     assert.equal(
       line,
-      `group,-1001,${cell},,,,${cell},supergroup,1970-01-01T00:00:00Z\r\n`,
+      `group,-1001,${cell},,,,${cell},supergroup,1970-01-01T00:00:00Z,\r\n`,
     );
   }
   assert.equal(
@@ -146,8 +151,9 @@ Deno.test("CSV cells a spreadsheet would run as formulas start with an apostroph
       last_name: null,
       language_code: "en",
       registered_at: 0,
+      seen_on: null,
     }),
-    "user,2,a=b,'=cmd|' /C calc'!A0,,en,,,1970-01-01T00:00:00Z\r\n",
+    "user,2,a=b,'=cmd|' /C calc'!A0,,en,,,1970-01-01T00:00:00Z,\r\n",
   );
 });
 
@@ -160,7 +166,8 @@ Deno.test("exact CSV keeps a formula-like cell as stored", () => {
       last_name: null,
       language_code: null,
       registered_at: 0,
+      seen_on: null,
     }, true),
-    "user,2,,=1+1,,,,,1970-01-01T00:00:00Z\r\n",
+    "user,2,,=1+1,,,,,1970-01-01T00:00:00Z,\r\n",
   );
 });

@@ -1,5 +1,6 @@
 import { setImmediate } from "node:timers";
 import { noTelemetry, type Telemetry } from "../base/telemetry.ts";
+import { dayOf } from "../base/days.ts";
 import type {
   GroupFields,
   RegistrationPlan,
@@ -20,6 +21,17 @@ export interface RegistrarOptions {
   now?: () => number;
   /** Where each commit's span, size, duration and failure are told; default none. */
   telemetry?: Telemetry;
+  /**
+   * Whether a person blocking the bot erases their records (the default);
+   * when false the block is ignored (`ERASE_ON_BLOCK=false`).
+   */
+  eraseOnBlock?: boolean;
+  /**
+   * Whether a retention period is configured: then each user and group
+   * written carries the day it was seen, and a known sender is written
+   * again once a day (the first time it is seen that day) to move it.
+   */
+  retention?: boolean;
 }
 
 // How many turns of the event loop a batch may wait for more plans while
@@ -54,6 +66,8 @@ export class Registrar {
   #maxBatch: number;
   #now: () => number;
   #version: number | undefined;
+  #eraseOnBlock: boolean;
+  #retention: boolean;
   #queue: Pending[] = [];
   #draining = false;
   #telemetry: Telemetry;
@@ -65,6 +79,8 @@ export class Registrar {
     this.#maxBatch = options.maxBatch ?? 1_000;
     this.#now = options.now ?? Date.now;
     this.#telemetry = options.telemetry ?? noTelemetry;
+    this.#eraseOnBlock = options.eraseOnBlock ?? true;
+    this.#retention = options.retention ?? false;
   }
 
   /**
@@ -75,6 +91,16 @@ export class Registrar {
    * when nothing needed writing.
    */
   apply(plan: RegistrationPlan): Promise<number> {
+    if (plan.blockedUserId !== undefined && !this.#eraseOnBlock) {
+      // The block itself is never a reason to write: it refreshes nothing.
+      plan = { ...plan };
+      delete plan.blockedUserId;
+    }
+    if (
+      this.#retention && (plan.user !== undefined || plan.group !== undefined)
+    ) {
+      plan = { ...plan, seenOn: dayOf(this.#now()) };
+    }
     // A known sender (the common case) skips the queue when nothing is
     // pending: only the erasure counter is read, no batch is formed.
     if (!this.#draining && this.#queue.length === 0 && this.#cached(plan)) {
@@ -99,11 +125,11 @@ export class Registrar {
   // rows are never cached: they always go to the store.
   #cached(plan: RegistrationPlan): boolean {
     return plan.move === undefined && plan.removeGroupId === undefined &&
-      !hasRows(plan) &&
+      plan.blockedUserId === undefined && !hasRows(plan) &&
       (plan.user === undefined ||
-        this.#written.get(plan.user.id) === userKey(plan.user)) &&
+        this.#written.get(plan.user.id) === userKey(plan.user, plan.seenOn)) &&
       (plan.group === undefined ||
-        this.#written.get(plan.group.id) === groupKey(plan.group));
+        this.#written.get(plan.group.id) === groupKey(plan.group, plan.seenOn));
   }
 
   // The cache holds only what was committed since the erasure counter was
@@ -120,10 +146,10 @@ export class Registrar {
     }
     // Refresh the entries' places so hot senders stay cached.
     if (plan.user !== undefined) {
-      this.#changed(plan.user.id, userKey(plan.user));
+      this.#changed(plan.user.id, userKey(plan.user, plan.seenOn));
     }
     if (plan.group !== undefined) {
-      this.#changed(plan.group.id, groupKey(plan.group));
+      this.#changed(plan.group.id, groupKey(plan.group, plan.seenOn));
     }
     return 0;
   }
@@ -218,22 +244,23 @@ export class Registrar {
         pending.delete(plan.move.toId);
       }
       if (plan.removeGroupId !== undefined) pending.delete(plan.removeGroupId);
+      if (plan.blockedUserId !== undefined) pending.delete(plan.blockedUserId);
       if (
         plan.user !== undefined &&
-        !fresh(plan.user.id, userKey(plan.user), sentAt)
+        !fresh(plan.user.id, userKey(plan.user, plan.seenOn), sentAt)
       ) {
         delete reduced.user;
       }
       if (
         plan.group !== undefined &&
-        !fresh(plan.group.id, groupKey(plan.group), sentAt)
+        !fresh(plan.group.id, groupKey(plan.group, plan.seenOn), sentAt)
       ) {
         delete reduced.group;
       }
       if (
         reduced.user !== undefined || reduced.group !== undefined ||
         reduced.move !== undefined || reduced.removeGroupId !== undefined ||
-        hasRows(reduced)
+        reduced.blockedUserId !== undefined || hasRows(reduced)
       ) {
         needed.push(reduced);
         written.add(plan);
@@ -249,17 +276,20 @@ export class Registrar {
     // remembered; erased and deleted ids are forgotten.
     for (const plan of needed) {
       if (plan.user !== undefined) {
-        this.#remember(plan.user.id, userKey(plan.user));
+        this.#remember(plan.user.id, userKey(plan.user, plan.seenOn));
       }
       if (plan.move !== undefined) {
         this.#written.delete(plan.move.fromId);
         this.#written.delete(plan.move.toId);
       }
       if (plan.group !== undefined) {
-        this.#remember(plan.group.id, groupKey(plan.group));
+        this.#remember(plan.group.id, groupKey(plan.group, plan.seenOn));
       }
       if (plan.removeGroupId !== undefined) {
         this.#written.delete(plan.removeGroupId);
+      }
+      if (plan.blockedUserId !== undefined) {
+        this.#written.delete(plan.blockedUserId);
       }
     }
     for (const id of erased) this.#written.delete(id);
@@ -308,17 +338,20 @@ function refusedPlan(error: unknown): boolean {
 
 // Ids are unique across both kinds (users positive, groups negative), so one
 // map holds both; the key is every stored field but the first sighting.
-function userKey(user: UserFields): string {
+// The day seen is part of the key only with a retention period (`seenOn`
+// is set only then): without one a known sender is never written again.
+function userKey(user: UserFields, seenOn?: string): string {
   return fieldsKey(
     user.username,
     user.first_name,
     user.last_name,
     user.language_code,
+    seenOn ?? null,
   );
 }
 
-function groupKey(group: GroupFields): string {
-  return fieldsKey(group.username, group.title, group.type);
+function groupKey(group: GroupFields, seenOn?: string): string {
+  return fieldsKey(group.username, group.title, group.type, seenOn ?? null);
 }
 
 // NUL cannot occur in Telegram names; SOH marks null so that a last name of

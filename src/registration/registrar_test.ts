@@ -383,3 +383,46 @@ Deno.test("a plugin's write dated before the person's purge is dropped, one from
     await counted.store.close();
   });
 });
+
+Deno.test("with a retention period a known sender is written once a day, with the day; without one never again", async () => {
+  const user = {
+    id: 5,
+    username: null,
+    first_name: "A",
+    last_name: null,
+    language_code: null,
+  };
+  for (const retention of [true, false]) {
+    const counted = await countingStore();
+    let now = Date.parse("2026-03-01T23:59:00Z");
+    const registrar = new Registrar(counted.store, {
+      retention,
+      now: () => now,
+    });
+    try {
+      for (let i = 0; i < 3; i++) await registrar.apply({ user });
+      assert.equal(counted.calls.length, 1, "once on the first day");
+      now += 2 * 60_000;
+      for (let i = 0; i < 3; i++) await registrar.apply({ user });
+      assert.equal(counted.calls.length, retention ? 2 : 1);
+      assert.equal(
+        (await readUser(counted.store, 5))?.seen_on,
+        retention ? "2026-03-02" : null,
+      );
+    } finally {
+      await counted.store.close();
+    }
+  }
+});
+
+Deno.test("with ERASE_ON_BLOCK off a block writes nothing at all", async () => {
+  const counted = await countingStore();
+  const registrar = new Registrar(counted.store, { eraseOnBlock: false });
+  try {
+    await registrar.apply({ blockedUserId: 5, sentAt: 100 });
+    assert.deepEqual(counted.calls, []);
+    assert.deepEqual(await counted.store.recentAudit(1), []);
+  } finally {
+    await counted.store.close();
+  }
+});

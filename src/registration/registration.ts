@@ -48,7 +48,8 @@ export function planRegistration(ctx: Context): RegistrationPlan {
   const sentAt = actedAt(ctx);
   if (
     sentAt !== undefined &&
-    (plan.user !== undefined || plan.group !== undefined)
+    (plan.user !== undefined || plan.group !== undefined ||
+      plan.removeGroupId !== undefined || plan.blockedUserId !== undefined)
   ) {
     plan.sentAt = sentAt;
   }
@@ -57,6 +58,12 @@ export function planRegistration(ctx: Context): RegistrationPlan {
 
 function planRecords(ctx: Context): RegistrationPlan {
   const plan: RegistrationPlan = {};
+  // Rule 7: a person blocking the bot is erased (unless the operator turned
+  // it off), and the block itself never registers or refreshes them.
+  if (ctx.chat?.type === "private" && botWasBlocked(ctx)) {
+    plan.blockedUserId = ctx.chat.id;
+    return plan;
+  }
   const from = ctx.from;
   // Rule 1: only the sender, and only a person. Replied-to, forwarded,
   // mentioned and newly added users are other fields and never read here.
@@ -116,6 +123,13 @@ export function actedAt(ctx: Context): number | undefined {
     : (update.message ?? update.channel_post ?? update.my_chat_member ??
       update.chat_member ?? update.chat_join_request)?.date;
   return Number.isSafeInteger(date) ? date : undefined;
+}
+
+// In a private chat, `kicked` is how Telegram says the person blocked the bot.
+function botWasBlocked(ctx: Context): boolean {
+  const member = ctx.myChatMember?.new_chat_member;
+  return member !== undefined && member.user.id === ctx.me.id &&
+    member.status === "kicked";
 }
 
 function botWasRemoved(ctx: Context): boolean {

@@ -203,17 +203,30 @@ Deno.test("the bot's own removal deletes the group; someone else's does not", ()
   assert.equal(left.removeGroupId, -9);
 });
 
-Deno.test("the bot blocked in private removes nothing", () => {
+Deno.test("the bot blocked in private erases the person and registers nobody", () => {
   const result = plan({
     my_chat_member: {
       chat: { id: 7, type: "private", first_name: "Alice" },
       from: alice,
-      date: 0,
+      date: 1_700_000_000,
       old_chat_member: { status: "member", user: me },
       new_chat_member: { status: "kicked", user: me, until_date: 0 },
     },
   });
-  assert.equal(result.removeGroupId, undefined);
+  assert.deepEqual(result, { blockedUserId: 7, sentAt: 1_700_000_000 });
+});
+
+Deno.test("the bot unblocked in private registers the person as usual", () => {
+  const result = plan({
+    my_chat_member: {
+      chat: { id: 7, type: "private", first_name: "Alice" },
+      from: alice,
+      date: 1_700_000_000,
+      old_chat_member: { status: "kicked", user: me, until_date: 0 },
+      new_chat_member: { status: "member", user: me },
+    },
+  });
+  assert.equal(result.blockedUserId, undefined);
   assert.equal(result.user?.id, 7);
 });
 

@@ -66,6 +66,7 @@ export function auditContract(
         subject: one,
         records: 1,
         outcome: "done",
+        reason: null,
       },
     ]);
   });
@@ -167,6 +168,7 @@ export function auditContract(
         subject,
         records: 1,
         outcome: "done",
+        reason: null,
       },
       {
         at: 500,
@@ -176,6 +178,7 @@ export function auditContract(
         subject,
         records: 1,
         outcome: "done",
+        reason: "request",
       },
     ]);
     assert.deepEqual(

@@ -44,6 +44,7 @@ export const AUDIT_FIELDS = [
   "subject",
   "records",
   "outcome",
+  "reason",
 ] as const;
 
 /** `USER_FIELDS` as a column list, for reads and inserts. */

@@ -331,11 +331,13 @@ export function encodeRecords(
   plan: RegistrationPlan,
 ): { user?: Row; group?: Row } {
   return {
-    user: plan.user === undefined
-      ? undefined
-      : codec.encodeRowSync(USERS, { ...plan.user } as Row),
-    group: plan.group === undefined
-      ? undefined
-      : codec.encodeRowSync(GROUPS, { ...plan.group } as Row),
+    user: plan.user === undefined ? undefined : codec.encodeRowSync(USERS, {
+      ...plan.user,
+      seen_on: plan.seenOn ?? null,
+    } as Row),
+    group: plan.group === undefined ? undefined : codec.encodeRowSync(GROUPS, {
+      ...plan.group,
+      seen_on: plan.seenOn ?? null,
+    } as Row),
   };
 }

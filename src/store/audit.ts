@@ -1,7 +1,32 @@
 import { createHmac } from "node:crypto";
 
-/** Who did something to the records. */
-export type Actor = "cli" | "bot";
+/**
+ * Who did something to the records: the operator's tool, a person in the
+ * bot, or Telegram (an update saying the bot was blocked or removed).
+ */
+export type Actor = "cli" | "bot" | "telegram";
+
+/** Why records were erased. */
+export type ErasureReason =
+  /** Someone asked: the person in the bot, or the operator for them. */
+  | "request"
+  /** The person blocked the bot. */
+  | "blocked"
+  /** The bot was removed from the group. */
+  | "removed"
+  /** Not seen for longer than the retention period. */
+  | "inactive"
+  /** The bot was shut down for good. */
+  | "decommission";
+
+/** Every `ErasureReason`, as the audit log's column allows them. */
+export const ERASURE_REASONS: readonly ErasureReason[] = [
+  "request",
+  "blocked",
+  "removed",
+  "inactive",
+  "decommission",
+];
 
 /** Which records a privacy request is about. */
 export type RecordRef =
@@ -25,6 +50,8 @@ export interface AuditEntry {
    * then `done` or `failed`; `started` alone means it was cut short.
    */
   outcome: AuditOutcome;
+  /** Why records were erased (a purge's); null for an export. */
+  reason: ErasureReason | null;
 }
 
 /** How a logged privacy request ended. */
@@ -55,5 +82,6 @@ export function auditEntry(row: Record<string, unknown>): AuditEntry {
     subject: (row.subject ?? null) as string | null,
     records: Number(row.records),
     outcome: (row.outcome ?? "done") as AuditOutcome,
+    reason: (row.reason ?? null) as ErasureReason | null,
   };
 }

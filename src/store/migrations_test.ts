@@ -17,12 +17,14 @@ Deno.test("the catalog's migrations are the core's first, then each plugin's, ea
         "core/4_erasures_health_profile",
         "core/5_audit_outcome",
         "core/6_migration_namespaces",
+        "core/7_audit_reason",
+        "core/8_retention",
         "notes/1_notes",
       ],
     );
     assert.equal(
       (await catalogMigrations(CORE_CATALOG, engine)).length,
-      6,
+      8,
     );
   }
 });
@@ -38,7 +40,7 @@ Deno.test("a plugin's missing migrations folder is named with the plugin", async
   );
   assert.deepEqual(
     (await catalogMigrations(catalogOf([missing]), "postgres")).length,
-    6,
+    8,
     "a plugin without a folder for an engine has no migrations there",
   );
 });

@@ -17,6 +17,7 @@ export interface RawAudit {
   subject: string | null;
   records: number;
   outcome: string;
+  reason: string | null;
 }
 
 /** One table a copy carries row by row: its name and its stored rows. */

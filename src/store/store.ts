@@ -5,7 +5,13 @@
  *
  * @module
  */
-import type { Actor, AuditEntry, AuditOutcome, RecordRef } from "./audit.ts";
+import type {
+  Actor,
+  AuditEntry,
+  AuditOutcome,
+  ErasureReason,
+  RecordRef,
+} from "./audit.ts";
 import type { UserFromGetMe } from "grammy/types";
 import type { FieldCipher } from "../crypto/field_cipher.ts";
 import type { DamagedRecordError } from "../crypto/field_codec.ts";
@@ -35,8 +41,18 @@ export interface RegistrationPlan {
   move?: { fromId: number; toId: number };
   /** The group or supergroup chat to register. */
   group?: GroupFields;
-  /** The bot was removed from this group: delete its record. */
+  /**
+   * The bot was removed from this group: delete its record and every row
+   * erased with it, logged as an erasure by Telegram (reason `removed`) at
+   * `sentAt`, so that an update dated before never registers it again.
+   */
   removeGroupId?: number;
+  /**
+   * The person blocked the bot: delete their record and every row erased
+   * with it, logged as an erasure by Telegram (reason `blocked`) at
+   * `sentAt`, so that an update dated before never registers them again.
+   */
+  blockedUserId?: number;
   /**
    * When the person acted (Telegram's `date`, Unix seconds). A user or group
    * purged later than this is not registered again by this plan; an update
@@ -45,6 +61,11 @@ export interface RegistrationPlan {
    * group was purged later is dropped.
    */
   sentAt?: number;
+  /**
+   * The day (`YYYY-MM-DD`, UTC) to store as when the user and the group
+   * were last seen, only while a retention period is configured.
+   */
+  seenOn?: string;
   /** Plugin rows to insert or update by key, after the user and the group. */
   writes?: RowWrite[];
   /** Plugin rows to delete by key (the plugin's own deletion, not an erasure). */
@@ -146,6 +167,14 @@ export interface AuditRecord {
   at?: number;
   /** Defaults to `done`; an export starts as `started` (see `finishAudit`). */
   outcome?: AuditOutcome;
+  /** Why records were erased; a purge's defaults to `request`. */
+  reason?: ErasureReason;
+}
+
+/** Options for `PrivacyStore.purge`. */
+export interface PurgeOptions {
+  /** Why; defaults to `request`. */
+  reason?: ErasureReason;
 }
 
 /**
@@ -254,7 +283,55 @@ export interface PrivacyStore extends RecordReader, AuditLog {
    * transaction. Returns how many rows were deleted; with none, no audit
    * entry is written.
    */
-  purge(target: RecordRef, actor: Actor): Promise<number>;
+  purge(
+    target: RecordRef,
+    actor: Actor,
+    options?: PurgeOptions,
+  ): Promise<number>;
+}
+
+/** What a retention sweep erased, or would erase. */
+export interface SweepResult {
+  /** Users erased (or found, in a dry run). */
+  users: number;
+  /** Groups erased (or found, in a dry run). */
+  groups: number;
+  /** Rows deleted over every described table; 0 in a dry run. */
+  rows: number;
+}
+
+/** Options for `RetentionStore.sweep`. */
+export interface SweepOptions {
+  /** Who sweeps, for the audit entry; default `cli`. */
+  actor?: Actor;
+  /** Count only; erase nothing and write no entry. */
+  dryRun?: boolean;
+  /** Records erased per transaction; default 200. */
+  pageSize?: number;
+}
+
+/** The retention period's bookkeeping and its sweep. */
+export interface RetentionStore {
+  /**
+   * Records the retention period in force as of `today` (`YYYY-MM-DD`):
+   * turning it on makes every record stored before count as seen `today`;
+   * turning it off (undefined) clears every stored day.
+   */
+  applyRetention(days: number | undefined, today: string): Promise<void>;
+  /**
+   * Claims the daily sweep of `today`: true for exactly one caller per day,
+   * whichever process or instance asks first.
+   */
+  claimSweep(today: string): Promise<boolean>;
+  /**
+   * Erases every user and group last seen before `cutoff` (`YYYY-MM-DD`),
+   * with every row erased with them, a page per transaction so that no lock
+   * is held long; one audit entry (reason `inactive`) carries the counts,
+   * raised with each page, so that an interrupted sweep leaves each record
+   * whole or gone and its entry true. Records stored before the period was
+   * turned on count as seen the day it was.
+   */
+  sweep(cutoff: string, options?: SweepOptions): Promise<SweepResult>;
 }
 
 /** What the CLI's maintenance commands need beyond the privacy requests. */
@@ -296,7 +373,8 @@ export interface Store
     HealthProbe,
     BotProfileStore,
     PrivacyStore,
-    MaintenanceStore {
+    MaintenanceStore,
+    RetentionStore {
   /** Releases the connection; the store is unusable afterwards. */
   close(): Promise<void>;
 }

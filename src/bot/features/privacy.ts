@@ -30,6 +30,10 @@ export interface PrivacyOptions {
   exportIntervalMs: number;
   /** The Mini App privacy center, offered as a button when set. */
   miniAppUrl?: string;
+  /** Whether blocking the bot erases the person (`ERASE_ON_BLOCK`); default true. */
+  eraseOnBlock?: boolean;
+  /** Days unseen before the sweep erases a record (`RETENTION_DAYS`), if set. */
+  retentionDays?: number;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
   /** Where each request is counted and traced; default none. */
@@ -57,7 +61,12 @@ interface Button {
 export function privacy(options: PrivacyOptions): Composer<BotContext> {
   const { store } = options;
   const now = options.now ?? Date.now;
-  const sentry = options.crashReports ? "on" : "off";
+  // What the policy says follows the configuration, never the defaults.
+  const policy = {
+    sentry: options.crashReports ? "on" : "off",
+    block: options.eraseOnBlock === false ? "keep" : "erase",
+    retention: options.retentionDays ?? 0,
+  };
   const telemetry = options.telemetry ?? noTelemetry;
   const composer = new Composer<BotContext>();
 
@@ -69,7 +78,7 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         () =>
           telemetry.privacy("inspect", "chat", async () => {
             const target = { kind: "user" as const, id: ctx.from.id };
-            const parts = [ctx.t("privacy-policy", { sentry })];
+            const parts = [ctx.t("privacy-policy", policy)];
             if (options.contact !== undefined) {
               parts.push(
                 ctx.t("privacy-contact", { contact: options.contact }),
@@ -403,6 +412,11 @@ async function storedSummary(
     if (rows.length === 0) continue;
     if (table.key.length === 1) {
       for (const column of table.columns) {
+        // The day seen exists only with a retention period: without one it
+        // is no field of the record, and is not listed as an empty one.
+        if (column.name === "seen_on" && rows[0]![column.name] === null) {
+          continue;
+        }
         lines.push(
           `- ${columnLabel(ctx, table, column)}: ${await shownValue(
             ctx,

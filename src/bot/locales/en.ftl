@@ -44,18 +44,33 @@ privacy-policy =
     - your Telegram id: to tell your record apart from others
     - your username, first name and last name, as Telegram shows them: to know whose record it is
     - your app's language code: to answer in your language
-    - when I first saw you: to know how old the record is
+    - when I first saw you: to know how old the record is{ $retention ->
+        [0] {""}
+       *[other] {"\u000A"}- the day I last saw you (the date only, no time): to delete your record after { $retention } days without activity
+    }
 
-    About a group I am in: its id, title, username, type and when I first saw it.
+    About a group I am in: its id, title, username, type and when I first saw it{ $retention ->
+        [0] {""}
+       *[other] {" "}and the day I last saw activity there
+    }.
 
-    Names, usernames and titles are stored encrypted. Nothing else is kept: no message text, no member lists, no "last seen". Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
+    Names, usernames and titles are stored encrypted. Nothing else is kept: no message text, no member lists{ $retention ->
+        [0] , no "last seen"
+       *[other] , no time of day
+    }. Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
 
     { $sentry ->
         [off] Crash reports: none are sent anywhere. If something goes wrong while handling your message, the error is noted only in the operator's own log.
        *[on] Crash reports: if something goes wrong while handling your message, the operator's Sentry receives the error and the Telegram update that caused it (which can include your message and ids). It is used only to fix the bug and expires there.
     }
 
-    How long: a changed name replaces the old one. When a group becomes a supergroup its record moves to the new id. When I am removed from a group, its record is deleted. Blocking me does not delete your record (you may still use me in groups): use the delete button instead.
+    How long: a changed name replaces the old one. When a group becomes a supergroup its record moves to the new id. When I am removed from a group, its record is deleted.{ $block ->
+        [keep] {" "}Blocking me does not delete your record (the operator chose to keep it, so that you can still use me in groups): use the delete button instead.
+       *[erase] {" "}When you block me, your record and everything stored about you is deleted at once.
+    }{ $retention ->
+        [0] {" "}Otherwise records are kept until you delete them or the bot is shut down for good.
+       *[other] {" "}People and groups I have not seen for more than { $retention } days are deleted, with everything stored about them.
+    }
 
 privacy-contact = Questions go to the operator of this bot: { $contact }
 
@@ -74,11 +89,13 @@ privacy-column-users-first_name = first name
 privacy-column-users-last_name = last name
 privacy-column-users-language_code = language
 privacy-column-users-registered_at = first seen
+privacy-column-users-seen_on = last seen (day)
 privacy-column-groups-id = id
 privacy-column-groups-username = username
 privacy-column-groups-title = title
 privacy-column-groups-type = type
 privacy-column-groups-registered_at = first seen
+privacy-column-groups-seen_on = last activity seen (day)
 
 privacy-nothing-stored = Nothing is stored about { $whom ->
         [group] this group

@@ -44,18 +44,33 @@ privacy-policy =
     - seu id do Telegram: para distinguir o seu registro dos outros
     - seu nome de usuário, nome e sobrenome, como o Telegram mostra: para saber de quem é o registro
     - o código de idioma do seu app: para responder no seu idioma
-    - quando te vi pela primeira vez: para saber a idade do registro
+    - quando te vi pela primeira vez: para saber a idade do registro{ $retention ->
+        [0] {""}
+       *[other] {"\u000A"}- o dia em que te vi por último (só a data, sem hora): para apagar o seu registro depois de { $retention } dias sem atividade
+    }
 
-    Sobre um grupo em que estou: id, título, nome de usuário, tipo e quando o vi pela primeira vez.
+    Sobre um grupo em que estou: id, título, nome de usuário, tipo e quando o vi pela primeira vez{ $retention ->
+        [0] {""}
+       *[other] {" "}e o dia em que vi atividade nele por último
+    }.
 
-    Nomes, nomes de usuário e títulos são guardados criptografados. Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros, nenhum "visto por último". Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
+    Nomes, nomes de usuário e títulos são guardados criptografados. Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros{ $retention ->
+        [0] , nenhum "visto por último"
+       *[other] , nenhuma hora do dia
+    }. Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
 
     { $sentry ->
         [off] Relatórios de erro: nenhum é enviado a lugar nenhum. Se algo der errado ao tratar sua mensagem, o erro fica anotado só no log do próprio operador.
        *[on] Relatórios de erro: se algo der errado ao tratar sua mensagem, o Sentry do operador recebe o erro e a atualização do Telegram que o causou (que pode incluir sua mensagem e seus ids). Isso serve só para corrigir o erro e expira lá.
     }
 
-    Por quanto tempo: um nome alterado substitui o antigo. Quando um grupo vira supergrupo, o registro passa para o novo id. Quando sou removido de um grupo, o registro dele é apagado. Me bloquear não apaga o seu registro (você ainda pode me usar em grupos): use o botão de apagar.
+    Por quanto tempo: um nome alterado substitui o antigo. Quando um grupo vira supergrupo, o registro passa para o novo id. Quando sou removido de um grupo, o registro dele é apagado.{ $block ->
+        [keep] {" "}Me bloquear não apaga o seu registro (o operador escolheu mantê-lo, para que você ainda possa me usar em grupos): use o botão de apagar.
+       *[erase] {" "}Quando você me bloqueia, o seu registro e tudo o que está guardado sobre você é apagado na hora.
+    }{ $retention ->
+        [0] {" "}Fora isso, os registros ficam guardados até você apagá-los ou o bot ser desativado de vez.
+       *[other] {" "}Pessoas e grupos que eu não vejo há mais de { $retention } dias são apagados, com tudo o que está guardado sobre eles.
+    }
 
 privacy-contact = Dúvidas vão para o operador deste bot: { $contact }
 
@@ -71,11 +86,13 @@ privacy-column-users-first_name = nome
 privacy-column-users-last_name = sobrenome
 privacy-column-users-language_code = idioma
 privacy-column-users-registered_at = visto pela primeira vez
+privacy-column-users-seen_on = visto por último (dia)
 privacy-column-groups-id = id
 privacy-column-groups-username = nome de usuário
 privacy-column-groups-title = título
 privacy-column-groups-type = tipo
 privacy-column-groups-registered_at = visto pela primeira vez
+privacy-column-groups-seen_on = última atividade vista (dia)
 
 privacy-nothing-stored = Nada está guardado sobre { $whom ->
         [group] este grupo

@@ -219,7 +219,8 @@ export async function purgeTimes(
       AND (subject IN (SELECT json_array_elements_text(${
     JSON.stringify(wanted)
   }::text::json))
-           OR (subject IS NULL AND kind = 'all'))
+           OR (subject IS NULL AND kind = 'all'
+               AND reason IS DISTINCT FROM 'inactive'))
     GROUP BY subject`;
   let all = -Infinity;
   for (const row of rows) {
@@ -371,6 +372,7 @@ export async function insertAudit(
     subject: subjectRef(auditKey, record.target),
     records: record.records,
     outcome: record.outcome ?? "done",
+    reason: record.reason ?? (record.action === "purge" ? "request" : null),
   };
   const [row] = await sql.unsafe(
     INSERT_AUDIT,

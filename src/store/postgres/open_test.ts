@@ -52,10 +52,15 @@ pgCase(
       open(db, cipher),
     ]);
     assert.deepEqual(await leakedNames(db), []);
-    assert.deepEqual(await readUser(store, 77), { ...zoe, registered_at: 1 });
+    assert.deepEqual(await readUser(store, 77), {
+      ...zoe,
+      registered_at: 1,
+      seen_on: null,
+    });
     assert.deepEqual(await readGroup(other, -500), {
       ...club,
       registered_at: 2,
+      seen_on: null,
     });
     await store.close();
     await other.close();

@@ -33,6 +33,7 @@ import type { RawDatabase } from "../raw_copy.ts";
 import {
   type AuditRecord,
   type IterateOptions,
+  type PurgeOptions,
   type RegisterResult,
   type RegistrationPlan,
   type RotateKeyOptions,
@@ -41,6 +42,8 @@ import {
   StoreError,
   type StoreSummary,
   type SubjectRef,
+  type SweepOptions,
+  type SweepResult,
 } from "../store.ts";
 import {
   ALL_RECORDS_LOCK,
@@ -156,7 +159,12 @@ export class PostgresStore implements Store {
       codec,
       planIds(prepared),
       (tx, ready) =>
-        writePlans(tx, prepared, { now, ready, queries: this.#queries }),
+        writePlans(tx, prepared, {
+          now,
+          ready,
+          queries: this.#queries,
+          audit: (tx, record) => this.#audit(tx, record),
+        }),
     );
   }
 
@@ -227,7 +235,11 @@ export class PostgresStore implements Store {
    * Deletes the target's rows in every described table and records the
    * purge, in one transaction.
    */
-  purge(target: RecordRef, actor: Actor): Promise<number> {
+  purge(
+    target: RecordRef,
+    actor: Actor,
+    options: PurgeOptions = {},
+  ): Promise<number> {
     return this.#transaction("purging", async (tx) => {
       if (target.kind === "all") {
         await tx`SELECT pg_advisory_xact_lock(${ALL_RECORDS_LOCK})`;
@@ -241,10 +253,111 @@ export class PostgresStore implements Store {
           action: "purge",
           target,
           records: deleted,
+          reason: options.reason ?? "request",
         });
       }
       return deleted;
     });
+  }
+
+  /** Records the retention period in force; see `RetentionStore`. */
+  async applyRetention(days: number | undefined, today: string): Promise<void> {
+    // Read first: a start with an unchanged period writes nothing.
+    const [current] = await this.#bounded(
+      "reading the retention period",
+      () => this.#sql`SELECT days, since FROM retention WHERE id = 1`,
+    );
+    const unchanged = days === undefined
+      ? current?.since === null
+      : Number(current?.days) === days && current?.since !== null;
+    if (unchanged) return;
+    await this.#transaction("recording the retention period", async (tx) => {
+      if (days !== undefined) {
+        await tx`UPDATE retention SET days = ${days},
+                   since = coalesce(since, ${today}) WHERE id = 1`;
+        return;
+      }
+      await tx`UPDATE users SET seen_on = NULL WHERE seen_on IS NOT NULL`;
+      await tx`UPDATE groups SET seen_on = NULL WHERE seen_on IS NOT NULL`;
+      await tx`UPDATE retention SET days = NULL, since = NULL WHERE id = 1`;
+    });
+  }
+
+  /**
+   * Claims today's sweep: one row updated only when its day is older, so
+   * that of several instances exactly one gets it (the row lock orders
+   * them; the later one finds the day already set).
+   */
+  async claimSweep(today: string): Promise<boolean> {
+    const rows = await this.#transaction(
+      "claiming the sweep",
+      (tx) =>
+        tx`UPDATE retention SET swept_on = ${today}
+           WHERE id = 1 AND (swept_on IS NULL OR swept_on < ${today})
+           RETURNING id`,
+    );
+    return rows.length === 1;
+  }
+
+  /** Erases users and groups last seen before `cutoff`, a page at a time. */
+  async sweep(
+    cutoff: string,
+    options: SweepOptions = {},
+  ): Promise<SweepResult> {
+    const pageSize = options.pageSize ?? 200;
+    const result: SweepResult = { users: 0, groups: 0, rows: 0 };
+    const stale = (sql: Sql | Tx, table: string, limit: number | null) =>
+      sql.unsafe(
+        `SELECT id FROM ${table}
+         WHERE coalesce(seen_on, (SELECT since FROM retention WHERE id = 1)) < $1
+         ORDER BY id LIMIT $2`,
+        [cutoff, limit],
+      ).then((rows) => rows.map((row) => Number(row.id)));
+    if (options.dryRun) {
+      return await this.#bounded("counting inactive records", async () => ({
+        users: (await stale(this.#sql, "users", null)).length,
+        groups: (await stale(this.#sql, "groups", null)).length,
+        rows: 0,
+      }));
+    }
+    const entry = await this.recordAudit({
+      actor: options.actor ?? "cli",
+      action: "purge",
+      target: { kind: "all" },
+      records: 0,
+      reason: "inactive",
+      outcome: "started",
+    });
+    for (const kind of ["user", "group"] as const) {
+      const table = kind === "user" ? "users" : "groups";
+      while (true) {
+        // One page per transaction: a registration of the same ids waits
+        // at most a page, and a record seen meanwhile is kept.
+        const erased = await this.#transaction("sweeping", async (tx) => {
+          const found = await stale(tx, table, pageSize);
+          await lockIds(tx, found);
+          // Read again under the locks: one seen meanwhile is kept.
+          const ids = found.length === 0 ? [] : (await tx.unsafe(
+            `SELECT id FROM ${table}
+             WHERE id = ANY($1::text::bigint[])
+               AND coalesce(seen_on, (SELECT since FROM retention WHERE id = 1)) < $2`,
+            [`{${found.join(",")}}`, cutoff],
+          )).map((row) => Number(row.id));
+          let rows = 0;
+          for (const id of ids) {
+            rows += await eraseRows(tx, this.#queries, { kind, id });
+          }
+          await tx`UPDATE audit_log SET records = records + ${rows}
+                   WHERE id = ${entry}`;
+          return { found: found.length, records: ids.length, rows };
+        });
+        result[kind === "user" ? "users" : "groups"] += erased.records;
+        result.rows += erased.rows;
+        if (erased.found < pageSize) break;
+      }
+    }
+    await this.finishAudit(entry, "done");
+    return result;
   }
 
   /** Appends an entry to the audit log; returns the entry's number. */

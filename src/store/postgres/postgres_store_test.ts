@@ -70,10 +70,12 @@ if (unavailable !== undefined) {
           "bot_profile",
           ...catalog.tables.map((t) => t.name),
         ];
-        await execPg(
-          databaseOf(store),
-          (sql) => sql.unsafe(`TRUNCATE ${tables.join(", ")}`),
-        );
+        await execPg(databaseOf(store), async (sql) => {
+          await sql.unsafe(`TRUNCATE ${tables.join(", ")}`);
+          await sql.unsafe(
+            "UPDATE retention SET days = NULL, since = NULL, swept_on = NULL",
+          );
+        });
         return store;
       },
       connectAgain: (store) => connect(opened.get(store)!.catalog),

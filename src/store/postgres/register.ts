@@ -1,6 +1,10 @@
 import { GROUPS, type Row, USERS } from "../../base/tables.ts";
-import type { RecordRef } from "../audit.ts";
-import type { RegisterResult, RegistrationPlan } from "../store.ts";
+import type { ErasureReason, RecordRef } from "../audit.ts";
+import type {
+  AuditRecord,
+  RegisterResult,
+  RegistrationPlan,
+} from "../store.ts";
 import {
   erasedBeforeWrite,
   keyValues,
@@ -48,6 +52,7 @@ export function planIds(prepared: readonly PreparedPlan[]): number[] {
     ...(plan.move === undefined ? [] : [plan.move.fromId, plan.move.toId]),
     ...(plan.group === undefined ? [] : [plan.group.id]),
     ...(plan.removeGroupId === undefined ? [] : [plan.removeGroupId]),
+    ...(plan.blockedUserId === undefined ? [] : [plan.blockedUserId]),
     ...ops.flatMap((op) =>
       op.op === "write" ? op.about.map((ref) => ref.id) : []
     ),
@@ -71,26 +76,62 @@ interface Run {
 export async function writePlans(
   tx: Tx,
   prepared: PreparedPlan[],
-  options: { now: number; ready: Promise<unknown>; queries: Queries },
+  options: {
+    now: number;
+    ready: Promise<unknown>;
+    queries: Queries;
+    /** Appends an audit entry inside `tx`. */
+    audit: (tx: Tx, record: AuditRecord) => Promise<number>;
+  },
 ): Promise<RegisterResult> {
   const { now, queries } = options;
   // Without moves or removals the plans' groups are independent of each
   // other's order, like the users always are: each table gets one
   // statement carrying the last values of each id.
   const ordered = prepared.some(({ plan }) =>
-    plan.move !== undefined || plan.removeGroupId !== undefined
+    plan.move !== undefined || plan.removeGroupId !== undefined ||
+    plan.blockedUserId !== undefined
   );
   // Sent right behind the locks, in the same round trip.
   const [, purges] = await Promise.all([
     options.ready,
     purgeTimes(tx, prepared.flatMap((p) => [...p.subjects.values()])),
   ]);
+  // Erasures this batch makes count for its later plans too.
+  const erasedHere = new Map<string, number>();
   const erasedAfter =
     (subjects: Map<string, string | null>) => (ref: RecordRef, at: number) => {
+      if ((erasedHere.get(refKey(ref)) ?? -Infinity) > at) return true;
       const subject = subjects.get(refKey(ref));
       return subject != null &&
         Math.max(purges.all, purges.bySubject.get(subject) ?? -Infinity) > at;
     };
+  // An erasure Telegram's update caused, logged at the update's date even
+  // when nothing was stored: the entry is what keeps a late update dated
+  // before it from registering the record again. The counter moves either
+  // way, so that every instance's cache sees it.
+  const eraseByTelegram = async (
+    target: RecordRef & { kind: "user" | "group" },
+    reason: ErasureReason,
+    at: number,
+  ) => {
+    flush();
+    await Promise.all(pending);
+    pending = [];
+    const records = await eraseRows(tx, queries, target);
+    await options.audit(tx, {
+      actor: "telegram",
+      action: "purge",
+      target,
+      records,
+      reason,
+      at,
+    });
+    if (records === 0) {
+      await tx`UPDATE erasure_version SET version = version + 1 WHERE id = 1`;
+    }
+    erasedHere.set(refKey(target), at);
+  };
   const erased: number[] = [];
   const users = new Map<number, Row>();
   const groups = new Map<number, Row>();
@@ -138,9 +179,24 @@ export async function writePlans(
       }
     }
     if (plan.removeGroupId !== undefined) {
-      flush();
-      pending.push(
-        eraseRows(tx, queries, { kind: "group", id: plan.removeGroupId }),
+      await eraseByTelegram(
+        { kind: "group", id: plan.removeGroupId },
+        "removed",
+        plan.sentAt ?? now,
+      );
+    }
+    if (plan.blockedUserId !== undefined) {
+      // A user written earlier in this batch is written first, then erased.
+      if (users.size > 0) {
+        pending.push(
+          upsertRows(tx, queries.of(USERS), [...users.values()], now),
+        );
+        users.clear();
+      }
+      await eraseByTelegram(
+        { kind: "user", id: plan.blockedUserId },
+        "blocked",
+        plan.sentAt ?? now,
       );
     }
     for (const op of ops) {

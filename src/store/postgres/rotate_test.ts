@@ -42,6 +42,7 @@ pgCase(
     assert.deepEqual(await readGroup(store, -500), {
       ...club,
       registered_at: 1,
+      seen_on: null,
     });
     await store.close();
   },

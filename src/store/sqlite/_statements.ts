@@ -30,13 +30,15 @@ export type Statements = Record<
 export function prepareStatements(db: DatabaseSync): Statements {
   return {
     // Both halves are look-ups in the audit_log_subject index: the record's
-    // own purges, and purges of everything (whose subject is null).
+    // own purges, and purges of everything (whose subject is null). A
+    // retention sweep's entry names no record and erased only the inactive.
     erasedAfter: db.prepare(
       `SELECT EXISTS (SELECT 1 FROM audit_log
                          WHERE subject = ?1 AND action = 'purge' AND at > ?2)
              OR EXISTS (SELECT 1 FROM audit_log
                          WHERE subject IS NULL AND action = 'purge' AND at > ?2
-                           AND kind = 'all') AS erased`,
+                           AND kind = 'all' AND reason IS NOT 'inactive')
+             AS erased`,
     ),
     bumpErasure: db.prepare(
       "UPDATE erasure_version SET version = version + 1 WHERE id = 1",

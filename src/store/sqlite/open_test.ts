@@ -134,10 +134,15 @@ Deno.test("SQLite, encrypted: a plaintext database is encrypted the first time a
       cipher: FieldCipher.fromKeySync(key),
     });
     assert.deepEqual(await leakedNames(path), []);
-    assert.deepEqual(await readUser(store, 77), { ...zoe, registered_at: 1 });
+    assert.deepEqual(await readUser(store, 77), {
+      ...zoe,
+      registered_at: 1,
+      seen_on: null,
+    });
     assert.deepEqual(await readGroup(store, -500), {
       ...club,
       registered_at: 2,
+      seen_on: null,
     });
     await store.close();
   });

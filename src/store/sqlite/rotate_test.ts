@@ -35,6 +35,7 @@ Deno.test("SQLite, encrypted: rotation re-encrypts everything; the new key reads
     assert.deepEqual(await readGroup(store, -500), {
       ...club,
       registered_at: 1,
+      seen_on: null,
     });
     await store.close();
   });

@@ -5,6 +5,7 @@ import {
   type AuditEntry,
   auditEntry,
   type AuditOutcome,
+  type ErasureReason,
   type RecordRef,
   subjectRef,
 } from "../audit.ts";
@@ -44,6 +45,7 @@ import {
   type AuditRecord,
   DamagedStoreError,
   type IterateOptions,
+  type PurgeOptions,
   type RegisterResult,
   type RegistrationPlan,
   type RotateKeyOptions,
@@ -52,6 +54,8 @@ import {
   StoreError,
   type StoreSummary,
   type SubjectRef,
+  type SweepOptions,
+  type SweepResult,
 } from "../store.ts";
 import {
   checkpoint,
@@ -175,10 +179,12 @@ export class SqliteStore implements Store {
     );
     return await this.#write(codec, () => {
       const erased: number[] = [];
-      const latestPurge = this.#purges.latest();
-      const erasedAfter = (ref: RecordRef, sentAt: number) =>
-        latestPurge !== null && sentAt < latestPurge &&
-        this.#purges.after(ref, sentAt);
+      // Read at each check: an erasure earlier in this batch counts too.
+      const erasedAfter = (ref: RecordRef, sentAt: number) => {
+        const latestPurge = this.#purges.latest();
+        return latestPurge !== null && sentAt < latestPurge &&
+          this.#purges.after(ref, sentAt);
+      };
       const upsert = (table: TableDescription, row: Row) =>
         this.#tableSql.of(table).upsert.run(...upsertValues(table, row, now));
       prepared.forEach(({ plan, user, group }, i) => {
@@ -199,7 +205,18 @@ export class SqliteStore implements Store {
           } else upsert(GROUPS, group);
         }
         if (plan.removeGroupId !== undefined) {
-          this.#erase({ kind: "group", id: plan.removeGroupId });
+          this.#eraseByTelegram(
+            { kind: "group", id: plan.removeGroupId },
+            "removed",
+            plan.sentAt ?? now,
+          );
+        }
+        if (plan.blockedUserId !== undefined) {
+          this.#eraseByTelegram(
+            { kind: "user", id: plan.blockedUserId },
+            "blocked",
+            plan.sentAt ?? now,
+          );
         }
         for (const op of ops[i]!) {
           if (op.op === "remove") {
@@ -274,14 +291,109 @@ export class SqliteStore implements Store {
    * Deletes the target's rows in every described table and records the
    * purge, in one transaction.
    */
-  purge(target: RecordRef, actor: Actor): Promise<number> {
+  purge(
+    target: RecordRef,
+    actor: Actor,
+    options: PurgeOptions = {},
+  ): Promise<number> {
     return this.#transaction(() => {
       const deleted = this.#erase(target);
       if (deleted > 0) {
-        this.#audit({ actor, action: "purge", target, records: deleted });
+        this.#audit({
+          actor,
+          action: "purge",
+          target,
+          records: deleted,
+          reason: options.reason ?? "request",
+        });
       }
       return deleted;
     });
+  }
+
+  /** Records the retention period in force; see `RetentionStore`. */
+  async applyRetention(days: number | undefined, today: string): Promise<void> {
+    // Read first: a start with an unchanged period writes nothing.
+    const current = await this.#read(() =>
+      this.#db.prepare("SELECT days, since FROM retention WHERE id = 1").get()
+    ) as { days: number | null; since: string | null };
+    if (unchangedRetention(current, days)) return;
+    await this.#transaction(() => {
+      if (days !== undefined) {
+        this.#db.prepare(
+          "UPDATE retention SET days = ?, since = coalesce(since, ?) WHERE id = 1",
+        ).run(days, today);
+        return;
+      }
+      for (const table of [USERS, GROUPS]) {
+        this.#db.prepare(
+          `UPDATE ${table.name} SET seen_on = NULL WHERE seen_on IS NOT NULL`,
+        ).run();
+      }
+      this.#db.prepare(
+        "UPDATE retention SET days = NULL, since = NULL WHERE id = 1",
+      ).run();
+    });
+  }
+
+  /** Claims today's sweep: one row updated only when its day is older. */
+  claimSweep(today: string): Promise<boolean> {
+    return this.#transaction(() =>
+      Number(
+        this.#db.prepare(
+          "UPDATE retention SET swept_on = ? WHERE id = 1 AND (swept_on IS NULL OR swept_on < ?)",
+        ).run(today, today).changes,
+      ) === 1
+    );
+  }
+
+  /** Erases users and groups last seen before `cutoff`, a page at a time. */
+  async sweep(
+    cutoff: string,
+    options: SweepOptions = {},
+  ): Promise<SweepResult> {
+    const pageSize = options.pageSize ?? 200;
+    const stale = (table: TableDescription, limit: number) =>
+      (this.#db.prepare(
+        `SELECT id FROM ${table.name}
+         WHERE coalesce(seen_on, (SELECT since FROM retention WHERE id = 1)) < ?
+         ORDER BY id LIMIT ?`,
+      ).all(cutoff, limit) as { id: number }[]).map((row) => Number(row.id));
+    const result: SweepResult = { users: 0, groups: 0, rows: 0 };
+    if (options.dryRun) {
+      return await this.#read(() => ({
+        users: stale(USERS, -1).length,
+        groups: stale(GROUPS, -1).length,
+        rows: 0,
+      }));
+    }
+    const entry = await this.recordAudit({
+      actor: options.actor ?? "cli",
+      action: "purge",
+      target: { kind: "all" },
+      records: 0,
+      reason: "inactive",
+      outcome: "started",
+    });
+    for (const [table, kind] of [[USERS, "user"], [GROUPS, "group"]] as const) {
+      while (true) {
+        // One page per transaction: the bot's writes wait at most a page.
+        const erased = await this.#transaction(() => {
+          const ids = stale(table, pageSize);
+          let rows = 0;
+          for (const id of ids) rows += this.#erase({ kind, id });
+          this.#db.prepare(
+            "UPDATE audit_log SET records = records + ? WHERE id = ?",
+          ).run(rows, entry);
+          return { records: ids.length, rows };
+        });
+        result[kind === "user" ? "users" : "groups"] += erased.records;
+        result.rows += erased.rows;
+        if (erased.records < pageSize) break;
+      }
+    }
+    await this.finishAudit(entry, "done");
+    return result;
   }
 
   /** Appends an entry to the audit log; returns the entry's number. */
@@ -420,6 +532,7 @@ export class SqliteStore implements Store {
         subjectRef(this.#auditKey, record.target),
         record.records,
         record.outcome ?? "done",
+        record.reason ?? (record.action === "purge" ? "request" : null),
       ).lastInsertRowid,
     );
   }
@@ -458,6 +571,27 @@ export class SqliteStore implements Store {
     }
     if (deleted > 0) this.#sql.bumpErasure.run();
     return deleted;
+  }
+
+  // Inside a transaction: an erasure Telegram's update caused, logged at
+  // the update's date even when nothing was stored, since the entry is what
+  // keeps a late update dated before it from registering the record again.
+  // The counter moves either way, so that every cache sees the entry.
+  #eraseByTelegram(
+    target: RecordRef & { kind: "user" | "group" },
+    reason: ErasureReason,
+    at: number,
+  ): void {
+    const deleted = this.#erase(target);
+    this.#audit({
+      actor: "telegram",
+      action: "purge",
+      target,
+      records: deleted,
+      reason,
+      at,
+    });
+    if (deleted === 0) this.#sql.bumpErasure.run();
   }
 
   // Writes values encoded by `codec` before the transaction began. The key
@@ -514,4 +648,15 @@ export class SqliteStore implements Store {
   #read<T>(body: () => T): Promise<T> {
     return this.#settle(() => this.#lock.retry(body));
   }
+}
+
+// Whether the stored period is already `days` (and its start recorded), or
+// no period is stored and none is wanted.
+function unchangedRetention(
+  current: { days: number | null; since: string | null },
+  days: number | undefined,
+): boolean {
+  return days === undefined
+    ? current.since === null
+    : Number(current.days) === days && current.since !== null;
 }
