@@ -313,6 +313,7 @@ async function dispatch(
           days: loadRetention(env).retentionDays,
           dryRun: values["dry-run"] === true,
           io,
+          telemetry,
         });
         break;
     }

@@ -286,6 +286,7 @@ async function serve(
     days: config.retentionDays,
     onDeploy: config.onDeploy,
     log,
+    telemetry: deps.telemetry,
   });
   try {
     if (config.mode === "polling") {

@@ -1,6 +1,7 @@
 import type { RetentionStore } from "../store/store.ts";
 import { dayOf, daysBefore } from "../base/days.ts";
 import { plural } from "../base/plural.ts";
+import type { Telemetry } from "../base/telemetry.ts";
 import { usageError } from "./cli_error.ts";
 import type { CliIo } from "./io.ts";
 
@@ -13,6 +14,8 @@ export interface SweepCommandOptions {
   /** The clock in milliseconds; default `Date.now`. */
   now?: () => number;
   io: CliIo;
+  /** Where the erasures are counted (reason `inactive`); default none. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -43,6 +46,7 @@ export async function sweepCommand(
     await io.stderr.write("Dry run: nothing was deleted\n");
     return;
   }
+  options.telemetry?.erasure("inactive", result.users + result.groups);
   await io.stdout.write(
     `Erased ${counts}: ${plural(result.rows, "row")} in every table\n`,
   );

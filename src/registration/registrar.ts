@@ -287,9 +287,11 @@ export class Registrar {
       }
       if (plan.removeGroupId !== undefined) {
         this.#written.delete(plan.removeGroupId);
+        this.#telemetry.erasure("removed");
       }
       if (plan.blockedUserId !== undefined) {
         this.#written.delete(plan.blockedUserId);
+        this.#telemetry.erasure("blocked");
       }
     }
     for (const id of erased) this.#written.delete(id);

@@ -2,6 +2,7 @@ import type { RetentionStore } from "../store/store.ts";
 import type { Logger } from "../base/log.ts";
 import { dayOf, daysBefore } from "../base/days.ts";
 import { plural } from "../base/plural.ts";
+import { noTelemetry, type Telemetry } from "../base/telemetry.ts";
 
 /** Options for `startRetention`. */
 export interface RetentionScheduleOptions {
@@ -14,6 +15,8 @@ export interface RetentionScheduleOptions {
   now?: () => number;
   /** How often the timer asks whether today's sweep is due; default an hour. */
   checkEveryMs?: number;
+  /** Where the sweep's erasures are counted (reason `inactive`); default none. */
+  telemetry?: Telemetry;
 }
 
 /** A running daily sweep; `stop` ends its timer and waits for a sweep in progress. */
@@ -50,6 +53,10 @@ export async function startRetention(
       if (!await store.claimSweep(today)) return;
       const cutoff = daysBefore(today, days);
       const result = await store.sweep(cutoff, { actor: "bot" });
+      (options.telemetry ?? noTelemetry).erasure(
+        "inactive",
+        result.users + result.groups,
+      );
       log.info(
         `retention sweep: erased ${plural(result.users, "user")} and ${
           plural(result.groups, "group")
