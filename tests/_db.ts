@@ -5,15 +5,23 @@ import { type SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 import { TEST_DATA_KEY } from "./_main_process.ts";
+import { installedCatalog } from "../plugins.ts";
 
 /** The cipher of `TEST_DATA_KEY` (or of another base64 key). */
 export function testCipher(key = TEST_DATA_KEY): FieldCipher {
   return FieldCipher.fromKeySync(decodeKey(key, "key"));
 }
 
-/** Opens the database file with the test key, as the bot and the CLI do. */
+/**
+ * Opens the database file with the test key and the installed plugins'
+ * catalog, as the bot and the CLI do: a database they made holds every
+ * installed plugin's tables.
+ */
 export async function openTestStore(path: string): Promise<SqliteStore> {
-  return await openSqliteStore(path, { cipher: await testCipher() });
+  return await openSqliteStore(path, {
+    cipher: testCipher(),
+    catalog: installedCatalog(),
+  });
 }
 
 /** Everything stored in a database file, decrypted with the test key. */

@@ -4,7 +4,7 @@ import { runCliProcess, startMain, TEST_TOKEN } from "./_main_process.ts";
 import { createTestDatabase, execPg, pgTest } from "./_pg.ts";
 
 const ESCAPED =
-  `Table "member_scores" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none`;
+  `Table "member_scores" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none, or install again the plugin that made it, or drop the table`;
 
 // A table a plugin made without describing it: a user id per group.
 const UNDESCRIBED =
