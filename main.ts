@@ -25,6 +25,7 @@ function loadModules() {
     import("./src/runtime/bot_profile.ts"),
     import("./src/bot/plugin.ts"),
     import("./src/base/tables.ts"),
+    import("./src/bot/plugin_messages.ts"),
   ]).then((
     [
       bot,
@@ -37,8 +38,10 @@ function loadModules() {
       profile,
       plugin,
       tables,
+      messages,
     ],
   ) => ({
+    ...messages,
     ...plugin,
     ...tables,
     ...profile,
@@ -68,8 +71,8 @@ export interface MainOptions {
  * be opened and waiting will not help, unreachable when it stayed out of
  * reach through DATABASE_START_TIMEOUT_SECONDS, damaged when polling stopped
  * on a store failure that will not mend, telegram when Telegram refused the
- * token or stayed out of reach. A plugin list `catalogOf` refuses is a
- * usage error too.
+ * token or stayed out of reach. A plugin list `catalogOf`, `commandsOf` or
+ * `checkPluginMessages` refuses is a usage error too.
  */
 export async function main(
   stopper: Stopper,
@@ -104,6 +107,7 @@ export async function main(
   try {
     catalog = m.catalogOf(plugins);
     m.commandsOf(plugins);
+    m.checkPluginMessages(plugins);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     console.error(`error: ${error.message}`);

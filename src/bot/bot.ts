@@ -77,7 +77,7 @@ export interface BuiltBot {
 export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   const { plugins, reporter } = deps;
   const tables = catalogOf(plugins).tables;
-  commandsOf(plugins);
+  const commands = commandsOf(plugins);
   const bot = new Bot<BotContext>(settings.token, {
     botInfo: deps.botInfo,
     client: { apiRoot: settings.apiRoot },
@@ -91,6 +91,7 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
         reporter: namedReporter(reporter, plugin.name),
         now: deps.now ?? Date.now,
         tables,
+        commands,
       })
     );
   let catalogs: Promise<Catalogs> | undefined;

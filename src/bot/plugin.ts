@@ -52,6 +52,8 @@ export interface PluginEnv {
   readonly now: () => number;
   /** Every installed table description (for privacy features). */
   readonly tables: readonly TableDescription[];
+  /** Every installed plugin's commands with its plugin's name (for `/help`). */
+  readonly commands: readonly { plugin: string; command: PluginCommand }[];
 }
 
 /**

@@ -28,6 +28,8 @@ help =
 
     In a group, add me and I register the group's title, username and type. Group admins can export or delete the group's record with /privacy there.
 
+help-plugins = The features installed in this bot add:
+
 # /help in a group.
 help-group =
     Commands:
@@ -48,7 +50,10 @@ privacy-policy =
 
     About a group I am in: its id, title, username, type and when I first saw it.
 
-    Names, usernames and titles are stored encrypted. Nothing else is kept: no message text, no member lists, no "last seen". Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
+    Names, usernames and titles are stored encrypted. { $features ->
+        [some] The features installed in this bot keep more, listed below; nothing else is kept.
+       *[none] Nothing else is kept: no message text, no member lists, no "last seen".
+    } Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
 
     { $sentry ->
         [off] Crash reports: none are sent anywhere. If something goes wrong while handling your message, the error is noted only in the operator's own log.
@@ -56,6 +61,8 @@ privacy-policy =
     }
 
     How long: a changed name replaces the old one. When a group becomes a supergroup its record moves to the new id. When I am removed from a group, its record is deleted. Blocking me does not delete your record (you may still use me in groups): use the delete button instead.
+
+privacy-policy-features = What the features installed in this bot keep, and why:
 
 privacy-contact = Questions go to the operator of this bot: { $contact }
 

@@ -29,6 +29,8 @@ help =
     Em um grupo, me adicione e eu registro o título, o nome de usuário e o tipo do grupo. Os admins do grupo podem exportar ou apagar o registro do grupo com /privacy lá.
 
 # /help em um grupo.
+help-plugins = Os recursos instalados neste bot acrescentam:
+
 help-group =
     Comandos:
     /start - o que é este bot
@@ -48,7 +50,10 @@ privacy-policy =
 
     Sobre um grupo em que estou: id, título, nome de usuário, tipo e quando o vi pela primeira vez.
 
-    Nomes, nomes de usuário e títulos são guardados criptografados. Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros, nenhum "visto por último". Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
+    Nomes, nomes de usuário e títulos são guardados criptografados. { $features ->
+        [some] Os recursos instalados neste bot guardam mais, listado abaixo; nada mais é guardado.
+       *[none] Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros, nenhum "visto por último".
+    } Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
 
     { $sentry ->
         [off] Relatórios de erro: nenhum é enviado a lugar nenhum. Se algo der errado ao tratar sua mensagem, o erro fica anotado só no log do próprio operador.
@@ -56,6 +61,8 @@ privacy-policy =
     }
 
     Por quanto tempo: um nome alterado substitui o antigo. Quando um grupo vira supergrupo, o registro passa para o novo id. Quando sou removido de um grupo, o registro dele é apagado. Me bloquear não apaga o seu registro (você ainda pode me usar em grupos): use o botão de apagar.
+
+privacy-policy-features = O que os recursos instalados neste bot guardam, e por quê:
 
 privacy-contact = Dúvidas vão para o operador deste bot: { $contact }
 
