@@ -24,7 +24,10 @@ const broken: Plugin = {
     }),
 };
 
-const available: Record<string, Plugin> = { notes, broken };
+/** A plugin whose command has no `cmd-mute` message: the bot must refuse it. */
+const mute: Plugin = { name: "mute", commands: [{ command: "mute" }] };
+
+const available: Record<string, Plugin> = { notes, broken, mute };
 const names = (Deno.env.get("TEST_PLUGINS") ?? "notes").split(",");
 await run({
   plugins: [

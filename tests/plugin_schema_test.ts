@@ -48,6 +48,22 @@ Deno.test("the bot does not start on a SQLite database with an undescribed table
   assert.deepEqual(errors, [`error: ${ESCAPED}`]);
 });
 
+Deno.test("the bot does not start with a plugin command that has no English menu description: exit 2 and one line", async () => {
+  await using dir = await tempDir();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: closedRoot(),
+    DATABASE_URL: `${dir.path}/bot.db`,
+    TEST_PLUGINS: "mute",
+  }, { script: "tests/_plugins_main.ts" });
+  const status = await bot.exit();
+  assert.equal(status.code, 2, bot.stderr);
+  const errors = bot.lines.filter((line) => line.startsWith("error: "));
+  assert.deepEqual(errors, [
+    `error: Plugin "mute" command "/mute" has no message "cmd-mute" in locale "en": it has no locales folder`,
+  ]);
+});
+
 pgTest(
   "the CLI and the bot refuse a PostgreSQL database with an undescribed table: exit 2 and one line naming it",
   async () => {
