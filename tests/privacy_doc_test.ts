@@ -92,6 +92,23 @@ async function policyDrift(
   };
 }
 
+// The sentence PRIVACY.md may hold only while no plugin table is installed.
+const NOTHING_BEYOND =
+  /The features installed now store nothing beyond\s+the two tables above\./;
+
+/**
+ * The policy's claims the catalog makes false: "nothing beyond the two
+ * tables above" once a plugin with tables is installed.
+ */
+function falseClaims(catalog: Catalog, policy: string): string[] {
+  const plugin = catalog.tables.some((table) =>
+    table.name !== "users" && table.name !== "groups"
+  );
+  return plugin && NOTHING_BEYOND.test(policy)
+    ? ["The features installed now store nothing beyond the two tables above."]
+    : [];
+}
+
 async function policy(): Promise<string> {
   return await Deno.readTextFile(new URL("../PRIVACY.md", import.meta.url));
 }
@@ -108,6 +125,17 @@ Deno.test("PRIVACY.md documents exactly the installed tables' described columns 
     unmigrated: [],
     undeclared: [],
   });
+});
+
+Deno.test("PRIVACY.md claims nothing the installed plugins make false", async () => {
+  assert.deepEqual(falseClaims(INSTALLED_CATALOG, await policy()), []);
+});
+
+Deno.test("with a plugin table installed, the sentence that features store nothing more is a false claim", async () => {
+  const text = await policy();
+  assert.match(text, NOTHING_BEYOND, "PRIVACY.md no longer has the sentence");
+  assert.equal(falseClaims(catalogOf([NOTES_DATA]), text).length, 1);
+  assert.deepEqual(falseClaims(catalogOf([]), text), []);
 });
 
 Deno.test("installing the notes plugin without documenting it fails the policy check, naming its columns", async () => {

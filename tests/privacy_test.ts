@@ -939,7 +939,13 @@ Deno.test("with the notes plugin, /privacy counts the person's notes, the export
     assert.match(text, /Stored about you right now:\n- id: 4001\n/);
     assert.match(
       text,
-      /\n- first seen: [^\n]+\n- (note: 2|[^\n]*2[^\n]*)\n- [^\n]*1[^\n]*$/,
+      /\n- first seen: [^\n]+\n- notes: 2\n- notes shared in groups: 1$/,
+    );
+    // The short policy says what the plugin keeps, not "nothing else".
+    assert.doesNotMatch(text, /Nothing else is kept: no message text/);
+    assert.match(
+      text,
+      /What the features installed in this bot keep, and why:\n- your notes [^\n]*\n- the note you share in a group[^\n]*\n/,
     );
     assert.doesNotMatch(
       text,
