@@ -6,6 +6,7 @@ import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 import { TEST_DATA_KEY } from "./_main_process.ts";
 import { installedCatalog } from "../plugins.ts";
+import { CORE_CATALOG } from "../src/base/tables.ts";
 
 /** The cipher of `TEST_DATA_KEY` (or of another base64 key). */
 export function testCipher(key = TEST_DATA_KEY): FieldCipher {
@@ -21,6 +22,17 @@ export async function openTestStore(path: string): Promise<SqliteStore> {
   return await openSqliteStore(path, {
     cipher: testCipher(),
     catalog: installedCatalog(),
+  });
+}
+
+/**
+ * Opens the database file with the test key and the project's own tables
+ * only, for tests about the core that run the CLI as `tests/_core_cli.ts`.
+ */
+export async function openCoreStore(path: string): Promise<SqliteStore> {
+  return await openSqliteStore(path, {
+    cipher: testCipher(),
+    catalog: CORE_CATALOG,
   });
 }
 
