@@ -36,11 +36,17 @@ export async function openCoreStore(path: string): Promise<SqliteStore> {
   });
 }
 
-/** Everything stored in a database file, decrypted with the test key. */
+/**
+ * Everything stored in a database file, decrypted with the test key;
+ * `core` for a database of the project's own tables only.
+ */
 export async function readDb(
   path: string,
+  options: { core?: boolean } = {},
 ): Promise<{ users: UserRecord[]; groups: GroupRecord[] }> {
-  const store = await openTestStore(path);
+  const store = options.core
+    ? await openCoreStore(path)
+    : await openTestStore(path);
   try {
     const users = [];
     for await (const user of store.iterate("users")) {

@@ -1,8 +1,8 @@
 /**
  * `main.ts` with more plugins installed than `plugins.ts` lists: the ones
  * named in TEST_PLUGINS (comma-separated, in order; default `notes`) after
- * the installed ones (one `plugins.ts` already installs is not added
- * twice). With TEST_BASE=core the project's own plugins come first instead
+ * the installed ones (one `plugins.ts` already installs moves there, not
+ * added twice). With TEST_BASE=core the project's own plugins come first instead
  * of `plugins.ts`'s, for tests about the core whatever a project installs. `broken` is a plugin whose handler throws on every
  * text message.
  *
@@ -32,13 +32,14 @@ const mute: Plugin = { name: "mute", commands: [{ command: "mute" }] };
 
 const available: Record<string, Plugin> = { notes, broken, mute };
 const names = (Deno.env.get("TEST_PLUGINS") ?? "notes").split(",");
-const base = Deno.env.get("TEST_BASE") === "core" ? CORE_PLUGINS : plugins;
+const wanted = names.filter((name) => name !== "");
+// A named plugin plugins.ts installs already moves to its place in the list.
+const base = (Deno.env.get("TEST_BASE") === "core" ? CORE_PLUGINS : plugins)
+  .filter((plugin) => !wanted.includes(plugin.name));
 await run({
   plugins: [
     ...base,
-    ...names.filter((name) =>
-      name !== "" && !base.some((plugin) => plugin.name === name)
-    ).map((name) => {
+    ...wanted.map((name) => {
       const plugin = available[name];
       if (plugin === undefined) {
         throw new TypeError(

@@ -926,6 +926,15 @@ Deno.test("with the notes plugin, /privacy counts the person's notes, the export
     script: "tests/_plugins_main.ts",
   });
   try {
+    // /help lists the plugin's commands after the project's own.
+    const [helped] = await h.during(
+      "sendMessage",
+      () => h.send(message(zoe, zoeChat, command("/help"))),
+    );
+    assert.match(
+      helped?.params.text as string,
+      /\/privacy - [^\n]*\n[\s\S]*\n\nThe features installed in this bot add:\n\/note - Keep a note \(in a group: share one\)\n\/notes - List your notes$/,
+    );
     await h.send(message(zoe, zoeChat, command("/note apple")));
     await h.send(message(zoe, zoeChat, command("/note banana")));
     await h.send(

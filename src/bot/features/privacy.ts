@@ -388,10 +388,8 @@ function shortPolicy(
   sentry: string,
 ): string {
   const features = tables.filter((table) => !isCoreTable(table));
-  const policy = ctx.t("privacy-policy", {
-    sentry,
-    features: features.length === 0 ? "none" : "some",
-  });
+  const kept = features.length === 0 ? "none" : "some";
+  const policy = ctx.t("privacy-policy", { sentry, features: kept });
   if (features.length === 0) return policy;
   return [
     policy,
