@@ -131,7 +131,7 @@ Deno.test("PRIVACY.md claims nothing the installed plugins make false", async ()
   assert.deepEqual(falseClaims(INSTALLED_CATALOG, await policy()), []);
 });
 
-Deno.test("with a plugin table installed, the sentence that features store nothing more is a false claim", async () => {
+Deno.test("with a plugin table installed, the sentence that features store nothing more is a false claim", () => {
   // As PRIVACY.md says it while no plugin stores anything.
   const text =
     "with the\nsame three columns as above. The features installed now store nothing beyond\nthe two tables above.\n";
