@@ -782,7 +782,10 @@ Deno.test("with SENTRY_DSN, /privacy and the deletion messages say crash reports
 
 Deno.test("/start and /help in a group send people to a private chat for their own data, in every language", async () => {
   await using dir = await tempDir();
-  const h = await startBot(dir.path);
+  // The project's own texts: its plugins only, whatever plugins.ts adds.
+  const h = await startBot(dir.path, { TEST_BASE: "core", TEST_PLUGINS: "" }, {
+    script: "tests/_plugins_main.ts",
+  });
   const chat = group(-900, "Readers");
   try {
     let [reply] = await h.during(
