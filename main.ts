@@ -37,6 +37,7 @@ function loadModules() {
     import("./src/base/tables.ts"),
     import("./src/runtime/quiet_fetch.ts"),
     import("./src/runtime/retention_schedule.ts"),
+    import("./src/bot/plugin_messages.ts"),
   ]).then((
     [
       bot,
@@ -51,10 +52,12 @@ function loadModules() {
       tables,
       quietFetch,
       retention,
+      messages,
     ],
   ) => ({
     ...quietFetch,
     ...retention,
+    ...messages,
     ...plugin,
     ...tables,
     ...profile,
@@ -84,8 +87,8 @@ export interface MainOptions {
  * be opened and waiting will not help, unreachable when it stayed out of
  * reach through DATABASE_START_TIMEOUT_SECONDS, damaged when polling stopped
  * on a store failure that will not mend, telegram when Telegram refused the
- * token or stayed out of reach. A plugin list `catalogOf` refuses is a
- * usage error too.
+ * token or stayed out of reach. A plugin list `catalogOf`, `commandsOf` or
+ * `checkPluginMessages` refuses is a usage error too.
  */
 export async function main(
   stopper: Stopper,
@@ -137,6 +140,7 @@ export async function main(
   try {
     catalog = m.catalogOf(plugins);
     m.commandsOf(plugins);
+    m.checkPluginMessages(plugins);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     console.error(`error: ${error.message}`);

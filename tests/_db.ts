@@ -5,22 +5,48 @@ import { type SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import type { GroupRecord, UserRecord } from "../src/store/store.ts";
 import { TEST_DATA_KEY } from "./_main_process.ts";
+import { installedCatalog } from "../plugins.ts";
+import { CORE_CATALOG } from "../src/base/tables.ts";
 
 /** The cipher of `TEST_DATA_KEY` (or of another base64 key). */
 export function testCipher(key = TEST_DATA_KEY): FieldCipher {
   return FieldCipher.fromKeySync(decodeKey(key, "key"));
 }
 
-/** Opens the database file with the test key, as the bot and the CLI do. */
+/**
+ * Opens the database file with the test key and the installed plugins'
+ * catalog, as the bot and the CLI do: a database they made holds every
+ * installed plugin's tables.
+ */
 export async function openTestStore(path: string): Promise<SqliteStore> {
-  return await openSqliteStore(path, { cipher: await testCipher() });
+  return await openSqliteStore(path, {
+    cipher: testCipher(),
+    catalog: installedCatalog(),
+  });
 }
 
-/** Everything stored in a database file, decrypted with the test key. */
+/**
+ * Opens the database file with the test key and the project's own tables
+ * only, for tests about the core that run the CLI as `tests/_core_cli.ts`.
+ */
+export async function openCoreStore(path: string): Promise<SqliteStore> {
+  return await openSqliteStore(path, {
+    cipher: testCipher(),
+    catalog: CORE_CATALOG,
+  });
+}
+
+/**
+ * Everything stored in a database file, decrypted with the test key;
+ * `core` for a database of the project's own tables only.
+ */
 export async function readDb(
   path: string,
+  options: { core?: boolean } = {},
 ): Promise<{ users: UserRecord[]; groups: GroupRecord[] }> {
-  const store = await openTestStore(path);
+  const store = options.core
+    ? await openCoreStore(path)
+    : await openTestStore(path);
   try {
     const users = [];
     for await (const user of store.iterate("users")) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { installedCatalog } from "../plugins.ts";
 import { DatabaseSync } from "node:sqlite";
 import { openSqliteStore } from "../src/store/sqlite/open.ts";
 import { openTestStore, readDb, tempDir } from "./_db.ts";
@@ -42,7 +43,7 @@ Deno.test("backup takes a consistent 0600 snapshot while another process writes"
   await using dir = await tempDir();
   const path = `${dir.path}/bot.db`;
   // A database without a key: the writer stores plaintext rows directly.
-  await (await openSqliteStore(path)).close();
+  await (await openSqliteStore(path, { catalog: installedCatalog() })).close();
   const script = `${dir.path}/writer.ts`;
   await Deno.writeTextFile(script, WRITER);
   const stop = `${dir.path}/stop`;

@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
+import { installedCatalog } from "../plugins.ts";
 import { DatabaseSync } from "node:sqlite";
 import { parse as parseCsv } from "csv-parse/sync";
 import { COMMAND_HELP, MAIN_HELP, VERSION } from "../src/cli/help.ts";
 import type { GroupFields, UserFields } from "../src/store/store.ts";
 import { openPostgresStore } from "../src/store/postgres/open.ts";
-import { openTestStore, readDb, tempDir, testCipher } from "./_db.ts";
+import {
+  openCoreStore,
+  openTestStore,
+  readDb,
+  tempDir,
+  testCipher,
+} from "./_db.ts";
 import {
   type CliResult,
   runCliProcess,
@@ -37,9 +44,14 @@ const club: GroupFields = {
 // 2026-11-29T14:00:00Z and an hour later.
 const T0 = 1_795_960_800;
 
-async function seeded(dir: string): Promise<string> {
+async function seeded(
+  dir: string,
+  options: { core?: boolean } = {},
+): Promise<string> {
   const path = `${dir}/bot.db`;
-  const store = await openTestStore(path);
+  const store = options.core
+    ? await openCoreStore(path)
+    : await openTestStore(path);
   await registerUser(store, alice, T0);
   await registerUser(store, bob, T0 + 3600);
   await registerGroup(store, club, T0 + 60);
@@ -49,6 +61,14 @@ async function seeded(dir: string): Promise<string> {
 
 function cli(path: string, ...args: string[]) {
   return runCliProcess(["--database", `sqlite:${path}`, ...args]);
+}
+
+// The CLI with the project's own tables only, on a database `seeded` with
+// `core`: for the core's own output, which installed plugins would extend.
+function coreCli(path: string, ...args: string[]) {
+  return runCliProcess(["--database", `sqlite:${path}`, ...args], {}, {
+    script: "tests/_core_cli.ts",
+  });
 }
 
 function auditRows(path: string): Record<string, unknown>[] {
@@ -135,8 +155,8 @@ Deno.test("usage errors exit 2 with one line naming the bad value, and change no
 
 Deno.test("export --user writes the documented JSON document and is audited", async () => {
   await using dir = await tempDir();
-  const path = await seeded(dir.path);
-  const result = await cli(path, "export", "--user", "1001");
+  const path = await seeded(dir.path, { core: true });
+  const result = await coreCli(path, "export", "--user", "1001");
   assert.equal(result.code, 0, result.stderr);
   const document = JSON.parse(result.stdout);
   assert.equal(document.format_version, 1);
@@ -178,7 +198,7 @@ Deno.test("export --group takes a negative id as a separate argument", async () 
 
 Deno.test("export --all in every format parses back to the stored records", async () => {
   await using dir = await tempDir();
-  const path = await seeded(dir.path);
+  const path = await seeded(dir.path, { core: true });
   const users = [
     { ...alice, registered_at: "2026-11-29T14:00:00Z", seen_on: null },
     { ...bob, registered_at: "2026-11-29T15:00:00Z", seen_on: null },
@@ -189,12 +209,12 @@ Deno.test("export --all in every format parses back to the stored records", asyn
     seen_on: null,
   }];
 
-  const json = await cli(path, "export", "--all");
+  const json = await coreCli(path, "export", "--all");
   assert.equal(json.code, 0, json.stderr);
   const document = JSON.parse(json.stdout);
   assert.deepEqual([document.users, document.groups], [users, groups]);
 
-  const ndjson = await cli(path, "export", "--all", "--format", "ndjson");
+  const ndjson = await coreCli(path, "export", "--all", "--format", "ndjson");
   assert.equal(ndjson.code, 0, ndjson.stderr);
   const lines = ndjson.stdout.trimEnd().split("\n").map((line) =>
     JSON.parse(line)
@@ -204,7 +224,7 @@ Deno.test("export --all in every format parses back to the stored records", asyn
     ...groups.map((group) => ({ kind: "group", ...group })),
   ]);
 
-  const csv = await cli(path, "export", "--all", "--format", "csv");
+  const csv = await coreCli(path, "export", "--all", "--format", "csv");
   assert.equal(csv.code, 0, csv.stderr);
   assert.ok(csv.stdout.startsWith(
     "kind,id,username,first_name,last_name,language_code,title,type,registered_at,seen_on\r\n",
@@ -404,15 +424,18 @@ Deno.test("purge --dry-run shows the record and deletes nothing", async () => {
 
 Deno.test("purge --yes deletes one record in one audited transaction", async () => {
   await using dir = await tempDir();
-  const path = await seeded(dir.path);
-  let result = await cli(path, "purge", "--user", "1001", "--yes");
+  const path = await seeded(dir.path, { core: true });
+  let result = await coreCli(path, "purge", "--user", "1001", "--yes");
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, "Deleted user 1001\n");
-  assert.deepEqual((await readDb(path)).users.map((u) => u.id), [1002]);
-  result = await cli(path, "purge", "--group", "-1001234567890", "--yes");
+  assert.deepEqual(
+    (await readDb(path, { core: true })).users.map((u) => u.id),
+    [1002],
+  );
+  result = await coreCli(path, "purge", "--group", "-1001234567890", "--yes");
   assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual((await readDb(path)).groups, []);
-  result = await cli(path, "purge", "--user", "1001", "--yes");
+  assert.deepEqual((await readDb(path, { core: true })).groups, []);
+  result = await coreCli(path, "purge", "--user", "1001", "--yes");
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^error: No user with id "1001" is stored\n$/);
 
@@ -459,11 +482,14 @@ Deno.test("a purge whose audit entry cannot be written deletes nothing and exits
 
 Deno.test("purge --all --yes deletes every record (the bot stops operating)", async () => {
   await using dir = await tempDir();
-  const path = await seeded(dir.path);
-  const result = await cli(path, "purge", "--all", "--yes");
+  const path = await seeded(dir.path, { core: true });
+  const result = await coreCli(path, "purge", "--all", "--yes");
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, "Deleted 3 records\n");
-  assert.deepEqual(await readDb(path), { users: [], groups: [] });
+  assert.deepEqual(await readDb(path, { core: true }), {
+    users: [],
+    groups: [],
+  });
   assert.deepEqual(
     auditRows(path).map((row) => [row.kind, row.subject, row.records]),
     [["all", null, 3]],
@@ -475,7 +501,7 @@ Deno.test("migrate creates the database, says so once, prints the schema version
   const path = `${dir.path}/bot.db`;
   const stderrs = [];
   for (let i = 0; i < 2; i++) {
-    const result = await cli(path, "migrate");
+    const result = await coreCli(path, "migrate");
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, "schema version 8\n");
     stderrs.push(result.stderr);
@@ -726,6 +752,7 @@ pgTest(
     assert.equal(migrated.code, 0, migrated.stderr);
     const store = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     await registerUser(store, alice, T0);
     await registerUser(store, bob, T0 + 3600);

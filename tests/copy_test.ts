@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { installedCatalog } from "../plugins.ts";
 import { openTestStore, tempDir, testCipher } from "./_db.ts";
 import { runCliProcess } from "./_main_process.ts";
 import { createTestDatabase, execPg, pgTest } from "./_pg.ts";
@@ -96,6 +97,7 @@ pgTest(
     assert.match(raw[0]!.first_name as string, /^v1\./);
     const store = await openPostgresStore(pg.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     assert.deepEqual(await auditOf(store), sourceAudit);
     assert.deepEqual(
@@ -120,6 +122,7 @@ pgTest(
     // Each export above added its entry; the copies' logs end alike.
     const pgStore = await openPostgresStore(pg.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     assert.deepEqual(
       (await auditOf(backStore)).slice(0, sourceAudit.length + 1),
@@ -141,6 +144,7 @@ pgTest(
     await source.close();
     const target = await openPostgresStore(pg.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     await registerUser(target, { ...people[0]!, id: 42 }, 5);
     await target.close();

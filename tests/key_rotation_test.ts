@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { installedCatalog } from "../plugins.ts";
 import { createTestDatabase, pgTest } from "./_pg.ts";
 import { runCliProcess, TEST_DATA_KEY } from "./_main_process.ts";
 import { startWebhookBot, type WebhookBot } from "./_webhook_bot.ts";
@@ -87,6 +88,7 @@ pgTest(
     // Enough records for rotate-key to work through several pages.
     const seed = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     await seed.register(
       Array.from({ length: 2500 }, (_, i) => ({

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { installedCatalog } from "../plugins.ts";
 import { DatabaseSync } from "node:sqlite";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { tempDir, testCipher } from "./_db.ts";
@@ -32,6 +33,7 @@ async function seededWithKeyFile(dir: string) {
   const dbPath = `${dir}/bot.db`;
   const store = await openSqliteStore(dbPath, {
     cipher: await testCipher(key),
+    catalog: installedCatalog(),
   });
   await registerUser(store, rota, 1);
   await store.close();
@@ -237,7 +239,10 @@ Deno.test("with DATA_ENCRYPTION_KEY, the recipe saves the new key to a file, the
 
 // The users of a database whose key is not the test key.
 async function usersWith(path: string, key: string) {
-  const store = await openSqliteStore(path, { cipher: await testCipher(key) });
+  const store = await openSqliteStore(path, {
+    cipher: await testCipher(key),
+    catalog: installedCatalog(),
+  });
   try {
     const users = [];
     for await (const one of store.iterate("users")) {

@@ -204,6 +204,9 @@ Deno.test("inspect shows a person's rows in every table and the summary counts e
     summary.stdout,
     /\n {2}schema version: +8\n {2}notes schema version: +1\n {2}users: +2\n {2}groups: +1\n {2}notes_entries: +3\n {2}notes_shared: +2\n/,
   );
+  const migrated = await cli(path, "migrate");
+  assert.equal(migrated.code, 0, migrated.stderr);
+  assert.equal(migrated.stdout, "schema version 6\nnotes schema version 1\n");
 });
 
 Deno.test("purge deletes a person's rows in every plugin table and says how many of each", async () => {

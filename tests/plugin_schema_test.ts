@@ -4,7 +4,7 @@ import { runCliProcess, startMain, TEST_TOKEN } from "./_main_process.ts";
 import { createTestDatabase, execPg, pgTest } from "./_pg.ts";
 
 const ESCAPED =
-  `Table "member_scores" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none`;
+  `Table "member_scores" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none, or install again the plugin that made it, or drop the table`;
 
 // A table a plugin made without describing it: a user id per group.
 const UNDESCRIBED =
@@ -46,6 +46,22 @@ Deno.test("the bot does not start on a SQLite database with an undescribed table
   assert.equal(status.code, 2, bot.stderr);
   const errors = bot.lines.filter((line) => line.startsWith("error: "));
   assert.deepEqual(errors, [`error: ${ESCAPED}`]);
+});
+
+Deno.test("the bot does not start with a plugin command that has no English menu description: exit 2 and one line", async () => {
+  await using dir = await tempDir();
+  const bot = await startMain({
+    BOT_TOKEN: TEST_TOKEN,
+    BOT_API_ROOT: closedRoot(),
+    DATABASE_URL: `${dir.path}/bot.db`,
+    TEST_PLUGINS: "mute",
+  }, { script: "tests/_plugins_main.ts" });
+  const status = await bot.exit();
+  assert.equal(status.code, 2, bot.stderr);
+  const errors = bot.lines.filter((line) => line.startsWith("error: "));
+  assert.deepEqual(errors, [
+    `error: Plugin "mute" command "/mute" has no message "cmd-mute" in locale "en": it has no locales folder`,
+  ]);
 });
 
 pgTest(

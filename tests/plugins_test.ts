@@ -169,7 +169,11 @@ Deno.test("with the notes plugin installed, its command and an inline query reac
 });
 
 Deno.test("without the notes plugin Telegram is asked for no inline queries and the menus have only the project's commands", async () => {
-  await withPollingBot({}, async (_bot, api) => {
+  // The project's own plugins only, whatever plugins.ts installs.
+  await withPollingBot({
+    script: PLUGINS_MAIN,
+    env: { TEST_BASE: "core", TEST_PLUGINS: "" },
+  }, async (_bot, api) => {
     const call = await api.waitForCall("getUpdates");
     assert.deepEqual(call.params.allowed_updates, [
       "message",

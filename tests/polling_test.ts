@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { plugins } from "../plugins.ts";
+import { CORE_PLUGINS } from "../src/bot/core_plugins.ts";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { execDb, holdWriteLock, readDb, tempDir } from "./_db.ts";
 import { startMain, TEST_TOKEN, TOKEN_SECRET } from "./_main_process.ts";
@@ -256,11 +258,17 @@ Deno.test("the bot in polling mode registers exactly the documented fields and s
           }[],
         })).sort((a, b) => (a.language ?? "").localeCompare(b.language ?? ""));
         assert.deepEqual(calls.map((call) => call.language), [undefined, "pt"]);
+        // The project's three first, then the installed plugins' own.
         for (const call of calls) {
           assert.deepEqual(call.commands.map((c) => c.command), [
             "start",
             "help",
             "privacy",
+            ...plugins.flatMap((plugin) =>
+              CORE_PLUGINS.some((core) => core.name === plugin.name)
+                ? []
+                : (plugin.commands ?? []).map((c) => c.command)
+            ),
           ]);
         }
         assert.equal(

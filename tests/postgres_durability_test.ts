@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { installedCatalog } from "../plugins.ts";
 import { testCipher } from "./_db.ts";
 import { killDuringBurst } from "./_kill_burst.ts";
 import { createTestDatabase, pgTest } from "./_pg.ts";
@@ -16,6 +17,7 @@ pgTest(
     assert.ok(refused > 0, "no request was cut by the kill");
     const store = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     const stored = new Set<number>();
     for await (const record of store.iterate("users")) {

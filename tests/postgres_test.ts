@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { installedCatalog } from "../plugins.ts";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { testCipher } from "./_db.ts";
 import {
@@ -90,6 +91,7 @@ async function readPg(
 ): Promise<{ users: UserRecord[]; groups: GroupRecord[] }> {
   const store = await openPostgresStore(db.location.connection, {
     cipher: await testCipher(),
+    catalog: installedCatalog(),
   });
   try {
     const users = [];
@@ -326,6 +328,7 @@ pgTest(
 
     const store = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     await registerUser(store, {
       id: 41,
@@ -476,6 +479,7 @@ pgTest(
     await using pg = await createTestDatabase();
     const store = await openPostgresStore(pg.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     await registerUser(store, {
       id: 41,

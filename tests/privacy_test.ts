@@ -782,7 +782,10 @@ Deno.test("with SENTRY_DSN, /privacy and the deletion messages say crash reports
 
 Deno.test("/start and /help in a group send people to a private chat for their own data, in every language", async () => {
   await using dir = await tempDir();
-  const h = await startBot(dir.path);
+  // The project's own texts: its plugins only, whatever plugins.ts adds.
+  const h = await startBot(dir.path, { TEST_BASE: "core", TEST_PLUGINS: "" }, {
+    script: "tests/_plugins_main.ts",
+  });
   const chat = group(-900, "Readers");
   try {
     let [reply] = await h.during(
@@ -926,6 +929,15 @@ Deno.test("with the notes plugin, /privacy counts the person's notes, the export
     script: "tests/_plugins_main.ts",
   });
   try {
+    // /help lists the plugin's commands after the project's own.
+    const [helped] = await h.during(
+      "sendMessage",
+      () => h.send(message(zoe, zoeChat, command("/help"))),
+    );
+    assert.match(
+      helped?.params.text as string,
+      /\/privacy - [^\n]*\n[\s\S]*\n\nThe features installed in this bot add:\n\/note - Keep a note \(in a group: share one\)\n\/notes - List your notes$/,
+    );
     await h.send(message(zoe, zoeChat, command("/note apple")));
     await h.send(message(zoe, zoeChat, command("/note banana")));
     await h.send(
@@ -939,7 +951,13 @@ Deno.test("with the notes plugin, /privacy counts the person's notes, the export
     assert.match(text, /Stored about you right now:\n- id: 4001\n/);
     assert.match(
       text,
-      /\n- first seen: [^\n]+\n- (note: 2|[^\n]*2[^\n]*)\n- [^\n]*1[^\n]*$/,
+      /\n- first seen: [^\n]+\n- notes: 2\n- notes shared in groups: 1$/,
+    );
+    // The short policy says what the plugin keeps, not "nothing else".
+    assert.doesNotMatch(text, /Nothing else is kept: no message text/);
+    assert.match(
+      text,
+      /What the features installed in this bot keep, and why:\n- your notes [^\n]*\n- the note you share in a group[^\n]*\n/,
     );
     assert.doesNotMatch(
       text,

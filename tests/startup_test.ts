@@ -1,4 +1,5 @@
 import { readUser } from "../src/store/_seed.ts";
+import { installedCatalog } from "../plugins.ts";
 import assert from "node:assert/strict";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { tempDir, testCipher } from "./_db.ts";
@@ -126,7 +127,7 @@ Deno.test("an existing database without a key gets one line and no key file", as
   await using dir = await tempDir();
   const dbPath = `${dir.path}/bot.db`;
   // Records from before encryption: a plaintext database.
-  const store = await openSqliteStore(dbPath);
+  const store = await openSqliteStore(dbPath, { catalog: installedCatalog() });
   await store.register([{
     user: {
       id: 9101,
@@ -197,6 +198,7 @@ pgTest(
     }
     const store = await openPostgresStore(db.location.connection, {
       cipher: await testCipher(),
+      catalog: installedCatalog(),
     });
     try {
       assert.equal((await readUser(store, 9201))?.first_name, "User9201");

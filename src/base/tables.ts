@@ -282,7 +282,8 @@ export function catalogOf(plugins: readonly DataDeclaration[]): Catalog {
   return { tables: orderCoreFirst(tables), bookkeeping, migrations };
 }
 
-function isCoreTable(table: TableDescription): boolean {
+/** Whether `table` is the project's own `users` or `groups`. */
+export function isCoreTable(table: TableDescription): boolean {
   return table === USERS || table === GROUPS;
 }
 

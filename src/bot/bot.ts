@@ -100,7 +100,7 @@ export interface BuiltBot {
 export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
   const { plugins, reporter } = deps;
   const tables = catalogOf(plugins).tables;
-  commandsOf(plugins);
+  const commands = commandsOf(plugins);
   const telemetry = deps.telemetry ?? noTelemetry;
   const bot = new Bot<BotContext>(settings.token, {
     botInfo: deps.botInfo,
@@ -124,6 +124,7 @@ export function createBot(settings: BotSettings, deps: BotDeps): BuiltBot {
         now: deps.now ?? Date.now,
         tables,
         telemetry,
+        commands,
       })
     );
   let catalogs: Promise<Catalogs> | undefined;

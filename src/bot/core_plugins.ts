@@ -27,7 +27,13 @@ export const helpPlugin: Plugin = {
   updates: ["message"],
   filter: ["message:entities:bot_command"],
   commands: [{ command: "start" }, { command: "help" }],
-  middleware: async () => (await import("./features/help.ts")).help(),
+  // `/help` lists the other plugins' commands after the project's own.
+  middleware: async (env) =>
+    (await import("./features/help.ts")).help({
+      commands: env.commands.filter(({ plugin }) =>
+        !CORE_PLUGINS.some((core) => core.name === plugin)
+      ).map(({ command }) => command),
+    }),
 };
 
 /** `/privacy`: what is stored, with buttons to export or delete it. */

@@ -7,7 +7,7 @@ import { commandsOf, type Plugin } from "./plugin.ts";
 export type { BotContext } from "./context.ts";
 
 /** The language used when the user's is not translated. */
-const DEFAULT_LOCALE = "en";
+export const DEFAULT_LOCALE = "en";
 
 /** The project's own Fluent files: one `<locale>.ftl` per language. */
 export const LOCALES_DIR = new URL("./locales/", import.meta.url);

@@ -61,6 +61,8 @@ export interface PluginEnv {
   readonly tables: readonly TableDescription[];
   /** Counters and spans (a no-op when telemetry is off); labels must stay bounded. */
   readonly telemetry?: Telemetry;
+  /** Every installed plugin's commands with its plugin's name (for `/help`). */
+  readonly commands: readonly { plugin: string; command: PluginCommand }[];
 }
 
 /**

@@ -10,15 +10,21 @@ export interface MigrateOptions {
 }
 
 /**
- * Prints the schema version. Opening the store already applied any pending
- * migration, each in its own transaction, so running it twice is harmless.
+ * Prints the schema version, and each plugin's beside it (`notes schema
+ * version 1`, as `inspect` says). Opening the store already applied any
+ * pending migration, each in its own transaction, so running it twice is
+ * harmless.
  */
 export async function migrate(
   store: MaintenanceStore,
   options: MigrateOptions,
 ): Promise<void> {
+  const { schemaVersion, versions } = await store.summary();
+  const plugins = Object.entries(versions).filter(([namespace]) =>
+    namespace !== "core"
+  ).map(([namespace, version]) => `${namespace} schema version ${version}\n`);
   await options.io.stdout.write(
-    `schema version ${await store.schemaVersion()}\n`,
+    `schema version ${schemaVersion}\n${plugins.join("")}`,
   );
   if (options.created === undefined) return;
   await options.io.stderr.write(

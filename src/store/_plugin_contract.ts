@@ -13,6 +13,7 @@ import {
   removeGroup,
 } from "./_seed.ts";
 import type { ContractTarget } from "./_store_contract.ts";
+import { pluginWithMigrations } from "./_plugin_fixtures.ts";
 
 /** The catalog of the example notes plugin: users, groups and its two tables. */
 export const NOTES_CATALOG = catalogOf([NOTES_DATA]);
@@ -138,6 +139,57 @@ export function pluginContract(name: string, target: ContractTarget): void {
     );
     assert.equal(await readUser(store, 1), undefined);
     assert.deepEqual(await notes(store, 1), []);
+  });
+
+  Deno.test(`${name}, notes plugin: a write may leave out a nullable column, stored as null, but not a key or a required one`, async () => {
+    const moods = await pluginWithMigrations("moods", {
+      "0001_moods.sql":
+        "CREATE TABLE moods_days (user_id BIGINT PRIMARY KEY, mood TEXT NOT NULL, remark TEXT)",
+    }, {
+      tables: [{
+        name: "moods_days",
+        record: "mood",
+        subject: "user",
+        userColumn: "user_id",
+        key: ["user_id"],
+        columns: [
+          { name: "user_id", type: "integer", meaning: "Whose mood." },
+          { name: "mood", type: "text", meaning: "The mood." },
+          {
+            name: "remark",
+            type: "text",
+            nullable: true,
+            encrypted: true,
+            meaning: "A remark.",
+          },
+        ],
+      }],
+    });
+    const store = await target.open(catalogOf([moods.plugin]));
+    try {
+      await write(store, {
+        writes: [{ table: "moods_days", row: { user_id: 1, mood: "calm" } }],
+      }, 1);
+      await write(store, {
+        writes: [{
+          table: "moods_days",
+          row: { user_id: 2, mood: "glad", remark: "sunny" },
+        }],
+      }, 1);
+      assert.deepEqual(await readAll(store, "moods_days"), [
+        { user_id: 1, mood: "calm", remark: null },
+        { user_id: 2, mood: "glad", remark: "sunny" },
+      ]);
+      for (const row of [{ user_id: 3 }, { mood: "odd" }] as Row[]) {
+        await assert.rejects(
+          write(store, { writes: [{ table: "moods_days", row }] }, 1),
+          TypeError,
+        );
+      }
+    } finally {
+      await store.close();
+      await moods.remove();
+    }
   });
 
   test(

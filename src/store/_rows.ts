@@ -96,9 +96,10 @@ export type RowOps = (PreparedWrite | PreparedRemoval)[];
 
 /**
  * Every plan's plugin writes and removals checked and encrypted, one list
- * per plan. Throws `TypeError` (before any transaction) for a table not
- * described, or a row with a column missing, unknown, stamped or of the
- * wrong type.
+ * per plan. A write may leave out a nullable column (not a key one): it
+ * is stored as null. Throws `TypeError` (before any transaction) for a
+ * table not described, or a row with a column missing, unknown, stamped or
+ * of the wrong type.
  */
 export function prepareRowOps(
   tables: TableSet,
@@ -108,8 +109,9 @@ export function prepareRowOps(
   const checked = plans.map((plan) => ({
     writes: (plan.writes ?? []).map((write) => {
       const table = tables.describe(write.table);
-      checkValues(table, write.row, writtenColumns(table), "a write");
-      return { table, row: write.row };
+      const row = withNulls(table, write.row);
+      checkValues(table, row, writtenColumns(table), "a write");
+      return { table, row };
     }),
     removals: (plan.removals ?? []).map((removal) => {
       const table = tables.describe(removal.table);
@@ -130,6 +132,20 @@ export function prepareRowOps(
       key: { ...key },
     })),
   ]);
+}
+
+// The row with every nullable column it leaves out given as null, so a
+// plugin need not name a column it has nothing for.
+function withNulls(table: TableDescription, row: Row): Row {
+  const omitted = table.columns.filter((column) =>
+    column.nullable === true && column.stamp === undefined &&
+    !table.key.includes(column.name) && row[column.name] === undefined
+  );
+  if (omitted.length === 0) return row;
+  return {
+    ...row,
+    ...Object.fromEntries(omitted.map((column) => [column.name, null])),
+  };
 }
 
 // Exactly `columns`, each of its described type; null only where allowed.

@@ -28,6 +28,8 @@ help =
 
     In a group, add me and I register the group's title, username and type. Group admins can export or delete the group's record with /privacy there.
 
+help-plugins = The features installed in this bot add:
+
 # /help in a group.
 help-group =
     Commands:
@@ -54,10 +56,13 @@ privacy-policy =
        *[other] {" "}and the day I last saw activity there
     }.
 
-    Names, usernames and titles are stored encrypted. Nothing else is kept: no message text, no member lists{ $retention ->
-        [0] , no "last seen"
-       *[other] , no time of day
-    }. Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
+    Names, usernames and titles are stored encrypted. { $features ->
+        [some] The features installed in this bot keep more, listed below; nothing else is kept.
+       *[none] Nothing else is kept: no message text, no member lists{ $retention ->
+            [0] , no "last seen"
+           *[other] , no time of day
+        }.
+    } Only the person who sends an update is registered, never people who are replied to, forwarded, mentioned or added.
 
     { $sentry ->
         [off] Crash reports: none are sent anywhere. If something goes wrong while handling your message, the error is noted only in the operator's own log.
@@ -71,6 +76,8 @@ privacy-policy =
         [0] {" "}Otherwise records are kept until you delete them or the bot is shut down for good.
        *[other] {" "}People and groups I have not seen for more than { $retention } days are deleted, with everything stored about them.
     }
+
+privacy-policy-features = What the features installed in this bot keep, and why:
 
 privacy-contact = Questions go to the operator of this bot: { $contact }
 

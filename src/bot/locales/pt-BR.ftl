@@ -29,6 +29,8 @@ help =
     Em um grupo, me adicione e eu registro o título, o nome de usuário e o tipo do grupo. Os admins do grupo podem exportar ou apagar o registro do grupo com /privacy lá.
 
 # /help em um grupo.
+help-plugins = Os recursos instalados neste bot acrescentam:
+
 help-group =
     Comandos:
     /start - o que é este bot
@@ -54,10 +56,13 @@ privacy-policy =
        *[other] {" "}e o dia em que vi atividade nele por último
     }.
 
-    Nomes, nomes de usuário e títulos são guardados criptografados. Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros{ $retention ->
-        [0] , nenhum "visto por último"
-       *[other] , nenhuma hora do dia
-    }. Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
+    Nomes, nomes de usuário e títulos são guardados criptografados. { $features ->
+        [some] Os recursos instalados neste bot guardam mais, listado abaixo; nada mais é guardado.
+       *[none] Nada mais é guardado: nenhum texto de mensagem, nenhuma lista de membros{ $retention ->
+            [0] , nenhum "visto por último"
+           *[other] , nenhuma hora do dia
+        }.
+    } Só quem envia uma atualização é registrado, nunca quem é respondido, encaminhado, mencionado ou adicionado.
 
     { $sentry ->
         [off] Relatórios de erro: nenhum é enviado a lugar nenhum. Se algo der errado ao tratar sua mensagem, o erro fica anotado só no log do próprio operador.
@@ -71,6 +76,8 @@ privacy-policy =
         [0] {" "}Fora isso, os registros ficam guardados até você apagá-los ou o bot ser desativado de vez.
        *[other] {" "}Pessoas e grupos que eu não vejo há mais de { $retention } dias são apagados, com tudo o que está guardado sobre eles.
     }
+
+privacy-policy-features = O que os recursos instalados neste bot guardam, e por quê:
 
 privacy-contact = Dúvidas vão para o operador deste bot: { $contact }
 

@@ -9,6 +9,7 @@ import type { PostgresConnection } from "../../config/database_url.ts";
 import { CORE_NAMESPACE } from "../../base/tables.ts";
 import { SchemaError } from "../../base/errors.ts";
 import { codecForBinding, type KeyCheck } from "../_engine.ts";
+import type { FoundTable } from "../_check_schema.ts";
 import {
   DamagedStoreError,
   PermanentStoreError,
@@ -215,29 +216,39 @@ export async function namespaceVersions(
 }
 
 /**
- * Every table of the current schema with its columns in order, in one
+ * Every table, view and materialized view of the current schema with its
+ * columns in order, their types and whether they refuse NULL, in one
  * query: what the schema check at open compares with the descriptions.
  */
 export async function tableColumns(
   sql: Sql | Tx,
-): Promise<Map<string, string[]>> {
-  const rows = await sql`SELECT c.relname AS tbl, a.attname AS col
+): Promise<Map<string, FoundTable>> {
+  const rows = await sql`SELECT c.relname AS tbl, c.relkind AS kind,
+      a.attname AS col, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+      a.attnotnull AS not_null
     FROM pg_catalog.pg_class AS c
     JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
-    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+    WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
       AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace
                             WHERE nspname = current_schema())
       AND a.attnum > 0 AND NOT a.attisdropped
     ORDER BY c.relname, a.attnum`;
-  const tables = new Map<string, string[]>();
+  const tables = new Map<string, FoundTable>();
   for (const row of rows) {
     const name = String(row.tbl);
-    const columns = tables.get(name) ?? [];
-    columns.push(String(row.col));
-    tables.set(name, columns);
+    const view = row.kind === "v" || row.kind === "m";
+    const table = tables.get(name) ??
+      { kind: view ? "view" as const : "table" as const, columns: [] };
+    table.columns.push({
+      name: String(row.col),
+      type: String(row.type),
+      notNull: row.not_null === true,
+    });
+    tables.set(name, table);
   }
   return tables;
 }
+
 /** The stored key check, if a key is bound. */
 export async function readKeyCheck(
   sql: Sql | Tx,

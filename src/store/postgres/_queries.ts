@@ -86,7 +86,9 @@ export class TableQueries {
       SELECT ${
       table.columns.map((c) => c.stamp ? "$2::bigint" : c.name).join(", ")
     }
-      FROM ${ROWS} AS ${tableRecordset(table, written)}
+      FROM ${ROWS} AS ${tableRecordset(table, written)}${
+      // `$2` is always sent: a table without a stamp still types it.
+      table.columns.some((c) => c.stamp) ? "" : " WHERE $2::bigint IS NOT NULL"}
       ${onConflictUpdate(table)}`;
     this.insertMoved = `${into}
       SELECT ${columns.join(", ")} FROM ${ROWS} AS ${

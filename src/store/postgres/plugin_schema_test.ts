@@ -185,7 +185,7 @@ pgCase(
       (error: Error) =>
         error instanceof SchemaError &&
         error.message ===
-          `Table "notes_entries" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none`,
+          `Table "notes_entries" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none, or install again the plugin that made it, or drop the table`,
     );
     // Another schema is not this bot's: only the current one is checked.
     await exec(db, "CREATE SCHEMA other");
@@ -208,6 +208,59 @@ pgCase(
         error.message ===
           `Table "notes_shared" does not match its description: the database has column "color", which it does not describe; describe exactly the columns its migrations create`,
     );
+  },
+);
+
+pgCase(
+  "a column of another type or nullable against its description, a view or a materialized view stops the open",
+  async (db) => {
+    const connection = db.location.connection;
+    await (await openPostgresStore(connection, { catalog: NOTES_CATALOG }))
+      .close();
+    await exec(db, "CREATE VIEW notes_texts AS SELECT text FROM notes_entries");
+    await assert.rejects(
+      openPostgresStore(connection, { catalog: NOTES_CATALOG }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        /^View "notes_texts" in the database is not described/.test(
+          error.message,
+        ),
+    );
+    await exec(db, "DROP VIEW notes_texts");
+    await exec(
+      db,
+      "CREATE MATERIALIZED VIEW notes_copy AS SELECT user_id FROM notes_entries",
+    );
+    await assert.rejects(
+      openPostgresStore(connection, { catalog: NOTES_CATALOG }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        /^View "notes_copy" in the database/.test(error.message),
+    );
+    await exec(db, "DROP MATERIALIZED VIEW notes_copy");
+    await exec(db, "ALTER TABLE notes_shared ALTER COLUMN shared_at TYPE text");
+    await assert.rejects(
+      openPostgresStore(connection, { catalog: NOTES_CATALOG }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        error.message ===
+          `Table "notes_shared" column "shared_at" does not match its description: it is described as time NOT NULL but migrated as text NOT NULL; never change a landed column's type, add a new column with a new migration`,
+    );
+    await exec(
+      db,
+      "ALTER TABLE notes_shared ALTER COLUMN shared_at TYPE bigint USING shared_at::bigint",
+    );
+    await exec(db, "ALTER TABLE notes_shared ALTER COLUMN text DROP NOT NULL");
+    await assert.rejects(
+      openPostgresStore(connection, { catalog: NOTES_CATALOG }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        /column "text" .* described as text NOT NULL but migrated as text nullable;/
+          .test(error.message),
+    );
+    await exec(db, "ALTER TABLE notes_shared ALTER COLUMN text SET NOT NULL");
+    await (await openPostgresStore(connection, { catalog: NOTES_CATALOG }))
+      .close();
   },
 );
 

@@ -9,6 +9,7 @@ import {
   type TableDescription,
 } from "../../base/tables.ts";
 import { columnNames, keyList, PAGE_SIZE, placeholders } from "../_columns.ts";
+import type { FoundTable } from "../_check_schema.ts";
 import {
   DamagedStoreError,
   PermanentStoreError,
@@ -231,23 +232,33 @@ export function appliedVersions(db: DatabaseSync): Map<string, number> {
 }
 
 /**
- * Every table of the database (SQLite's own left out) with its columns in
- * order, in one query: what the schema check at open compares with the
+ * Every table and view of the main database (SQLite's own left out) with
+ * its columns in order, their declared types and whether they refuse NULL,
+ * in one query: what the schema check at open compares with the
  * descriptions.
  */
-export function tableColumns(db: DatabaseSync): Map<string, string[]> {
+export function tableColumns(db: DatabaseSync): Map<string, FoundTable> {
   const rows = db.prepare(
-    `SELECT m.name AS tbl, p.name AS col
-     FROM sqlite_master AS m, pragma_table_info(m.name) AS p
-     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+    `SELECT m.name AS tbl, m.type AS kind, p.name AS col, p.type AS type,
+            p."notnull" AS not_null, p.pk AS pk
+     FROM main.sqlite_master AS m, pragma_table_info(m.name) AS p
+     WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'
      ORDER BY m.name, p.cid`,
   ).all();
-  const tables = new Map<string, string[]>();
+  const tables = new Map<string, FoundTable>();
   for (const row of rows) {
     const name = String(row.tbl);
-    const columns = tables.get(name) ?? [];
-    columns.push(String(row.col));
-    tables.set(name, columns);
+    const table = tables.get(name) ??
+      {
+        kind: row.kind === "view" ? "view" as const : "table" as const,
+        columns: [],
+      };
+    table.columns.push({
+      name: String(row.col),
+      type: String(row.type),
+      notNull: Number(row.not_null) === 1 || Number(row.pk) > 0,
+    });
+    tables.set(name, table);
   }
   return tables;
 }

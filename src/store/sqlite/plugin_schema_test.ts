@@ -206,7 +206,7 @@ Deno.test("SQLite: a table nobody describes or declares stops the open, naming i
       (error: Error) =>
         error instanceof SchemaError &&
         error.message ===
-          `Table "notes_entries" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none`,
+          `Table "notes_entries" in the database is not described by any installed plugin: describe its personal data in the plugin's tables, or declare it as bookkeeping if it holds none, or install again the plugin that made it, or drop the table`,
     );
     exec(path, "CREATE TABLE tracking (user_id INTEGER, seen_at INTEGER)");
     await assert.rejects(
@@ -245,6 +245,74 @@ Deno.test("SQLite: a description that does not match the migrated table is refus
         error instanceof SchemaError &&
         error.message ===
           `Table "notes_entries" does not match its description: the database has column "created_at", which it does not describe; it describes column "mood", which the database lacks; describe exactly the columns its migrations create`,
+    );
+  });
+});
+
+Deno.test("SQLite: a column whose type or nullability does not fit its description is refused, naming both", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    await (await openSqliteStore(path, { catalog: NOTES_CATALOG })).close();
+    const retyped = (column: string, type: "text" | "integer") => ({
+      ...NOTES_DATA,
+      tables: [
+        {
+          ...NOTES_ENTRIES,
+          columns: NOTES_ENTRIES.columns.map((c) =>
+            c.name === column ? { ...c, type, encrypted: false } : c
+          ),
+        },
+        NOTES_SHARED,
+      ],
+    });
+    await assert.rejects(
+      openSqliteStore(path, {
+        catalog: catalogOf([retyped("text", "integer")]),
+      }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        error.message ===
+          `Table "notes_entries" column "text" does not match its description: it is described as integer NOT NULL but migrated as TEXT NOT NULL; never change a landed column's type, add a new column with a new migration`,
+    );
+    await assert.rejects(
+      openSqliteStore(path, {
+        catalog: catalogOf([retyped("note_id", "text")]),
+      }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        /column "note_id" .* described as text NOT NULL but migrated as INTEGER NOT NULL;/
+          .test(error.message),
+    );
+    // A column the description says is always given, migrated as nullable.
+    exec(path, "DROP TABLE notes_shared");
+    exec(
+      path,
+      "CREATE TABLE notes_shared (chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL, text TEXT, shared_at INTEGER NOT NULL, PRIMARY KEY (chat_id, user_id))",
+    );
+    await assert.rejects(
+      openSqliteStore(path, { catalog: NOTES_CATALOG }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        error.message ===
+          `Table "notes_shared" column "text" does not match its description: it is described as text NOT NULL but migrated as TEXT nullable; never change a landed column's type, add a new column with a new migration`,
+    );
+  });
+});
+
+Deno.test("SQLite: a view nobody declares stops the open like a table", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/bot.db`;
+    await (await openSqliteStore(path, { catalog: NOTES_CATALOG })).close();
+    exec(
+      path,
+      "CREATE VIEW notes_texts AS SELECT user_id, text FROM notes_entries",
+    );
+    await assert.rejects(
+      openSqliteStore(path, { catalog: NOTES_CATALOG }),
+      (error: Error) =>
+        error instanceof SchemaError &&
+        /^View "notes_texts" in the database is not described by any installed plugin: .* or drop the view$/
+          .test(error.message),
     );
   });
 });
