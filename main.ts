@@ -272,6 +272,8 @@ async function serve(
       contact: config.privacyContact,
       policyUrl: config.privacyPolicyUrl,
       crashReports: config.sentry !== undefined,
+      eraseOnBlock: config.eraseOnBlock,
+      retentionDays: config.retentionDays,
       telemetry: deps.telemetry,
     });
   // Ends with polling, however polling ends.

@@ -5,6 +5,7 @@ import { Api } from "grammy";
 import { createMiniApp } from "../src/app/mini_app.ts";
 import { signInitData } from "../src/app/init_data.ts";
 import { createI18n } from "../src/bot/i18n.ts";
+import { notes } from "../examples/notes/notes.ts";
 import { FakeBotApi } from "./_fake_bot_api.ts";
 import { openNotesStore } from "./_notes.ts";
 import { runCliProcess, TEST_DATA_KEY, TEST_TOKEN } from "./_main_process.ts";
@@ -93,7 +94,7 @@ export async function startMiniApp(
     store,
     token: TEST_TOKEN,
     api: new Api(TEST_TOKEN, { apiRoot: api.url }),
-    i18n: Promise.resolve(createI18n()),
+    i18n: Promise.resolve(createI18n([notes])),
     publicUrl: "https://bot.example.com/app",
     maxAgeSeconds: 3600,
     exportIntervalMs: 3_600_000,

@@ -206,7 +206,10 @@ Deno.test("inspect shows a person's rows in every table and the summary counts e
   );
   const migrated = await cli(path, "migrate");
   assert.equal(migrated.code, 0, migrated.stderr);
-  assert.equal(migrated.stdout, "schema version 6\nnotes schema version 1\n");
+  assert.match(
+    migrated.stdout,
+    /^schema version \d+\nnotes schema version 1\n$/,
+  );
 });
 
 Deno.test("purge deletes a person's rows in every plugin table and says how many of each", async () => {

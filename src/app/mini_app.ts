@@ -12,6 +12,7 @@ import type { Api } from "grammy";
 import type { I18n } from "@grammyjs/i18n";
 import type { BotContext } from "../bot/context.ts";
 import { dateLocale, formatTime, negotiateLocale } from "../bot/i18n.ts";
+import { policyText } from "../bot/policy_text.ts";
 import { RecordNotFoundError, renderExport } from "../privacy/export.ts";
 import type { PrivacyStore, Row, TableDescription } from "../store/store.ts";
 import type { RecordRef } from "../store/audit.ts";
@@ -41,6 +42,10 @@ export interface MiniAppOptions {
   policyUrl?: string;
   /** Whether crash reports go to the operator's Sentry (the policy says so). */
   crashReports: boolean;
+  /** Whether blocking the bot erases the person (the policy says so); default true. */
+  eraseOnBlock?: boolean;
+  /** The retention period in days, if any (the policy says so). */
+  retentionDays?: number;
   /** The clock, in milliseconds; replaceable for tests. */
   now?: () => number;
   /** Where each request is counted and traced (channel `mini_app`); default none. */
@@ -91,7 +96,6 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
   const telemetry = options.telemetry ?? noTelemetry;
   const downloads = new Map<string, Download>();
   const base = options.publicUrl.replace(/\/+$/, "");
-  const sentry = options.crashReports ? "on" : "off";
 
   return async (request) => {
     const path = new URL(request.url).pathname;
@@ -253,7 +257,7 @@ export function createMiniApp(options: MiniAppOptions): MiniAppHandler {
           { whom },
         ),
         firstStored: t("app-first-stored"),
-        policy: t("privacy-policy", { sentry }),
+        policy: policyText(t, store.tables, options),
         policyLink: t("button-policy"),
         contact: options.contact === undefined
           ? null

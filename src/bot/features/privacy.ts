@@ -3,6 +3,7 @@ import type { RecordRef } from "../../store/audit.ts";
 import { RecordNotFoundError, renderExport } from "../../privacy/export.ts";
 import { noTelemetry, type Telemetry } from "../../base/telemetry.ts";
 import { type BotContext, dateLocale, formatTime } from "../i18n.ts";
+import { policyText } from "../policy_text.ts";
 import type { Reporter } from "../../base/reporter.ts";
 import type {
   PrivacyStore,
@@ -11,7 +12,7 @@ import type {
   TableDescription,
 } from "../../store/store.ts";
 import type { ColumnDescription } from "../../base/tables.ts";
-import { isCoreTable, tablesErasedWith } from "../../base/tables.ts";
+import { tablesErasedWith } from "../../base/tables.ts";
 
 /** What the privacy feature needs. */
 export interface PrivacyOptions {
@@ -61,12 +62,6 @@ interface Button {
 export function privacy(options: PrivacyOptions): Composer<BotContext> {
   const { store } = options;
   const now = options.now ?? Date.now;
-  // What the policy says follows the configuration, never the defaults.
-  const policy = {
-    sentry: options.crashReports ? "on" : "off",
-    block: options.eraseOnBlock === false ? "keep" : "erase",
-    retention: options.retentionDays ?? 0,
-  };
   const telemetry = options.telemetry ?? noTelemetry;
   const composer = new Composer<BotContext>();
 
@@ -78,7 +73,13 @@ export function privacy(options: PrivacyOptions): Composer<BotContext> {
         () =>
           telemetry.privacy("inspect", "chat", async () => {
             const target = { kind: "user" as const, id: ctx.from.id };
-            const parts = [shortPolicy(ctx, store.tables, policy)];
+            const parts = [
+              policyText(
+                (key, variables) => ctx.t(key, variables),
+                store.tables,
+                options,
+              ),
+            ];
             if (options.contact !== undefined) {
               parts.push(
                 ctx.t("privacy-contact", { contact: options.contact }),
@@ -435,27 +436,6 @@ async function storedSummary(
   return [ctx.t("privacy-stored", { whom: subject.kind }), ...lines].join(
     "\n",
   );
-}
-
-// The short policy: the project's, saying what the installed plugins'
-// tables keep (each one's `privacy-policy-<table>`, checked at start) in
-// place of "nothing else is kept" when there are any.
-function shortPolicy(
-  ctx: BotContext,
-  tables: readonly TableDescription[],
-  policy: Record<string, string | number>,
-): string {
-  const features = tables.filter((table) => !isCoreTable(table));
-  const kept = features.length === 0 ? "none" : "some";
-  const text = ctx.t("privacy-policy", { ...policy, features: kept });
-  if (features.length === 0) return text;
-  return [
-    text,
-    [
-      ctx.t("privacy-policy-features"),
-      ...features.map((table) => ctx.t(`privacy-policy-${table.name}`)),
-    ].join("\n"),
-  ].join("\n\n");
 }
 
 // A locale's text for `key`, or undefined when no locale has it (the
