@@ -215,7 +215,7 @@ Deno.test("cli decommission --destroy-key refuses when the key is not in a file"
 Deno.test("a sweep killed with kill -9 leaves every record whole or gone, its entry true, and the next run finishes it", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/bot.db`;
-  const count = 6000;
+  const count = 30_000;
   const store = await openNotesStore(path);
   try {
     await store.register(

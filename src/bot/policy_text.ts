@@ -23,12 +23,14 @@ export function policyText(
   settings: PolicySettings,
 ): string {
   const features = tables.filter((table) => !isCoreTable(table));
-  const text = t("privacy-policy", {
+  // The text's choices, as Fluent selects on them.
+  const choices = {
     sentry: settings.crashReports ? "on" : "off",
     block: settings.eraseOnBlock === false ? "keep" : "erase",
     retention: settings.retentionDays ?? 0,
     features: features.length === 0 ? "none" : "some",
-  });
+  };
+  const text = t("privacy-policy", choices);
   if (features.length === 0) return text;
   return [
     text,
